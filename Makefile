@@ -1,0 +1,48 @@
+# Two commands get a fresh machine running: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/workflows
+REDIS ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test test-pg bench install migrate demo services clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+# Serve on http://$(HOST):$(PORT) with daphne; on SQLite the worker runs inside it.
+run: demo
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	@echo "Open http://$(HOST):$(PORT)/  (log in as demo / demo)"
+	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+# The suite on the embedded default (SQLite file, in-memory channel layer).
+test: install
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+
+# The same suite on the local PostgreSQL and Redis services.
+test-pg: install services
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
+
+# Benchmarks (never part of the test suite): PostgreSQL engine throughput vs the commit floor.
+bench: install services
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/engine_bench.py
+
+services:
+	@bash .ci/services.sh
+
+clean:
+	rm -rf $(VENV) db.sqlite3* .test-db* staticfiles

@@ -1,0 +1,3 @@
+"""REST URLs of the approvals app (mounted under /api/)."""
+
+urlpatterns = []

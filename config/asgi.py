@@ -1,0 +1,30 @@
+"""ASGI entry point: HTTP through Django, websockets through the apps' routes.
+
+When WORKFLOW_EMBEDDED_WORKER is on (the SQLite default), the workflow worker runs
+in a thread of this process.
+"""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from widgets.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
+
+if settings.WORKFLOW_EMBEDDED_WORKER:
+    from workflows.worker import start_embedded_worker
+
+    start_embedded_worker()

@@ -1,0 +1,181 @@
+"""Settings for the workflow platform, read from the environment with django-environ.
+
+With nothing set it runs on the embedded default: a SQLite file, the in-memory channel
+layer and the worker inside the web process. Every variable is listed in the README.
+"""
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -----------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "workflows",
+    "approvals",
+    "events",
+    "widgets",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "workflows.middleware.ApiBodyLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+# DATABASE_URL switches to PostgreSQL; the default is a SQLite file beside the code.
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # IMMEDIATE takes the write lock at BEGIN, so two threads never deadlock
+            # upgrading a read lock; WAL lets readers run beside the one writer.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not memory: the live-server tests serve the test database from another process.
+    DATABASES["default"]["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(BASE_DIR / ".test-db.sqlite3"))}
+else:
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USES_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+
+# --- Channel layer --------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="asgi")},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Auth, i18n, static -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- E-mail -------------------------------------------------------------------
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="workflows@localhost")
+
+# --- REST API -----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "workflows.api.errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Durable workflows API",
+    "DESCRIPTION": "Workflows, executions, approvals, events and widgets.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Bodies larger than this answer 413 on /api/ (bytes).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+
+# --- Workflow engine -------------------------------------------------------------
+# Run the worker inside the web process (default on SQLite; off when DATABASE_URL is PostgreSQL).
+WORKFLOW_EMBEDDED_WORKER = env.bool("WORKFLOW_EMBEDDED_WORKER", default=not USES_POSTGRES)
+WORKFLOW_WORKER_CONCURRENCY = env.int("WORKFLOW_WORKER_CONCURRENCY", default=4)
+WORKFLOW_LEASE_SECONDS = env.float("WORKFLOW_LEASE_SECONDS", default=60.0)
+WORKFLOW_POLL_SECONDS = env.float("WORKFLOW_POLL_SECONDS", default=5.0)
+WORKFLOW_DEFAULT_RETRY = {
+    "maxAttempts": env.int("WORKFLOW_RETRY_MAX_ATTEMPTS", default=3),
+    "initialInterval": env.float("WORKFLOW_RETRY_INITIAL_SECONDS", default=1.0),
+    "backoffFactor": env.float("WORKFLOW_RETRY_BACKOFF_FACTOR", default=2.0),
+    "maxInterval": env.float("WORKFLOW_RETRY_MAX_SECONDS", default=300.0),
+    "jitter": env.float("WORKFLOW_RETRY_JITTER", default=0.2),
+}
+WORKFLOW_HTTP_TIMEOUT_SECONDS = env.float("WORKFLOW_HTTP_TIMEOUT_SECONDS", default=30.0)
+WORKFLOW_MAX_FOREACH_ITEMS = env.int("WORKFLOW_MAX_FOREACH_ITEMS", default=1000)
+# Extra node-type modules: each exposes NODE_TYPES, a list of workflows.nodes.NodeType.
+WORKFLOW_NODE_MODULES = env.list(
+    "WORKFLOW_NODE_MODULES",
+    default=["workflows.builtin_nodes", "approvals.nodes", "events.nodes", "widgets.nodes"],
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "workflows": {"handlers": ["console"], "level": env("WORKFLOW_LOG_LEVEL", default="INFO")},
+    },
+}
+WORKFLOW_MAX_CHILD_DEPTH = env.int("WORKFLOW_MAX_CHILD_DEPTH", default=10)
+WORKFLOW_SHUTDOWN_GRACE_SECONDS = env.float("WORKFLOW_SHUTDOWN_GRACE_SECONDS", default=30.0)
+# Periodic duties run by every worker's timer thread: dotted path -> interval in seconds.
+WORKFLOW_WORKER_DUTIES = {}

@@ -1,0 +1,17 @@
+"""Top-level URLs: admin, REST API with its schema, and the apps' pages."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("workflows.api.urls")),
+    path("api/", include("approvals.urls_api")),
+    path("api/", include("events.urls_api")),
+    path("api/", include("widgets.urls_api")),
+    path("workflows/approvals/", include("approvals.urls")),
+    path("widgets/", include("widgets.urls")),
+    path("", include("workflows.urls")),
+]

@@ -1,0 +1,3 @@
+"""Node types this app contributes to the workflow engine."""
+
+NODE_TYPES = []

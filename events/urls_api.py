@@ -1,0 +1,3 @@
+"""REST URLs of the events app (mounted under /api/)."""
+
+urlpatterns = []

@@ -1,0 +1,4 @@
+"""Pages of the widgets app (mounted under /widgets/)."""
+
+app_name = "widgets"
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""REST URLs of the widgets app (mounted under /api/)."""
+
+urlpatterns = []

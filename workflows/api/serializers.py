@@ -1,0 +1,110 @@
+"""Serializers for the workflows API; JSON keys are camelCase on the wire."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..models import Execution, NodeRun, Workflow
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    tenant = serializers.UUIDField(source="tenant_id", required=False)
+    isActive = serializers.BooleanField(source="is_active", required=False, default=True)
+    definition = serializers.JSONField(required=True, write_only=False)
+    version = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at", read_only=True)
+    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
+
+    class Meta:
+        model = Workflow
+        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "createdAt", "updatedAt"]
+        read_only_fields = ["id"]
+
+    def get_version(self, obj: Workflow) -> int | None:
+        latest = obj.latest_version
+        return latest.number if latest else None
+
+    def to_representation(self, instance: Workflow) -> dict:
+        data = super().to_representation(instance)
+        latest = instance.latest_version
+        data["definition"] = latest.definition if latest else None
+        return data
+
+    def validate_definition(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object with nodes and edges")
+        return value
+
+
+class WorkflowUpdateSerializer(WorkflowSerializer):
+    definition = serializers.JSONField(required=False)
+
+
+class TriggerSerializer(serializers.Serializer):
+    input = serializers.JSONField(required=False, default=dict)
+    version = serializers.CharField(required=False, allow_null=True)
+    idempotencyKey = serializers.CharField(required=False, allow_null=True, max_length=255)
+
+    def validate_input(self, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class TriggerResultSerializer(serializers.Serializer):
+    executionId = serializers.UUIDField()
+    status = serializers.CharField()
+
+
+class NodeRunSerializer(serializers.ModelSerializer):
+    nodeId = serializers.CharField(source="node_id")
+    type = serializers.CharField(source="node_type")
+    resolvedConfig = serializers.JSONField(source="resolved_config")
+    pauseData = serializers.JSONField(source="pause_data")
+    wakeAt = serializers.DateTimeField(source="wake_at")
+    availableAt = serializers.DateTimeField(source="available_at")
+    startedAt = serializers.DateTimeField(source="started_at")
+    finishedAt = serializers.DateTimeField(source="finished_at")
+
+    class Meta:
+        model = NodeRun
+        fields = [
+            "nodeId", "label", "type", "status", "branch", "attempt", "output", "error", "logs",
+            "resolvedConfig", "pauseData", "wakeAt", "availableAt", "startedAt", "finishedAt",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    workflowId = serializers.UUIDField(source="workflow_id")
+    workflowName = serializers.CharField(source="workflow.name")
+    version = serializers.IntegerField(source="workflow_version.number")
+    runAs = serializers.CharField(source="run_as.username")
+    isTest = serializers.BooleanField(source="is_test")
+    parentExecutionId = serializers.UUIDField(source="parent_execution_id", allow_null=True)
+    idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    startedAt = serializers.DateTimeField(source="started_at")
+    finishedAt = serializers.DateTimeField(source="finished_at")
+
+    class Meta:
+        model = Execution
+        fields = [
+            "id", "workflowId", "workflowName", "version", "status", "runAs", "isTest", "parentExecutionId",
+            "idempotencyKey", "error", "createdAt", "startedAt", "finishedAt",
+        ]
+        read_only_fields = fields
+
+
+class ExecutionDetailSerializer(ExecutionSerializer):
+    nodeRuns = NodeRunSerializer(source="node_runs", many=True)
+
+    class Meta(ExecutionSerializer.Meta):
+        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns"]
+        read_only_fields = fields
+
+
+class RetrySerializer(serializers.Serializer):
+    fromNode = serializers.CharField(required=False, allow_null=True)
+    version = serializers.CharField(required=False, allow_null=True)

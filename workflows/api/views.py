@@ -1,0 +1,172 @@
+"""REST views for workflows and executions: declarations that call services."""
+from __future__ import annotations
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from .. import services
+from ..models import ExecutionStatus, Tenant
+from ..selectors import executions_for, tenant_ids_for, workflows_for
+from .serializers import (
+    ExecutionDetailSerializer,
+    ExecutionSerializer,
+    RetrySerializer,
+    TriggerResultSerializer,
+    TriggerSerializer,
+    WorkflowSerializer,
+    WorkflowUpdateSerializer,
+)
+
+
+def choose_tenant(user, requested) -> Tenant:
+    """The tenant a new object goes to: the one asked for, or the user's only tenant."""
+    tenant_ids = tenant_ids_for(user)
+    if requested is not None:
+        if requested not in tenant_ids:
+            raise ValidationError({"tenant": ["not a tenant you belong to"]})
+        return Tenant.objects.get(pk=requested)
+    if len(tenant_ids) != 1:
+        raise ValidationError({"tenant": ["required: you belong to %d tenants" % len(tenant_ids)]})
+    return Tenant.objects.get(pk=tenant_ids[0])
+
+
+class WorkflowViewSet(viewsets.ModelViewSet):
+    """Workflows of your tenants; every definition change is saved as a new version."""
+
+    serializer_class = WorkflowSerializer
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        return workflows_for(self.request.user).prefetch_related("versions")
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return WorkflowUpdateSerializer
+        if self.action == "trigger":
+            return TriggerSerializer
+        return WorkflowSerializer
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        tenant = choose_tenant(self.request.user, data.get("tenant_id"))
+        serializer.instance = services.create_workflow(
+            tenant=tenant,
+            name=data["name"],
+            description=data.get("description", ""),
+            is_active=data.get("is_active", True),
+            definition=data["definition"],
+            user=self.request.user,
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "tenant_id" in data and data.pop("tenant_id") != serializer.instance.tenant_id:
+            raise ValidationError({"tenant": ["a workflow cannot move to another tenant"]})
+        serializer.instance = services.update_workflow(
+            serializer.instance, user=self.request.user, definition=data.pop("definition", None), **data
+        )
+
+    @extend_schema(request=TriggerSerializer, responses={202: TriggerResultSerializer})
+    @action(detail=True, methods=["post"])
+    def trigger(self, request, pk=None):
+        """Start an execution: 202 with its id; the workflow runs in the background."""
+        workflow = self.get_object()
+        body = TriggerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        result = services.trigger_workflow(
+            workflow_id=workflow.pk,
+            user_name=request.user.get_username(),
+            input=data.get("input") or {},
+            version=data.get("version"),
+            idempotency_key=data.get("idempotencyKey"),
+            tenant_ids=tenant_ids_for(request.user),
+        )
+        return Response({"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED)
+
+
+EXECUTION_FILTERS = [
+    OpenApiParameter("workflow", str, description="Workflow id"),
+    OpenApiParameter("status", str, description="One status or several, comma-separated"),
+    OpenApiParameter("createdAfter", str, description="ISO 8601 timestamp"),
+    OpenApiParameter("createdBefore", str, description="ISO 8601 timestamp"),
+    OpenApiParameter("isTest", bool, description="true: only test runs; default: only production runs"),
+]
+
+
+@extend_schema(parameters=EXECUTION_FILTERS)
+class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Executions of your tenants, newest first, with cancel and retry."""
+
+    lookup_value_converter = "uuid"
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return ExecutionDetailSerializer
+        if self.action == "retry":
+            return RetrySerializer
+        if self.action == "cancel":
+            return serializers.Serializer
+        return ExecutionSerializer
+
+    def get_queryset(self):
+        qs = executions_for(self.request.user).select_related("workflow", "workflow_version", "run_as")
+        if self.action == "retrieve":
+            return qs.prefetch_related("node_runs")
+        if self.action != "list":
+            return qs
+        return self._filter(qs, self.request.query_params)
+
+    @staticmethod
+    def _filter(qs, params):
+        errors = {}
+        if params.get("workflow"):
+            pk = services._as_uuid(params["workflow"])
+            if pk is None:
+                errors["workflow"] = ["not a valid workflow id"]
+            qs = qs.filter(workflow_id=pk)
+        if params.get("status"):
+            wanted = [s.strip() for s in params["status"].split(",") if s.strip()]
+            bad = [s for s in wanted if s not in ExecutionStatus.values]
+            if bad:
+                errors["status"] = [f"unknown status {', '.join(bad)}; use {', '.join(ExecutionStatus.values)}"]
+            qs = qs.filter(status__in=wanted)
+        for name, lookup in (("createdAfter", "created_at__gte"), ("createdBefore", "created_at__lt")):
+            if params.get(name):
+                moment = parse_datetime(params[name])
+                if moment is None:
+                    errors[name] = ["not an ISO 8601 timestamp"]
+                else:
+                    qs = qs.filter(**{lookup: moment})
+        is_test = params.get("isTest", "false").lower()
+        if is_test not in ("true", "false", "all"):
+            errors["isTest"] = ["use true, false or all"]
+        elif is_test != "all":
+            qs = qs.filter(is_test=is_test == "true")
+        if errors:
+            raise ValidationError(errors)
+        return qs.order_by("-created_at")
+
+    @extend_schema(request=None, responses={200: ExecutionSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a running or paused execution: its pending and paused nodes stop."""
+        execution = services.cancel_execution(self.get_object(), user=request.user)
+        return Response(ExecutionSerializer(execution).data)
+
+    @extend_schema(request=RetrySerializer, responses={202: ExecutionSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Run again from the failed node (or `fromNode`), keeping the outputs before it."""
+        execution = self.get_object()
+        body = RetrySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = services.retry_execution(
+            execution, from_node=body.validated_data.get("fromNode"), version=body.validated_data.get("version")
+        )
+        execution.refresh_from_db()
+        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,537 @@
+"""The engine: start executions, record each node's outcome and advance the graph.
+
+Every function here changes state in one transaction: the node run's outcome, the merge
+of its output into the execution context (compare-and-swap on Execution.version), the
+node runs that became ready or skipped, and the execution's status. Updates are
+published and workers woken only after that transaction commits.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import live, wakeup
+from .definition import Graph, advance, build_graph
+from .exceptions import InvalidState
+from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
+from .nodes import NodeError, Pause, StepResult, registry
+
+logger = logging.getLogger("workflows.engine")
+
+ACTIVE = (NodeRunStatus.RUNNING, NodeRunStatus.PAUSED)
+CAS_RETRIES = 20
+
+
+class _Conflict(Exception):
+    """Another transaction changed the execution first; redo the work on fresh rows."""
+
+
+@dataclass
+class Claim:
+    """A node run this worker holds a lease on, with what it needs to run the step."""
+
+    run_id: int
+    execution_id: Any
+    node_id: str
+    attempt: int
+    owner: str
+    version_id: int
+    context: dict
+    tenant_id: Any
+    workflow_id: Any
+    run_as_id: int
+    is_test: bool = False
+
+
+@lru_cache(maxsize=512)
+def graph_for_version(version_id: int) -> Graph:
+    """The graph of an immutable version, built once per process."""
+    version = WorkflowVersion.objects.only("definition").get(pk=version_id)
+    graph = build_graph(version.definition)
+    graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
+    return graph
+
+
+def _is_trigger(type_name: str) -> bool:
+    node_type = registry.get(type_name)
+    return bool(node_type and node_type.is_trigger)
+
+
+def retry_policy(node_retry: dict | None) -> dict:
+    return {**settings.WORKFLOW_DEFAULT_RETRY, **(node_retry or {})}
+
+
+def backoff_delay(policy: dict, attempt: int) -> float:
+    """Seconds to wait before attempt `attempt + 1`: exponential, capped, with jitter."""
+    base = policy["initialInterval"] * policy["backoffFactor"] ** max(attempt - 1, 0)
+    base = min(base, policy["maxInterval"])
+    jitter = policy.get("jitter") or 0
+    return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
+
+
+def _log(type_: str, label: str, message: str, now: datetime) -> dict:
+    return {"type": type_, "label": label, "message": message, "timestamp": now.isoformat()}
+
+
+# --- Starting ------------------------------------------------------------------------
+
+
+def start_execution(
+    *,
+    version: WorkflowVersion,
+    run_as,
+    input: dict,
+    idempotency_key: str | None = None,
+    parent_node_run: NodeRun | None = None,
+    parent_index: int | None = None,
+    is_test: bool = False,
+) -> Execution:
+    """Create the execution and its node runs in the caller's transaction; the trigger node
+    finishes at once with the input, and its successors become ready on commit."""
+    graph = graph_for_version(version.pk)
+    now = timezone.now()
+    with transaction.atomic():
+        trigger = graph.nodes[graph.trigger_id]
+        context = {"Trigger": input}
+        if trigger.label != "Trigger":
+            context[trigger.label] = input
+        execution = Execution.objects.create(
+            tenant_id=version.workflow.tenant_id,
+            workflow_id=version.workflow_id,
+            workflow_version=version,
+            input=input,
+            context=context,
+            run_as=run_as,
+            idempotency_key=idempotency_key,
+            parent_execution_id=parent_node_run.execution_id if parent_node_run else None,
+            parent_node_run=parent_node_run,
+            parent_index=parent_index,
+            is_test=is_test,
+            started_at=now,
+        )
+        states = {nid: ("idle", None) for nid in graph.nodes}
+        states[trigger.id] = ("success", None)
+        ready, skipped = advance(graph, states, [trigger.id])
+        runs = []
+        for node in graph.nodes.values():
+            run = NodeRun(execution=execution, node_id=node.id, node_type=node.type, label=node.label)
+            if node.id == trigger.id:
+                run.status, run.output, run.attempt = NodeRunStatus.SUCCESS, input, 1
+                run.started_at = run.finished_at = now
+            elif node.id in ready:
+                run.status, run.available_at = NodeRunStatus.RUNNING, now
+            elif node.id in skipped:
+                run.status, run.finished_at = NodeRunStatus.SKIPPED, now
+            runs.append(run)
+        NodeRun.objects.bulk_create(runs)
+        if not ready:
+            execution.status = ExecutionStatus.SUCCESS
+            execution.finished_at = now
+            execution.save(update_fields=["status", "finished_at"])
+        else:
+            wakeup.wake_after_commit()
+        live.publish_after_commit(execution=execution)
+    return execution
+
+
+# --- Claimed node runs --------------------------------------------------------------
+
+
+def finish_claimed(
+    claim: Claim,
+    outcome: StepResult | Pause | NodeError,
+    *,
+    logs: list[dict] = (),
+    resolved_config: Any = None,
+    handoff: bool = False,
+) -> Claim | None:
+    """Record the outcome of a step this worker ran. Returns the next node run, already
+    leased to this worker, when `handoff` is set and one became ready."""
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                run = (
+                    NodeRun.objects.select_for_update()
+                    .filter(pk=claim.run_id, status=NodeRunStatus.RUNNING, lease_owner=claim.owner, attempt=claim.attempt)
+                    .first()
+                )
+                if run is None:
+                    logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
+                    return None
+                if resolved_config is not None:
+                    run.resolved_config = resolved_config
+                run.logs = [*run.logs, *logs]
+                return _settle(run, outcome, handoff_owner=claim.owner if handoff else None)
+        except _Conflict:
+            continue
+    raise RuntimeError(f"could not record node run {claim.run_id}: too many concurrent updates")
+
+
+def resume_node_run(
+    node_run_id: int,
+    *,
+    output: Any = None,
+    branch: str | None = None,
+    error: str | None = None,
+    message: str | None = None,
+) -> NodeRun:
+    """Finish a paused node run with `output` (or fail it with `error`) and advance the
+    execution. The one resumer used by approvals, events, widgets and sub-workflows;
+    joins the caller's transaction."""
+    outcome: StepResult | NodeError
+    outcome = NodeError(error, retryable=False) if error is not None else StepResult(output=output, branch=branch)
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                run = NodeRun.objects.select_for_update().get(pk=node_run_id)
+                if run.status != NodeRunStatus.PAUSED:
+                    raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
+                if message:
+                    run.logs = [*run.logs, _log("info", run.label, message, timezone.now())]
+                _settle(run, outcome)
+                return run
+        except _Conflict:
+            continue
+    raise RuntimeError(f"could not resume node run {node_run_id}: too many concurrent updates")
+
+
+def fire_deadline(node_run_id: int) -> bool:
+    """Run the node type's deadline handler for a paused run whose `wake_at` has passed.
+    Returns False when another worker got there first."""
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                run = (
+                    NodeRun.objects.select_for_update(skip_locked=True)
+                    .filter(pk=node_run_id, status=NodeRunStatus.PAUSED, wake_at__lte=timezone.now())
+                    .first()
+                )
+                if run is None:
+                    return False
+                node_type = registry.get(run.node_type)
+                try:
+                    result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
+                    outcome = result if isinstance(result, StepResult) else StepResult(output=result)
+                except NodeError as exc:
+                    outcome = NodeError(exc.message, retryable=False, details=exc.details)
+                _settle(run, outcome)
+                return True
+        except _Conflict:
+            continue
+    return False
+
+
+# --- The core transition -------------------------------------------------------------
+
+
+def _settle(run: NodeRun, outcome, *, handoff_owner: str | None = None) -> Claim | None:
+    """Inside a transaction holding `run`'s row lock: store the outcome and advance."""
+    now = timezone.now()
+    execution = Execution.objects.get(pk=run.execution_id)
+    if execution.is_finished:
+        run.status, run.finished_at = NodeRunStatus.CANCELLED, now
+        run.lease_owner = run.lease_expires_at = None
+        run.save()
+        return None
+    graph = graph_for_version(execution.workflow_version_id)
+    node = graph.nodes[run.node_id]
+
+    if isinstance(outcome, Pause):
+        return _pause(run, execution, outcome, now)
+    if isinstance(outcome, NodeError) and outcome.retryable:
+        policy = retry_policy(node.retry)
+        if run.attempt < policy["maxAttempts"]:
+            delay = backoff_delay(policy, run.attempt)
+            run.available_at = now + timedelta(seconds=delay)
+            run.lease_owner = run.lease_expires_at = None
+            run.error = {"message": outcome.message, "attempt": run.attempt, "details": outcome.details}
+            run.logs = [
+                *run.logs,
+                _log("warning", run.label, f"Attempt {run.attempt} failed: {outcome.message}; retrying in {delay:.1f}s", now),
+            ]
+            run.save()
+            wakeup.wake_after_commit()
+            live.publish_after_commit(runs=[run])
+            return None
+
+    run.lease_owner = run.lease_expires_at = None
+    run.wake_at = None
+    run.finished_at = now
+    context = dict(execution.context)
+    if isinstance(outcome, NodeError):
+        run.status = NodeRunStatus.ERROR
+        run.error = {"message": outcome.message, "attempt": run.attempt, "details": outcome.details}
+        run.logs = [*run.logs, _log("error", run.label, outcome.message, now)]
+        routed = any(e.branch == "error" for e in graph.outgoing.get(run.node_id, []))
+        if not routed:
+            run.save()
+            _fail_execution(execution, run, now)
+            return None
+        context[run.label] = {"error": outcome.message}
+    else:
+        if outcome.persist is not None:
+            outcome.persist(run)
+        run.status = NodeRunStatus.SUCCESS
+        run.output = outcome.output
+        run.branch = outcome.branch
+        run.error = None
+        context[run.label] = outcome.output
+    run.save()
+    return _advance(execution, run, context, graph, now, handoff_owner)
+
+
+def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> Claim | None:
+    run.status = NodeRunStatus.PAUSED
+    run.wake_at = pause.until
+    run.pause_data = pause.data
+    run.lease_owner = run.lease_expires_at = None
+    message = f"Paused until {pause.until.isoformat()}" if pause.until else "Paused"
+    run.logs = [*run.logs, _log("info", run.label, message, now)]
+    if pause.persist is not None:
+        try:
+            with transaction.atomic():
+                immediate = pause.persist(run)
+        except NodeError as exc:
+            return _settle_again(run, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
+        if immediate is not None:
+            result = immediate if isinstance(immediate, StepResult) else StepResult(output=immediate)
+            return _settle_again(run, result)
+    run.save()
+    still_running = NodeRun.objects.filter(execution_id=execution.pk, status=NodeRunStatus.RUNNING).exists()
+    if not still_running:
+        _cas_update(execution, status=ExecutionStatus.PAUSED)
+    if pause.until is not None:
+        wakeup.wake_after_commit()  # workers recompute their next deadline
+    live.publish_after_commit(runs=[run], execution=execution if not still_running else None)
+    return None
+
+
+def _settle_again(run: NodeRun, outcome) -> Claim | None:
+    run.status = NodeRunStatus.RUNNING
+    return _settle(run, outcome)
+
+
+def _advance(
+    execution: Execution, run: NodeRun, context: dict, graph: Graph, now: datetime, handoff_owner: str | None
+) -> Claim | None:
+    rows = NodeRun.objects.filter(execution_id=execution.pk).values_list("id", "node_id", "status", "branch")
+    ids = {node_id: pk for pk, node_id, _, _ in rows}
+    states = {node_id: (status, branch) for _, node_id, status, branch in rows}
+    states[run.node_id] = (run.status, run.branch)
+    ready, skipped = advance(graph, states, [run.node_id])
+    if skipped:
+        NodeRun.objects.filter(pk__in=[ids[n] for n in skipped]).update(status=NodeRunStatus.SKIPPED, finished_at=now)
+    handoff: NodeRun | None = None
+    if ready:
+        ready_ids = [ids[n] for n in ready]
+        if handoff_owner:
+            first = ready_ids.pop(0)
+            NodeRun.objects.filter(pk=first).update(
+                status=NodeRunStatus.RUNNING,
+                available_at=now,
+                lease_owner=handoff_owner,
+                lease_expires_at=now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS),
+                attempt=1,
+                started_at=now,
+            )
+            handoff = NodeRun(pk=first, node_id=ready[0], attempt=1)
+        if ready_ids:
+            NodeRun.objects.filter(pk__in=ready_ids).update(status=NodeRunStatus.RUNNING, available_at=now)
+            wakeup.wake_after_commit()
+        for node_id in ready:
+            states[node_id] = ("running", None)
+
+    previous_status = execution.status
+    statuses = {status for status, _ in states.values()}
+    if "running" in statuses:
+        status = ExecutionStatus.RUNNING
+    elif "paused" in statuses:
+        status = ExecutionStatus.PAUSED
+    else:
+        status = ExecutionStatus.SUCCESS
+    finished = status == ExecutionStatus.SUCCESS
+    _cas_update(execution, context=context, status=status, finished_at=now if finished else None)
+    live.publish_after_commit(runs=[run], execution=execution if status != previous_status else None)
+    if finished:
+        _on_execution_finished(execution)
+    if handoff is None:
+        return None
+    return Claim(
+        run_id=handoff.pk,
+        execution_id=execution.pk,
+        node_id=handoff.node_id,
+        attempt=1,
+        owner=handoff_owner,
+        version_id=execution.workflow_version_id,
+        context=context,
+        tenant_id=execution.tenant_id,
+        workflow_id=execution.workflow_id,
+        run_as_id=execution.run_as_id,
+        is_test=execution.is_test,
+    )
+
+
+def _cas_update(execution: Execution, **changes) -> None:
+    """Write `changes` to the execution if nobody else did since we read it."""
+    changes = {k: v for k, v in changes.items() if not (k == "finished_at" and v is None)}
+    updated = Execution.objects.filter(pk=execution.pk, version=execution.version).update(
+        version=execution.version + 1, updated_at=timezone.now(), **changes
+    )
+    if not updated:
+        raise _Conflict()
+    execution.version += 1
+    for key, value in changes.items():
+        setattr(execution, key, value)
+
+
+def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
+    error = {"message": failed.error["message"], "nodeId": failed.node_id, "label": failed.label}
+    _stop_active_runs(execution, now)
+    _cas_update(execution, status=ExecutionStatus.ERROR, error=error, finished_at=now)
+    live.publish_after_commit(runs=[failed], execution=execution)
+    _on_execution_finished(execution)
+
+
+def _stop_active_runs(execution: Execution, now: datetime) -> list[NodeRun]:
+    """Cancel the running and paused node runs of an execution, calling on_cancel hooks."""
+    runs = list(NodeRun.objects.select_for_update().filter(execution_id=execution.pk, status__in=ACTIVE))
+    for run in runs:
+        was_paused = run.status == NodeRunStatus.PAUSED
+        run.status = NodeRunStatus.CANCELLED
+        run.finished_at = now
+        run.lease_owner = run.lease_expires_at = None
+        run.wake_at = None
+        run.logs = [*run.logs, _log("warning", run.label, "Cancelled", now)]
+        run.save()
+        node_type = registry.get(run.node_type)
+        if was_paused and node_type and node_type.on_cancel:
+            node_type.on_cancel(run)
+    live.publish_after_commit(runs=runs)
+    return runs
+
+
+def _on_execution_finished(execution: Execution) -> None:
+    if execution.parent_node_run_id:
+        from .children import child_finished
+
+        child_finished(execution)
+
+
+# --- Cancel, retry, context writes ---------------------------------------------------
+
+
+def cancel_execution(execution_id, *, reason: str = "Cancelled") -> Execution:
+    """Stop an execution: its running and paused node runs are cancelled, and its children."""
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                execution = Execution.objects.select_for_update().get(pk=execution_id)
+                if execution.is_finished:
+                    raise InvalidState(f"Execution is already {execution.status}", field="status")
+                now = timezone.now()
+                _stop_active_runs(execution, now)
+                _cas_update(
+                    execution, status=ExecutionStatus.CANCELLED, error={"message": reason}, finished_at=now
+                )
+                live.publish_after_commit(execution=execution)
+                for child in Execution.objects.filter(parent_execution_id=execution.pk).exclude(
+                    status__in=[ExecutionStatus.SUCCESS, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED]
+                ):
+                    cancel_execution(child.pk, reason="Parent execution cancelled")
+                _on_execution_finished(execution)
+                return execution
+        except _Conflict:
+            continue
+    raise RuntimeError("could not cancel: too many concurrent updates")
+
+
+def write_context(execution_id, key: str, value: Any) -> Execution:
+    """Set one top-level context key with compare-and-swap, retrying on conflict."""
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                execution = Execution.objects.get(pk=execution_id)
+                _cas_update(execution, context={**execution.context, key: value})
+                return execution
+        except _Conflict:
+            continue
+    raise RuntimeError("could not write the context: too many concurrent updates")
+
+
+def retry_execution(execution_id, *, from_node: str | None = None, version: WorkflowVersion | None = None) -> Execution:
+    """Run an execution again from a node (default: its failed or cancelled nodes), keeping
+    the outputs of everything before it, optionally on another version of the workflow."""
+    from .exceptions import VersionMismatch
+
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        if execution.status not in (ExecutionStatus.ERROR, ExecutionStatus.CANCELLED) and from_node is None:
+            raise InvalidState(
+                f"Execution is {execution.status}; retry needs a failed or cancelled execution or a fromNode",
+                field="status",
+            )
+        if execution.status in (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED):
+            raise InvalidState(f"Execution is still {execution.status}; cancel it first", field="status")
+        target_version = version or execution.workflow_version
+        graph = graph_for_version(target_version.pk)
+        runs = {run.node_id: run for run in NodeRun.objects.select_for_update().filter(execution_id=execution.pk)}
+        if from_node is not None:
+            if from_node not in graph.nodes:
+                raise InvalidState(f"Node {from_node!r} is not in the workflow", field="fromNode")
+            if from_node == graph.trigger_id:
+                raise InvalidState("Cannot retry from the trigger node; trigger the workflow again", field="fromNode")
+            starts = {from_node}
+        else:
+            starts = {nid for nid, run in runs.items() if run.status in (NodeRunStatus.ERROR, NodeRunStatus.CANCELLED)}
+            starts &= set(graph.nodes)
+            if not starts:
+                raise InvalidState("No failed or cancelled node to retry from", field="fromNode")
+        reset = graph.descendants(starts)
+        kept = set(graph.nodes) - reset
+        old_graph = graph_for_version(execution.workflow_version_id)
+        misfits = [
+            nid for nid in kept
+            if nid not in old_graph.nodes or old_graph.nodes[nid].label != graph.nodes[nid].label
+        ]
+        if misfits:
+            raise VersionMismatch(
+                "The chosen version does not fit this execution: nodes before the retry point differ: "
+                + ", ".join(sorted(misfits)),
+                field="version",
+            )
+        now = timezone.now()
+        context = {k: v for k, v in execution.context.items() if k not in {old_graph.nodes[n].label for n in reset if n in old_graph.nodes}}
+        for node_id in set(runs) - set(graph.nodes):
+            runs.pop(node_id).delete()
+        for node_id in reset:
+            node = graph.nodes[node_id]
+            run = runs.get(node_id) or NodeRun(execution=execution, node_id=node_id)
+            run.node_type, run.label = node.type, node.label
+            run.status = NodeRunStatus.RUNNING if node_id in starts else NodeRunStatus.IDLE
+            run.available_at = now if node_id in starts else None
+            run.attempt = 0
+            run.output = run.error = run.pause_data = run.branch = None
+            run.started_at = run.finished_at = run.wake_at = None
+            run.lease_owner = run.lease_expires_at = None
+            run.logs = [*run.logs, _log("info", node.label, "Reset for retry", now)] if run.pk else []
+            run.save()
+        _cas_update(
+            execution,
+            status=ExecutionStatus.RUNNING,
+            context=context,
+            error=None,
+            workflow_version=target_version,
+        )
+        Execution.objects.filter(pk=execution.pk).update(finished_at=None)
+        execution.finished_at = None
+        wakeup.wake_after_commit()
+        live.publish_after_commit(execution=execution)
+    return execution

@@ -1,0 +1,97 @@
+"""Errors of the workflows app; workflows/api/errors.py turns them into 4xx answers."""
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class: a request that the engine refuses, with an HTTP status for the API."""
+
+    status_code = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict:
+        body = {"detail": self.message, "code": self.code}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class WorkflowNotFound(WorkflowError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, workflow_id: object):
+        super().__init__(f"Workflow not found: {workflow_id}", field="workflowId")
+
+
+class ExecutionNotFound(WorkflowError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, execution_id: object):
+        super().__init__(f"Execution not found: {execution_id}", field="executionId")
+
+
+class UserNotFound(WorkflowError):
+    code = "unknown_user"
+
+    def __init__(self, user_name: str):
+        super().__init__(f"Unknown user: {user_name!r}", field="userName")
+
+
+class UserNotInTenant(WorkflowError):
+    status_code = 403
+    code = "forbidden"
+
+    def __init__(self, user_name: str):
+        super().__init__(f"User {user_name!r} is not a member of the workflow's tenant", field="userName")
+
+
+class WorkflowInactive(WorkflowError):
+    status_code = 409
+    code = "inactive"
+
+    def __init__(self, workflow_id: object):
+        super().__init__(f"Workflow {workflow_id} is inactive and cannot be triggered", field="workflowId")
+
+
+class InvalidInput(WorkflowError):
+    code = "invalid_input"
+
+
+class InvalidIntegrationReferences(WorkflowError):
+    status_code = 403
+    code = "invalid_integration_references"
+
+    def __init__(self, node_ids: list[str]):
+        super().__init__(
+            "Workflow has invalid integration references in nodes: " + ", ".join(node_ids), field="nodes"
+        )
+        self.node_ids = node_ids
+
+
+class InvalidDefinition(WorkflowError):
+    """Carries every problem found in a definition, each with its node id and field."""
+
+    code = "invalid_definition"
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(f"Invalid workflow definition ({len(errors)} problem(s))", field="definition")
+        self.errors = errors
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "errors": self.errors}
+
+
+class InvalidState(WorkflowError):
+    status_code = 409
+    code = "invalid_state"
+
+
+class VersionMismatch(WorkflowError):
+    status_code = 409
+    code = "version_mismatch"

@@ -1,0 +1,187 @@
+"""Tenants, workflows with immutable versions, executions and their node runs."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Tenant(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="tenants")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        ADMIN = "admin", "Admin"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "user"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant}"
+
+
+class Workflow(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="workflows")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["tenant", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def latest_version(self) -> "WorkflowVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+class WorkflowVersion(models.Model):
+    """One saved definition; never changed after it is written."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["workflow", "-number"]
+        constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="unique_workflow_version")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} v{self.number}"
+
+
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    SUCCESS = "success", "Success"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (ExecutionStatus.SUCCESS, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED)
+
+
+class Execution(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="executions")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="executions")
+    workflow_version = models.ForeignKey(WorkflowVersion, on_delete=models.PROTECT, related_name="executions")
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.RUNNING)
+    input = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    # Compare-and-swap counter: every write of context or status bumps it.
+    version = models.PositiveIntegerField(default=0)
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    error = models.JSONField(null=True, blank=True)
+    parent_execution = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    parent_node_run = models.ForeignKey(
+        "NodeRun", null=True, blank=True, on_delete=models.CASCADE, related_name="child_executions"
+    )
+    parent_index = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    is_test = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="unique_execution_idempotency_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["workflow", "-created_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} #{str(self.id)[:8]} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class NodeRunStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    SUCCESS = "success", "Success"
+    ERROR = "error", "Error"
+    SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class NodeRun(models.Model):
+    """One node of one execution. `running` with no live lease means ready to be claimed."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    node_id = models.CharField(max_length=100)
+    node_type = models.CharField(max_length=100)
+    label = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=NodeRunStatus.choices, default=NodeRunStatus.IDLE)
+    branch = models.CharField(max_length=100, null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    resolved_config = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    pause_data = models.JSONField(null=True, blank=True)
+    logs = models.JSONField(default=list, blank=True)
+    lease_owner = models.CharField(max_length=100, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    available_at = models.DateTimeField(null=True, blank=True)
+    wake_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["execution", "id"]
+        constraints = [models.UniqueConstraint(fields=["execution", "node_id"], name="unique_node_run")]
+        indexes = [
+            models.Index(fields=["available_at"], condition=Q(status="running"), name="noderun_ready_idx"),
+            models.Index(fields=["wake_at"], condition=Q(status="paused"), name="noderun_wake_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.status})"

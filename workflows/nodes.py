@@ -1,0 +1,198 @@
+"""Node types: what a step returns, the context it gets, and the registry they live in.
+
+A node type is a small value object with one `run(config, ctx)` function and data
+describing its configuration fields. Apps contribute node types from the modules listed
+in settings.WORKFLOW_NODE_MODULES (each exposes NODE_TYPES).
+"""
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+
+class NodeError(Exception):
+    """A step failed. `retryable=False` skips the remaining attempts."""
+
+    def __init__(self, message: str, *, retryable: bool = True, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.details = details
+
+
+@dataclass
+class StepResult:
+    """A finished step: its output, the branch it takes, and an optional write made in the
+    completion's transaction (`persist(node_run)`)."""
+
+    output: Any = None
+    branch: str | None = None
+    persist: Callable[[Any], None] | None = None
+
+
+@dataclass
+class Pause:
+    """A step that waits: until a resumer calls engine.resume_node_run, or `until` passes.
+
+    `persist(node_run)` runs in the pausing transaction (create the approval request, the
+    wait row, child executions...). It may return a StepResult to finish at once instead,
+    or raise NodeError to fail the node.
+    """
+
+    until: datetime | None = None
+    data: dict | None = None
+    persist: Callable[[Any], "StepResult | dict | None"] | None = None
+
+
+@dataclass
+class Field:
+    """One configuration field, as the builder UI and the validator see it."""
+
+    key: str
+    label: str
+    type: str = "template-input"
+    required: bool = False
+    options: list[dict] | None = None
+    default: Any = None
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = {"key": self.key, "label": self.label, "type": self.type, "required": self.required}
+        if self.options is not None:
+            data["options"] = self.options
+        if self.default is not None:
+            data["default"] = self.default
+        if self.description:
+            data["description"] = self.description
+        data.update({k: v for k, v in self.extra.items() if not callable(v)})
+        return data
+
+
+class StepLogger:
+    """Collects a node's log entries; the engine stores them with the step's result."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.entries: list[dict] = []
+
+    def log(self, type_: str, message: str) -> None:
+        self.entries.append(
+            {"type": type_, "label": self.label, "message": str(message), "timestamp": timezone.now().isoformat()}
+        )
+
+    def info(self, message: str) -> None:
+        self.log("info", message)
+
+    def warning(self, message: str) -> None:
+        self.log("warning", message)
+
+    def error(self, message: str) -> None:
+        self.log("error", message)
+
+
+@dataclass
+class StepContext:
+    """What a step function may know about the run it is part of."""
+
+    execution_id: Any
+    node_id: str
+    node_run_id: int
+    label: str
+    attempt: int
+    tenant_id: Any
+    workflow_id: Any
+    run_as_id: int
+    context: dict
+    logger: StepLogger
+    credentials: dict = field(default_factory=dict)
+    is_test: bool = False
+
+    def run_as(self):
+        """The user the execution runs as."""
+        from django.contrib.auth import get_user_model
+
+        return get_user_model().objects.get(pk=self.run_as_id)
+
+
+@dataclass
+class NodeType:
+    type: str
+    label: str
+    run: Callable[[dict, StepContext], Any]
+    fields: list[Field] = field(default_factory=list)
+    description: str = ""
+    category: str = "Built-in"
+    icon: str = "box"
+    output_fields: list[dict] = field(default_factory=list)
+    # Named branches the node's outgoing edges may carry; None allows any name.
+    branches: tuple[str, ...] | None = ()
+    # Resolve templates in the config before `run` (For Each resolves per item itself).
+    resolve_config: bool = True
+    # Called in the timer's transaction when a pause's `until` passes; returns the output
+    # (dict or StepResult) or raises NodeError. Default: finish with empty output.
+    on_deadline: Callable[[Any], Any] | None = None
+    # Called in the cancelling transaction for a paused node run.
+    on_cancel: Callable[[Any], None] | None = None
+    # Extra config checks: returns a list of (field, message).
+    validate: Callable[[dict], list[tuple[str, str]]] | None = None
+    is_trigger: bool = False
+    # Extra template roots the node provides to its own config (For Each: item, index).
+    local_roots: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "type": self.type,
+            "label": self.label,
+            "description": self.description,
+            "category": self.category,
+            "icon": self.icon,
+            "configFields": [f.as_dict() for f in self.fields],
+            "outputFields": self.output_fields,
+            "branches": list(self.branches) if self.branches is not None else None,
+        }
+
+
+class Registry:
+    """Node types by type name, loaded once from settings."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, NodeType] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, NodeType]:
+        with self._lock:
+            if self._types is None:
+                types: dict[str, NodeType] = {}
+                for module_path in settings.WORKFLOW_NODE_MODULES:
+                    module = importlib.import_module(module_path)
+                    for node_type in getattr(module, "NODE_TYPES", []):
+                        types[node_type.type] = node_type
+                for extra in _extra_sources:
+                    for node_type in extra():
+                        types[node_type.type] = node_type
+                self._types = types
+        return self._types
+
+    def get(self, type_name: str) -> NodeType | None:
+        return self._load().get(type_name)
+
+    def all(self) -> list[NodeType]:
+        return list(self._load().values())
+
+    def reset(self) -> None:
+        with self._lock:
+            self._types = None
+
+
+# Callables returning more node types (the plugin loader adds itself here).
+_extra_sources: list[Callable[[], list[NodeType]]] = []
+
+registry = Registry()

@@ -1,0 +1,386 @@
+"""The worker: claim ready node runs, run their steps, fire deadlines, keep leases.
+
+- Claiming is one UPDATE ... RETURNING over `SELECT ... FOR UPDATE SKIP LOCKED` on
+  PostgreSQL, so any number of workers share one database and no attempt runs twice.
+- A step runs outside any transaction; its outcome is recorded by engine.finish_claimed
+  in one transaction, which may hand the next ready node straight back to this worker.
+- Workers sleep until woken (LISTEN/NOTIFY, or in-process events), the next deadline,
+  or the poll interval, whichever is first.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.db.models import Min
+from django.utils import timezone
+
+from . import engine, templating, wakeup
+from .engine import Claim
+from .models import Execution, NodeRun, NodeRunStatus
+from .nodes import NodeError, Pause, StepContext, StepLogger, StepResult, registry
+
+logger = logging.getLogger("workflows.worker")
+
+CLAIM_SQL = """
+UPDATE workflows_noderun
+SET lease_owner = %s, lease_expires_at = %s, attempt = attempt + 1, started_at = COALESCE(started_at, %s)
+WHERE id IN (
+    SELECT id FROM workflows_noderun
+    WHERE status = 'running' AND available_at <= %s
+      AND (lease_expires_at IS NULL OR lease_expires_at < %s)
+    ORDER BY available_at
+    LIMIT %s
+    {lock}
+)
+RETURNING id
+"""
+
+RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
+
+RELEASE_SQL = """
+UPDATE workflows_noderun SET lease_owner = NULL, lease_expires_at = NULL, attempt = attempt - 1
+WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
+"""
+
+
+def _db_time(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def claim(owner: str, limit: int) -> list[Claim]:
+    """Lease up to `limit` ready node runs to `owner` and return them."""
+    now = timezone.now()
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    expires = now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CLAIM_SQL.format(lock=lock),
+            [owner, _db_time(expires), _db_time(now), _db_time(now), _db_time(now), limit],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    rows = NodeRun.objects.filter(pk__in=ids, lease_owner=owner).values(
+        "id", "node_id", "attempt", "execution_id", "execution__workflow_version_id", "execution__context",
+        "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
+    )
+    return [
+        Claim(
+            run_id=r["id"],
+            execution_id=r["execution_id"],
+            node_id=r["node_id"],
+            attempt=r["attempt"],
+            owner=owner,
+            version_id=r["execution__workflow_version_id"],
+            context=r["execution__context"],
+            tenant_id=r["execution__tenant_id"],
+            workflow_id=r["execution__workflow_id"],
+            run_as_id=r["execution__run_as_id"],
+            is_test=r["execution__is_test"],
+        )
+        for r in rows
+    ]
+
+
+def renew_leases(owner: str, run_ids: list[int]) -> None:
+    if not run_ids:
+        return
+    expires = timezone.now() + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
+    with connection.cursor() as cursor:
+        cursor.execute(RENEW_SQL.format(ids=",".join(["%s"] * len(run_ids))), [_db_time(expires), owner, *run_ids])
+
+
+def release_leases(owner: str, run_ids: list[int]) -> None:
+    """Give node runs back unfinished, without counting the interrupted attempt."""
+    if not run_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(RELEASE_SQL.format(ids=",".join(["%s"] * len(run_ids))), [owner, *run_ids])
+    wakeup.wake_after_commit()
+
+
+def fire_due_deadlines(limit: int = 100) -> int:
+    """Fire the deadlines of paused node runs that are due; returns how many fired."""
+    due = list(
+        NodeRun.objects.filter(status=NodeRunStatus.PAUSED, wake_at__lte=timezone.now())
+        .order_by("wake_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    return sum(1 for run_id in due if engine.fire_deadline(run_id))
+
+
+def next_due() -> datetime | None:
+    """The earliest moment a pause ends or a delayed (retrying) node run becomes ready."""
+    now = timezone.now()
+    wake = NodeRun.objects.filter(status=NodeRunStatus.PAUSED, wake_at__isnull=False).aggregate(m=Min("wake_at"))["m"]
+    ready = NodeRun.objects.filter(status=NodeRunStatus.RUNNING, available_at__gt=now).aggregate(m=Min("available_at"))["m"]
+    moments = [m for m in (wake, ready) if m is not None]
+    return min(moments) if moments else None
+
+
+def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], object]:
+    """Run one claimed node's step function outside any transaction."""
+    graph = engine.graph_for_version(claim.version_id)
+    node = graph.nodes[claim.node_id]
+    node_type = registry.get(node.type)
+    step_logger = StepLogger(node.label)
+    policy = engine.retry_policy(node.retry)
+    if claim.attempt > policy["maxAttempts"]:
+        message = f"Worker lost during attempt {claim.attempt - 1}; no attempts left"
+        return NodeError(message, retryable=False), step_logger.entries, None
+    if node_type is None:
+        return NodeError(f"Unknown node type {node.type!r}", retryable=False), step_logger.entries, None
+    config = templating.resolve(node.config, claim.context) if node_type.resolve_config else node.config
+    ctx = StepContext(
+        execution_id=claim.execution_id,
+        node_id=node.id,
+        node_run_id=claim.run_id,
+        label=node.label,
+        attempt=claim.attempt,
+        tenant_id=claim.tenant_id,
+        workflow_id=claim.workflow_id,
+        run_as_id=claim.run_as_id,
+        context=claim.context,
+        logger=step_logger,
+        credentials=credentials_for(node, claim),
+        is_test=claim.is_test,
+    )
+    if claim.attempt > 1:
+        step_logger.info(f"Attempt {claim.attempt}")
+    try:
+        result = node_type.run(config, ctx)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+    except NodeError as exc:
+        return exc, step_logger.entries, config
+    except Exception as exc:  # a step's own bug is an error of that node, retried per policy
+        logger.warning("step %s of execution %s raised", node.label, claim.execution_id, exc_info=True)
+        error = NodeError(f"{type(exc).__name__}: {exc}", details={"traceback": traceback.format_exc(limit=5)})
+        return error, step_logger.entries, config
+    if isinstance(result, (StepResult, Pause)):
+        return result, step_logger.entries, config
+    return StepResult(output=result), step_logger.entries, config
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+def credentials_for(node, claim: Claim) -> dict:
+    """The decrypted credentials of the integration a node references (see plugins)."""
+    hook = getattr(settings, "WORKFLOW_CREDENTIALS_RESOLVER", None)
+    if not hook:
+        return {}
+    module_path, _, name = hook.rpartition(".")
+    return getattr(importlib.import_module(module_path), name)(node=node, claim=claim)
+
+
+def execute(claim: Claim | None, *, handoff: bool = True, held: set[int] | None = None) -> int:
+    """Run a claimed node run, and the ones handed back to this worker after it.
+    `held` tracks the run ids in progress, for lease renewal and release on shutdown."""
+    steps = 0
+    while claim is not None:
+        if held is not None:
+            held.add(claim.run_id)
+        try:
+            outcome, logs, config = run_step(claim)
+            steps += 1
+            next_claim = engine.finish_claimed(claim, outcome, logs=logs, resolved_config=config, handoff=handoff)
+        finally:
+            if held is not None:
+                held.discard(claim.run_id)
+        claim = next_claim
+    return steps
+
+
+def _load_duties() -> list[tuple[callable, float]]:
+    duties = []
+    for path, every in getattr(settings, "WORKFLOW_WORKER_DUTIES", {}).items():
+        module_path, _, name = path.rpartition(".")
+        duties.append((getattr(importlib.import_module(module_path), name), float(every)))
+    return duties
+
+
+class Worker:
+    """A claim loop with a pool of step threads and a timer thread."""
+
+    def __init__(self, *, concurrency: int | None = None, name: str | None = None, poll_seconds: float | None = None):
+        self.concurrency = concurrency or settings.WORKFLOW_WORKER_CONCURRENCY
+        self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.poll_seconds = poll_seconds if poll_seconds is not None else settings.WORKFLOW_POLL_SECONDS
+        self.stopping = threading.Event()
+        self._wake = threading.Event()
+        self._timer_wake = threading.Event()
+        self._held: set[int] = set()
+        self._futures: set[Future] = set()
+        self._lock = threading.Lock()
+        self.steps_done = 0
+
+    # --- Synchronous use (tests, management commands) ----------------------------------
+
+    def run_until_idle(self, *, max_steps: int = 10_000) -> int:
+        """Run ready work and due deadlines in this thread until nothing is ready."""
+        steps = 0
+        while steps < max_steps:
+            fired = fire_due_deadlines()
+            claims = claim(self.owner, 1)
+            if not claims and not fired:
+                break
+            for c in claims:
+                steps += execute(c)
+        return steps
+
+    # --- The loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until stop() is called (SIGTERM in the management command)."""
+        logger.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
+        wakeup.subscribe(self._wake)
+        wakeup.subscribe(self._timer_wake)
+        threads = [threading.Thread(target=self._timer_loop, name=f"{self.owner}-timers", daemon=True)]
+        if connection.vendor == "postgresql":
+            threads.append(threading.Thread(target=self._listen_loop, name=f"{self.owner}-listen", daemon=True))
+        for thread in threads:
+            thread.start()
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.owner}-step")
+        try:
+            while not self.stopping.is_set():
+                free = self.concurrency - len(self._futures)
+                got = []
+                if free > 0:
+                    try:
+                        got = claim(self.owner, free)
+                    except Exception:
+                        logger.exception("claiming failed; retrying after a pause")
+                        close_old_connections()
+                        self.stopping.wait(1.0)
+                        continue
+                for c in got:
+                    self._submit(pool, c)
+                if got and len(got) == free:
+                    continue  # more may be ready: claim again as soon as a slot frees
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+        finally:
+            self._shutdown(pool)
+            wakeup.unsubscribe(self._wake)
+            wakeup.unsubscribe(self._timer_wake)
+            connection.close()
+            logger.info("worker %s stopped after %d step(s)", self.owner, self.steps_done)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._wake.set()
+        self._timer_wake.set()
+
+    def _submit(self, pool: ThreadPoolExecutor, c: Claim) -> None:
+        self._held.add(c.run_id)
+        future = pool.submit(self._execute_in_thread, c)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._done)
+
+    def _execute_in_thread(self, c: Claim) -> int:
+        try:
+            return execute(c, held=self._held)
+        except Exception:
+            logger.exception("recording node run %s failed; its lease will expire and it will be retried", c.run_id)
+            return 0
+        finally:
+            close_old_connections()
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._futures.discard(future)
+            if not future.cancelled() and future.exception() is None:
+                self.steps_done += future.result() or 0
+        self._wake.set()
+
+    def _shutdown(self, pool: ThreadPoolExecutor) -> None:
+        grace = getattr(settings, "WORKFLOW_SHUTDOWN_GRACE_SECONDS", 30.0)
+        with self._lock:
+            futures = list(self._futures)
+        if futures:
+            logger.info("waiting up to %.0fs for %d step(s) to finish", grace, len(futures))
+            wait_futures(futures, timeout=grace)
+        unfinished = list(self._held)
+        if unfinished:
+            logger.warning("releasing %d unfinished node run(s)", len(unfinished))
+            release_leases(self.owner, unfinished)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- Timers: deadlines, lease renewal, duties ------------------------------------------
+
+    def _timer_loop(self) -> None:
+        duties = [(fn, every, 0.0) for fn, every in _load_duties()]
+        last_renewal = 0.0
+        try:
+            while not self.stopping.is_set():
+                now_mono = time.monotonic()
+                try:
+                    fire_due_deadlines()
+                    if now_mono - last_renewal >= settings.WORKFLOW_LEASE_SECONDS / 3:
+                        renew_leases(self.owner, list(self._held))
+                        last_renewal = now_mono
+                    for i, (fn, every, last) in enumerate(duties):
+                        if now_mono - last >= every:
+                            duties[i] = (fn, every, now_mono)
+                            fn()
+                    due = next_due()
+                except Exception:
+                    logger.exception("timer duty failed")
+                    close_old_connections()
+                    due = None
+                timeout = self.poll_seconds
+                if due is not None:
+                    timeout = max(0.0, min(timeout, (due - timezone.now()).total_seconds()))
+                timeout = min(timeout, settings.WORKFLOW_LEASE_SECONDS / 3)
+                self._timer_wake.wait(timeout)
+                self._timer_wake.clear()
+        finally:
+            connection.close()
+
+    def _listen_loop(self) -> None:
+        """Turn PostgreSQL notifications into wake-ups of this worker's loops."""
+        while not self.stopping.is_set():
+            try:
+                connection.ensure_connection()
+                raw = connection.connection
+                raw.execute(f"LISTEN {wakeup.CHANNEL}")
+                while not self.stopping.is_set():
+                    for _ in raw.notifies(timeout=1.0, stop_after=1):
+                        self._wake.set()
+                        self._timer_wake.set()
+            except Exception:
+                logger.exception("listening for notifications failed; reconnecting")
+                connection.close()
+                self.stopping.wait(1.0)
+        connection.close()
+
+
+_embedded: Worker | None = None
+_embedded_lock = threading.Lock()
+
+
+def start_embedded_worker() -> Worker:
+    """Start one worker in a daemon thread of this process (the SQLite default)."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            _embedded = Worker()
+            threading.Thread(target=_embedded.run, name="embedded-worker", daemon=True).start()
+    return _embedded
