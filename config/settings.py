@@ -181,3 +181,16 @@ WORKFLOW_MAX_CHILD_DEPTH = env.int("WORKFLOW_MAX_CHILD_DEPTH", default=10)
 WORKFLOW_SHUTDOWN_GRACE_SECONDS = env.float("WORKFLOW_SHUTDOWN_GRACE_SECONDS", default=30.0)
 # Periodic duties run by every worker's timer thread: dotted path -> interval in seconds.
 WORKFLOW_WORKER_DUTIES = {}
+# Checks every trigger runs before an execution starts: dotted paths called with
+# (version=..., user=...); each may raise a workflows.exceptions.WorkflowError.
+WORKFLOW_TRIGGER_CHECKS = []
+
+# --- Plugins, integrations, data sources, triggers (workflows) ------------------------
+
+# --- Approvals ----------------------------------------------------------------------
+
+# --- Events and workflow API keys --------------------------------------------------------
+
+# --- Widgets ----------------------------------------------------------------------------
+
+# --- Execution viewer ------------------------------------------------------------------------
