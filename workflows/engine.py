@@ -359,7 +359,8 @@ def _advance(
         status = ExecutionStatus.SUCCESS
     finished = status == ExecutionStatus.SUCCESS
     _cas_update(execution, context=context, status=status, finished_at=now if finished else None)
-    live.publish_after_commit(runs=[run], execution=execution if status != previous_status else None)
+    changed = _changed_runs(execution, graph, ids, ready=ready, skipped=skipped, handoff=handoff, now=now)
+    live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous_status else None)
     if finished:
         _on_execution_finished(execution)
     if handoff is None:
@@ -377,6 +378,26 @@ def _advance(
         run_as_id=execution.run_as_id,
         is_test=execution.is_test,
     )
+
+
+def _changed_runs(
+    execution: Execution, graph: Graph, ids: dict, *, ready: list, skipped: list, handoff: NodeRun | None, now: datetime
+) -> list[NodeRun]:
+    """Unsaved copies of the node runs this advance made ready or skipped, for live updates
+    (built from what is known, so publishing costs no query)."""
+    changed = []
+    for node_id in ready:
+        handed = handoff is not None and handoff.node_id == node_id
+        changed.append(NodeRun(
+            pk=ids[node_id], execution_id=execution.pk, node_id=node_id, label=graph.nodes[node_id].label,
+            status=NodeRunStatus.RUNNING, attempt=1 if handed else 0, started_at=now if handed else None,
+        ))
+    for node_id in skipped:
+        changed.append(NodeRun(
+            pk=ids[node_id], execution_id=execution.pk, node_id=node_id, label=graph.nodes[node_id].label,
+            status=NodeRunStatus.SKIPPED, finished_at=now,
+        ))
+    return changed
 
 
 def _cas_update(execution: Execution, **changes) -> None:
