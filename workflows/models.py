@@ -60,7 +60,16 @@ class Workflow(models.Model):
 
     @property
     def latest_version(self) -> "WorkflowVersion | None":
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("versions")
+        if prefetched is not None:
+            return max(prefetched, key=lambda v: v.number, default=None)
         return self.versions.order_by("-number").first()
+
+    @property
+    def definition(self) -> dict | None:
+        """The definition of the latest version."""
+        latest = self.latest_version
+        return latest.definition if latest else None
 
 
 class WorkflowVersion(models.Model):
