@@ -29,9 +29,9 @@ def run_duration(execution) -> str:
 
 @register.filter
 def seconds(value) -> str:
-    return format_duration(value) if value is not None else "—"
+    return format_duration(value) if isinstance(value, (int, float)) else "—"
 
 
 @register.filter
 def percent(value) -> str:
-    return f"{value * 100:.1f} %" if value is not None else "—"
+    return f"{value * 100:.1f} %" if isinstance(value, (int, float)) else "—"
