@@ -18,7 +18,7 @@ from .selectors import executions_for
 from .testruns import source_workflow_id
 
 STATUS_ICONS = {
-    "idle": "○", "running": "▶", "paused": "⏸", "success": "✓", "error": "✕", "skipped": "↷", "cancelled": "⊘",
+    "idle": "○", "running": "▶", "paused": "‖", "success": "✓", "error": "✕", "skipped": "↷", "cancelled": "⊘",
 }
 NODE_STATUSES = list(STATUS_ICONS)
 # Keys a paused node's pause_data (or output) may carry, shown generically.

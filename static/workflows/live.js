@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  var ICONS = { running: "▶", paused: "⏸", success: "✓", error: "✕", cancelled: "⊘" };
+  var ICONS = { running: "▶", paused: "‖", success: "✓", error: "✕", cancelled: "⊘" };
   var FINISHED = { success: true, error: true, cancelled: true };
 
   function badge(status) {
@@ -31,6 +31,11 @@
     if (s < 60) return s.toFixed(1) + " s";
     if (s < 3600) return Math.floor(s / 60) + " min " + String(Math.floor(s % 60)).padStart(2, "0") + " s";
     return Math.floor(s / 3600) + " h " + String(Math.floor((s % 3600) / 60)).padStart(2, "0") + " min";
+  }
+
+  function stamp(iso) {
+    var d = new Date(iso), p = function (n) { return String(n).padStart(2, "0"); };
+    return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds());
   }
 
   function percent(v) { return v == null ? "—" : (v * 100).toFixed(1) + " %"; }
@@ -86,7 +91,7 @@
       .then(function (e) {
         if (!e) return;
         runAs.textContent = e.runAs;
-        started.replaceChildren(Object.assign(document.createElement("time"), { dateTime: e.createdAt, textContent: new Date(e.createdAt).toLocaleString() }));
+        started.replaceChildren(Object.assign(document.createElement("time"), { dateTime: e.createdAt, textContent: stamp(e.createdAt) }));
         row.setAttribute("data-started", e.startedAt || e.createdAt);
         if (self.showWorkflow && !self.names[e.workflowId]) cells[1].textContent = e.workflowName;
         if (e.finishedAt) took.textContent = duration(e.startedAt, e.finishedAt);

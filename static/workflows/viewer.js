@@ -4,7 +4,7 @@
 (function () {
   "use strict";
 
-  var ICONS = { idle: "○", running: "▶", paused: "⏸", success: "✓", error: "✕", skipped: "↷", cancelled: "⊘" };
+  var ICONS = { idle: "○", running: "▶", paused: "‖", success: "✓", error: "✕", skipped: "↷", cancelled: "⊘" };
   var FINISHED = { success: true, error: true, cancelled: true };
 
   function el(tag, attrs, children) {
@@ -39,10 +39,19 @@
     return Math.floor(value / 3600) + " h " + String(Math.floor((value % 3600) / 60)).padStart(2, "0") + " min";
   }
 
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // The same shapes as the server renders: 2026-01-31 14:05:09 and 14:05:09 (local time).
   function formatTime(iso) {
     if (!iso) return "—";
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString();
+    if (isNaN(d)) return iso;
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + clock(iso);
+  }
+
+  function clock(iso) {
+    var d = new Date(iso);
+    return isNaN(d) ? "" : pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   }
 
   function waiting(run) {
@@ -73,6 +82,7 @@
     this.source = null;
     var data = document.getElementById(root.getAttribute("data-snapshot-id"));
     if (data) this.applySnapshot(JSON.parse(data.textContent), false);
+    this.paintHeader();  // local times in place of the server's
     this.bind();
   }
 
@@ -137,8 +147,11 @@
   Viewer.prototype.applyNode = function (data) {
     var run = this.runs[data.nodeId] || { nodeId: data.nodeId, logs: [] };
     ["label", "status", "attempt", "output", "error", "startedAt", "finishedAt"].forEach(function (key) {
-      if (key in data) run[key] = data[key];
+      if (key in data && !(key === "startedAt" && data[key] == null && run.startedAt)) run[key] = data[key];
     });
+    // A node made ready is claimed a moment later; until its own update says when, show it
+    // in the timeline from when we heard it started.
+    if (run.status === "running" && !run.startedAt) run.startedAt = new Date().toISOString();
     this.runs[data.nodeId] = run;
     this.paintNode(run);
     this.paintTimeline();
@@ -172,6 +185,8 @@
       holder.className = "badge status-" + status;
       holder.replaceChildren(el("span", { "aria-hidden": "true", text: ICONS[status] || "•" }), " " + status);
     }
+    var started = this.q("started");
+    if (started && this.execution.startedAt) started.textContent = formatTime(this.execution.startedAt);
     var finished = this.q("finished");
     if (finished) finished.textContent = this.execution.finishedAt ? formatTime(this.execution.finishedAt) : "—";
     var duration = this.q("duration");
@@ -207,7 +222,7 @@
       return el("tr", { "data-node-id": run.nodeId }, [
         el("td", {}, [el("button", { type: "button", className: "link", "data-open-node": run.nodeId, text: run.label || run.nodeId })]),
         el("td", {}, [badge(run.status)]),
-        el("td", {}, [el("time", { datetime: run.startedAt, text: new Date(run.startedAt).toLocaleTimeString() })]),
+        el("td", {}, [el("time", { datetime: run.startedAt, text: clock(run.startedAt) })]),
         el("td", { text: formatDuration(seconds(run.startedAt, run.finishedAt)) || "…" }),
         el("td", { text: String(run.attempt || 0) }),
         el("td", {}, [wait]),
@@ -269,7 +284,7 @@
     parts.push(el("h4", { text: "Log" }));
     parts.push(logs.length ? el("ol", { className: "wf-logs" }, logs.map(function (entry) {
       return el("li", { className: "log-" + entry.type }, [
-        el("time", { datetime: entry.timestamp, text: entry.timestamp ? new Date(entry.timestamp).toLocaleTimeString() : "" }),
+        el("time", { datetime: entry.timestamp, text: clock(entry.timestamp) }),
         " ", el("strong", { text: entry.type }), " ", entry.message || "",
       ]);
     })) : el("p", { className: "muted", text: "No log entries." }));
