@@ -6,6 +6,7 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
-from .models import Workflow
+from .models import Execution, Workflow
 from .selectors import executions_for, tenant_ids_for, workflows_for
 from .viewer import can_operate, viewer_executions
 
@@ -42,7 +43,13 @@ def _recent(user, *, is_test: bool, workflow_ids=None, limit: int = RECENT):
 
 @login_required
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    workflows = list(_visible_workflows(request.user).select_related("tenant"))
+    latest = Execution.objects.filter(workflow_id=OuterRef("pk"), is_test=False).order_by("-created_at")
+    workflows = list(
+        _visible_workflows(request.user).select_related("tenant").annotate(
+            last_id=Subquery(latest.values("id")[:1]), last_status=Subquery(latest.values("status")[:1]),
+            last_at=Subquery(latest.values("created_at")[:1]),
+        )
+    )
     health = stats.day_summaries([w.pk for w in workflows])
     rows = [{"workflow": w, "health": health.get(w.pk)} for w in workflows]
     return render(request, "workflows/list.html", {

@@ -138,6 +138,19 @@
     }
   }
 
+  function paintLastRun(data) {
+    if (data.isTest) return;
+    document.querySelectorAll('[data-last-run-for="' + data.workflowId + '"]').forEach(function (cell) {
+      var link = document.createElement("a");
+      link.href = "/workflows/executions/" + data.executionId + "/";
+      link.appendChild(badge(data.status));
+      var when = document.createElement("span");
+      when.className = "muted";
+      when.textContent = " just now";
+      cell.replaceChildren(link, when);
+    });
+  }
+
   function setIndicator(text) {
     document.querySelectorAll("[data-live-indicator]").forEach(function (el) { el.textContent = text; });
   }
@@ -152,6 +165,7 @@
       source.addEventListener("status", function (event) {
         var data = JSON.parse(event.data);
         live.update(data);
+        paintLastRun(data);
         if (FINISHED[data.status] && !data.isTest) refreshHealth(data.workflowId);
       });
     });

@@ -102,3 +102,6 @@ def test_workflow_page_lists_new_executions_live(daphne_server, logged_in_page, 
     page.wait_for_selector(f'{row} td:has-text("{user.username}")', timeout=WAIT)
     page.wait_for_selector('[data-window="15m"] [data-stat="executions"]:has-text("1")', timeout=WAIT)
     page.screenshot(path=str(artifacts_dir / "workflow-page.png"), full_page=True)
+    page.goto(f"{daphne_server.url}/workflows/")
+    assert page.text_content(f'tr[data-health-for="{workflow.pk}"] [data-stat="executions"]').strip() == "1"
+    page.screenshot(path=str(artifacts_dir / "workflow-list.png"), full_page=True)

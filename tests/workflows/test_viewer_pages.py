@@ -41,6 +41,8 @@ def test_list_shows_workflows_health_and_latest_executions(client, make_workflow
     assert "Order intake" in page
     assert f'data-execution-id="{execution.pk}"' in page
     assert 'data-health-for="%s"' % wf.pk in page
+    last_run = page.split(f'data-last-run-for="{wf.pk}">')[1].split("</td>")[0]
+    assert f'href="/workflows/executions/{execution.pk}/"' in last_run and "success" in last_run
     assert 'data-events-url="/api/executions/events/?isTest=false"' in page
     assert "✓</span> success" in page  # status by icon and text, not colour alone
 
