@@ -1,12 +1,41 @@
-"""A small SSE reader over the ASGI protocol (channels' ApplicationCommunicator) for tests."""
+"""A small SSE reader over the ASGI protocol for tests."""
 from __future__ import annotations
 
 import json
 
+import asyncio
+
 from asgiref.sync import sync_to_async
-from channels.testing import ApplicationCommunicator
 from django.core.asgi import get_asgi_application
 from django.test import Client
+
+
+class Communicator:
+    """Runs an ASGI application as a task in the caller's context, like asgiref's
+    ApplicationCommunicator but without its fresh context: the app's ORM calls then share
+    the test's thread and connections (which the test database teardown needs closed)."""
+
+    def __init__(self, application, scope: dict):
+        self.input: asyncio.Queue = asyncio.Queue()
+        self.output: asyncio.Queue = asyncio.Queue()
+        self.task = asyncio.ensure_future(application(scope, self.input.get, self.output.put))
+
+    async def send_input(self, message: dict) -> None:
+        await self.input.put(message)
+
+    async def receive_output(self, timeout: float) -> dict:
+        getter = asyncio.ensure_future(self.output.get())
+        done, _ = await asyncio.wait({getter, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if self.task in done:
+            self.task.result()  # raise the application's error, if any
+            raise AssertionError("the application finished without sending more")
+        raise TimeoutError(f"no ASGI message in {timeout}s")
+
+    async def wait(self, timeout: float) -> None:
+        await asyncio.wait_for(self.task, timeout)
 
 
 def session_cookie(user) -> str:
@@ -39,7 +68,7 @@ class SSEStream:
         if self.user is not None:
             cookie = await sync_to_async(session_cookie)(self.user)
             self.raw_headers.append((b"cookie", f"sessionid={cookie}".encode()))
-        self.communicator = ApplicationCommunicator(get_asgi_application(), self.scope)
+        self.communicator = Communicator(get_asgi_application(), self.scope)
         await self.communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
         start = await self.communicator.receive_output(timeout)
         assert start["type"] == "http.response.start"
