@@ -7,6 +7,7 @@ published and workers woken only after that transaction commits.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import live, wakeup
-from .definition import Graph, advance, build_graph
+from .definition import Graph, advance, build_graph, edge_taken
 from .exceptions import InvalidState
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
 from .nodes import NodeError, Pause, StepResult, registry
@@ -49,6 +51,9 @@ class Claim:
     workflow_id: Any
     run_as_id: int
     is_test: bool = False
+    # The execution's CAS counter when `context` was read (None: unknown, read it again).
+    execution_version: int | None = None
+    started_at: datetime | None = None
 
 
 @lru_cache(maxsize=512)
@@ -155,6 +160,12 @@ def finish_claimed(
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
+    if _fast_path_applies(claim, outcome):
+        try:
+            with transaction.atomic():
+                return _finish_fast(claim, outcome, logs, resolved_config, handoff)
+        except _Conflict:
+            pass  # somebody else wrote the execution since we read it: take the general path
     for _ in range(CAS_RETRIES):
         try:
             with transaction.atomic():
@@ -227,6 +238,117 @@ def fire_deadline(node_run_id: int) -> bool:
         except _Conflict:
             continue
     return False
+
+
+# --- The fast path: a plain success whose successors each wait only for it ---------------
+#
+# Most steps of most workflows are this case. It needs no row reads: the claim carries the
+# context and its CAS counter, the node run is finished by a conditional UPDATE (which is
+# also the lease check), the successors are made ready by one UPDATE ... RETURNING, and the
+# context is written with compare-and-swap. Anything else takes the general path.
+
+FINISH_RUN_SQL = """
+UPDATE workflows_noderun
+SET status = 'success', output = %s, branch = %s, error = NULL, resolved_config = %s, logs = {logs},
+    lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL, finished_at = %s
+WHERE id = %s AND status = 'running' AND lease_owner = %s AND attempt = %s
+"""
+
+READY_SQL = """
+UPDATE workflows_noderun SET status = 'running', available_at = %s
+WHERE execution_id = %s AND node_id = %s AND status = 'idle'
+RETURNING id
+"""
+
+HANDOFF_SQL = """
+UPDATE workflows_noderun
+SET status = 'running', available_at = %s, lease_owner = %s, lease_expires_at = %s, attempt = 1, started_at = %s
+WHERE execution_id = %s AND node_id = %s AND status = 'idle'
+RETURNING id
+"""
+
+
+def _fast_path_applies(claim: Claim, outcome) -> bool:
+    if not isinstance(outcome, StepResult) or outcome.persist is not None or claim.execution_version is None:
+        return False
+    graph = graph_for_version(claim.version_id)
+    edges = graph.outgoing.get(claim.node_id, [])
+    return bool(edges) and all(
+        len(graph.incoming[e.target]) == 1 and edge_taken(e, "success", outcome.branch) for e in edges
+    )
+
+
+def _append_logs_sql(count: int) -> str:
+    """SQL that appends `count` JSON entries (one parameter each) to the logs column."""
+    if count == 0:
+        return "logs"
+    if connection.vendor == "postgresql":
+        return "logs || " + " || ".join(["jsonb_build_array(%s::jsonb)"] * count)
+    expression = "logs"
+    for _ in range(count):
+        expression = f"json_insert({expression}, '$[#]', json(%s))"
+    return expression
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, handoff: bool) -> Claim | None:
+    graph = graph_for_version(claim.version_id)
+    node = graph.nodes[claim.node_id]
+    now = timezone.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    db_execution_id = Execution._meta.pk.get_db_prep_value(claim.execution_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FINISH_RUN_SQL.format(logs=_append_logs_sql(len(logs))),
+            [_json(outcome.output), outcome.branch, _json(resolved_config), *[_json(e) for e in logs],
+             db_now, claim.run_id, claim.owner, claim.attempt],
+        )
+        if cursor.rowcount != 1:
+            logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
+            return None
+        targets = list(dict.fromkeys(e.target for e in graph.outgoing[claim.node_id]))
+        ready_ids: dict[str, int] = {}
+        lease_until = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS))
+        for index, target in enumerate(targets):
+            if handoff and index == 0:
+                cursor.execute(HANDOFF_SQL, [db_now, claim.owner, lease_until, db_now, db_execution_id, target])
+            else:
+                cursor.execute(READY_SQL, [db_now, db_execution_id, target])
+            row = cursor.fetchone()
+            if row is None:
+                raise _Conflict()  # the successor was not idle: let the general path sort it out
+            ready_ids[target] = row[0]
+    context = {**claim.context, node.label: outcome.output}
+    updated = Execution.objects.filter(pk=claim.execution_id, version=claim.execution_version).update(
+        context=context, version=claim.execution_version + 1, updated_at=now
+    )
+    if not updated:
+        raise _Conflict()
+    if len(targets) > (1 if handoff else 0):
+        wakeup.wake_after_commit()
+    finished = NodeRun(
+        execution_id=claim.execution_id, node_id=node.id, label=node.label, node_type=node.type,
+        status=NodeRunStatus.SUCCESS, attempt=claim.attempt, output=outcome.output,
+        started_at=claim.started_at, finished_at=now,
+    )
+    ready = [
+        NodeRun(pk=pk, execution_id=claim.execution_id, node_id=nid, label=graph.nodes[nid].label,
+                node_type=graph.nodes[nid].type, status=NodeRunStatus.RUNNING,
+                attempt=1 if (handoff and nid == targets[0]) else 0, started_at=now if (handoff and nid == targets[0]) else None)
+        for nid, pk in ready_ids.items()
+    ]
+    live.publish_after_commit(runs=[finished, *ready])
+    if not handoff:
+        return None
+    return Claim(
+        run_id=ready_ids[targets[0]], execution_id=claim.execution_id, node_id=targets[0], attempt=1,
+        owner=claim.owner, version_id=claim.version_id, context=context, tenant_id=claim.tenant_id,
+        workflow_id=claim.workflow_id, run_as_id=claim.run_as_id, is_test=claim.is_test,
+        execution_version=claim.execution_version + 1, started_at=now,
+    )
 
 
 # --- The core transition -------------------------------------------------------------
@@ -359,7 +481,12 @@ def _advance(
         status = ExecutionStatus.SUCCESS
     finished = status == ExecutionStatus.SUCCESS
     _cas_update(execution, context=context, status=status, finished_at=now if finished else None)
-    live.publish_after_commit(runs=[run], execution=execution if status != previous_status else None)
+    changed = [
+        NodeRun(pk=ids[nid], execution_id=execution.pk, node_id=nid, label=graph.nodes[nid].label,
+                node_type=graph.nodes[nid].type, status=states[nid][0], finished_at=now if nid in skipped else None)
+        for nid in [*ready, *skipped]
+    ]
+    live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous_status else None)
     if finished:
         _on_execution_finished(execution)
     if handoff is None:
@@ -376,6 +503,8 @@ def _advance(
         workflow_id=execution.workflow_id,
         run_as_id=execution.run_as_id,
         is_test=execution.is_test,
+        execution_version=execution.version,
+        started_at=now,
     )
 
 
