@@ -260,6 +260,8 @@ WHERE execution_id = %s AND node_id = %s AND status = 'idle'
 RETURNING id
 """
 
+CAS_SQL = "UPDATE workflows_execution SET context = %s, version = %s, updated_at = %s WHERE id = %s AND version = %s"
+
 HANDOFF_SQL = """
 UPDATE workflows_noderun
 SET status = 'running', available_at = %s, lease_owner = %s, lease_expires_at = %s, attempt = 1, started_at = %s
@@ -321,26 +323,22 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, hando
             if row is None:
                 raise _Conflict()  # the successor was not idle: let the general path sort it out
             ready_ids[target] = row[0]
-    context = {**claim.context, node.label: outcome.output}
-    updated = Execution.objects.filter(pk=claim.execution_id, version=claim.execution_version).update(
-        context=context, version=claim.execution_version + 1, updated_at=now
-    )
-    if not updated:
-        raise _Conflict()
+        context = {**claim.context, node.label: outcome.output}
+        cursor.execute(CAS_SQL, [_json(context), claim.execution_version + 1, db_now, db_execution_id, claim.execution_version])
+        if cursor.rowcount != 1:
+            raise _Conflict()
     if len(targets) > (1 if handoff else 0):
         wakeup.wake_after_commit()
-    finished = NodeRun(
-        execution_id=claim.execution_id, node_id=node.id, label=node.label, node_type=node.type,
-        status=NodeRunStatus.SUCCESS, attempt=claim.attempt, output=outcome.output,
-        started_at=claim.started_at, finished_at=now,
+    first = targets[0] if handoff else None
+    live.publish_after_commit(
+        runs=[
+            live.RunUpdate(claim.execution_id, node.id, node.label, NodeRunStatus.SUCCESS, claim.attempt,
+                           outcome.output, None, claim.started_at, now),
+            *(live.RunUpdate(claim.execution_id, nid, graph.nodes[nid].label, NodeRunStatus.RUNNING,
+                             1 if nid == first else 0, started_at=now if nid == first else None)
+              for nid in ready_ids),
+        ]
     )
-    ready = [
-        NodeRun(pk=pk, execution_id=claim.execution_id, node_id=nid, label=graph.nodes[nid].label,
-                node_type=graph.nodes[nid].type, status=NodeRunStatus.RUNNING,
-                attempt=1 if (handoff and nid == targets[0]) else 0, started_at=now if (handoff and nid == targets[0]) else None)
-        for nid, pk in ready_ids.items()
-    ]
-    live.publish_after_commit(runs=[finished, *ready])
     if not handoff:
         return None
     return Claim(
@@ -482,8 +480,7 @@ def _advance(
     finished = status == ExecutionStatus.SUCCESS
     _cas_update(execution, context=context, status=status, finished_at=now if finished else None)
     changed = [
-        NodeRun(pk=ids[nid], execution_id=execution.pk, node_id=nid, label=graph.nodes[nid].label,
-                node_type=graph.nodes[nid].type, status=states[nid][0], finished_at=now if nid in skipped else None)
+        live.RunUpdate(execution.pk, nid, graph.nodes[nid].label, states[nid][0], finished_at=now if nid in skipped else None)
         for nid in [*ready, *skipped]
     ]
     live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous_status else None)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -22,6 +25,21 @@ def execution_group(execution_id) -> str:
 
 def tenant_group(tenant_id) -> str:
     return f"tenant-{tenant_id}"
+
+
+@dataclass
+class RunUpdate:
+    """What a node update says about a node run, without a model instance."""
+
+    execution_id: Any
+    node_id: str
+    label: str
+    status: str
+    attempt: int = 0
+    output: Any = None
+    error: Any = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 def node_message(run) -> dict:
