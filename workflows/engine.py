@@ -45,7 +45,7 @@ class Claim:
     node_id: str
     attempt: int
     owner: str
-    version_id: int
+    version_id: Any
     context: dict
     tenant_id: Any
     workflow_id: Any
@@ -57,7 +57,7 @@ class Claim:
 
 
 @lru_cache(maxsize=512)
-def graph_for_version(version_id: int) -> Graph:
+def graph_for_version(version_id) -> Graph:
     """The graph of an immutable version, built once per process."""
     version = WorkflowVersion.objects.only("definition").get(pk=version_id)
     graph = build_graph(version.definition)

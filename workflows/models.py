@@ -73,8 +73,10 @@ class Workflow(models.Model):
 
 
 class WorkflowVersion(models.Model):
-    """One saved definition; never changed after it is written."""
+    """One saved definition; never changed after it is written. Its id is a UUID, never
+    reused, because workers cache the graph of a version by id for the life of the process."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     definition = models.JSONField()
