@@ -6,6 +6,7 @@ import json
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -169,18 +170,21 @@ class WaitListView(APIView):
 # --- Workflow API keys --------------------------------------------------------------------
 
 
-def key_as_dict(api_key) -> dict:
-    return {
-        "id": str(api_key.id),
-        "name": api_key.name,
-        "keyPrefix": api_key.prefix,
-        "tenant": str(api_key.tenant_id),
-        "createdBy": api_key.created_by.get_username() if api_key.created_by else None,
-        "createdAt": _iso(api_key.created_at),
-        "lastUsedAt": _iso(api_key.last_used_at),
-        "revokedAt": _iso(api_key.revoked_at),
-        "revoked": api_key.is_revoked,
-    }
+class ApiKeySerializer(serializers.Serializer):
+    """A key as listed: never its secret."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    keyPrefix = serializers.CharField(source="prefix")
+    tenant = serializers.UUIDField(source="tenant_id")
+    createdBy = serializers.SerializerMethodField()
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
+    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
+    revoked = serializers.BooleanField(source="is_revoked")
+
+    def get_createdBy(self, api_key) -> str | None:
+        return api_key.created_by.get_username() if api_key.created_by else None
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
@@ -211,27 +215,25 @@ class ApiKeyCreateView(APIView):
         )
 
 
-class ApiKeyListView(APIView):
+class ApiKeyListView(ListAPIView):
     """The API keys of your tenants, without their secrets."""
 
-    pagination_class = PageNumberPagination
+    serializer_class = ApiKeySerializer
 
-    def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.api_keys_for(request.user).order_by("-created_at"), request, view=self)
-        return paginator.get_paginated_response([key_as_dict(k) for k in page])
+    def get_queryset(self):
+        return selectors.api_keys_for(self.request.user).order_by("-created_at")
 
 
 class ApiKeyRevokeView(APIView):
     """Revoke a key: it stops authenticating at once; revoking twice is harmless."""
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, responses={200: ApiKeySerializer})
     def post(self, request, pk):
         api_key = selectors.api_keys_for(request.user).filter(pk=pk).first()
         if api_key is None:
             raise ApiKeyNotFound(pk)
         services.revoke_api_key(api_key, user=request.user)
-        return Response(key_as_dict(api_key))
+        return Response(ApiKeySerializer(api_key).data)
 
 
 # --- The webhook trigger ------------------------------------------------------------------
