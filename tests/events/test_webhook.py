@@ -86,3 +86,13 @@ def test_a_key_whose_creator_left_the_tenant_cannot_start_runs(make_workflow, ke
 def test_an_inactive_workflow_answers_409(make_workflow, key_client):
     workflow = make_workflow(chain(SET), is_active=False)
     assert key_client.post(url(workflow.pk), {}, format="json").status_code == 409
+
+
+def test_a_key_whose_creator_was_deleted_answers_403(make_workflow, key_client, api_key):
+    from events.models import WorkflowApiKey
+
+    workflow = make_workflow(chain(SET))
+    WorkflowApiKey.objects.filter(pk=api_key[0].pk).update(created_by=None)
+    response = key_client.post(url(workflow.pk), {}, format="json")
+    assert response.status_code == 403 and response.json()["field"] == "Authorization"
+    assert not Execution.objects.exists()
