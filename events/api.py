@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -154,11 +155,10 @@ class WaitListView(APIView):
                 waits = waits.filter(**{name: params[name]})
                 signals = signals.filter(**{name: params[name]})
         if params.get("execution"):
-            from workflows.services import _as_uuid
-
-            execution_id = _as_uuid(params["execution"])
-            if execution_id is None:
-                raise ValidationError({"execution": ["not a valid execution id"]})
+            try:
+                execution_id = uuid.UUID(params["execution"])
+            except ValueError:
+                raise ValidationError({"execution": ["not a valid execution id"]}) from None
             waits = waits.filter(execution_id=execution_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(waits.order_by("-created_at"), request, view=self)

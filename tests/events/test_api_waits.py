@@ -68,3 +68,10 @@ def test_other_tenants_waits_are_not_shown(waits, other_user, other_tenant):
 
 def test_anonymous_users_are_refused(client, waits):
     assert client.get(WAITS_URL).status_code in (401, 403)
+
+
+def test_execution_filter_narrows_and_checks_the_id(api, waits):
+    [wait] = api.get(WAITS_URL, {"execution": str(waits[0])}).json()["results"]
+    assert wait["executionId"] == str(waits[0])
+    response = api.get(WAITS_URL, {"execution": "nope"})
+    assert response.status_code == 400 and "execution" in response.json()
