@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from workflows.admin import pretty_json
 
-from . import keys
+from . import services
 from .models import BufferedSignal, WaitEvent, WorkflowApiKey
 
 
@@ -36,12 +36,13 @@ class WorkflowApiKeyAdmin(admin.ModelAdmin):
         if change:
             obj.save()
             return
-        new = keys.generate()
-        obj.prefix, obj.key_hash, obj.created_by = new.prefix, new.hash, request.user
-        obj.save()
+        created, raw = services.create_api_key(tenant=obj.tenant, name=obj.name, user=request.user)
+        # The admin goes on with `obj` (change message, redirect): make it the created row.
+        obj.__dict__.update({f.attname: getattr(created, f.attname) for f in created._meta.concrete_fields})
+        obj._state.adding = False
         messages.warning(
             request,
-            format_html("Copy the key now; it is not stored and will not be shown again: <code>{}</code>", new.raw),
+            format_html("Copy the key now; it is not stored and will not be shown again: <code>{}</code>", raw),
         )
 
     @admin.action(description="Revoke selected API keys")
