@@ -190,6 +190,15 @@ WORKFLOW_TRIGGER_CHECKS = []
 # --- Approvals ----------------------------------------------------------------------
 
 # --- Events and workflow API keys --------------------------------------------------------
+# A signal that arrives before any execution waits on its key is kept this long (seconds)
+# for the first wait on that key to consume; also how long Idempotency-Key retries replay.
+EVENTS_SIGNAL_BUFFER_SECONDS = env.int("EVENTS_SIGNAL_BUFFER_SECONDS", default=86_400)
+# Largest signal payload accepted, in bytes of compact JSON; larger answers 413.
+EVENTS_MAX_PAYLOAD_BYTES = env.int("EVENTS_MAX_PAYLOAD_BYTES", default=262_144)
+# How often each worker purges stale buffered signals and closes forgotten waits (seconds).
+# Deadlines do not depend on it: a wait's expiry is its pause deadline, fired by the timer.
+EVENTS_PURGE_INTERVAL_SECONDS = env.int("EVENTS_PURGE_INTERVAL_SECONDS", default=60)
+WORKFLOW_WORKER_DUTIES["events.services.expire_and_purge"] = EVENTS_PURGE_INTERVAL_SECONDS
 
 # --- Widgets ----------------------------------------------------------------------------
 
