@@ -90,7 +90,9 @@ def _check_template(field: Field, value: Any) -> str | None:
 def _check_number(field: Field, value: Any) -> str | None:
     if is_template(value):
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
+        return f"{field.label} must be a number"
+    if not isinstance(value, (int, float)):
         try:
             value = float(value)
         except (TypeError, ValueError):
