@@ -22,17 +22,43 @@ class IntegrationAdmin(admin.ModelAdmin):
         return False
 
 
+class ModelTriggerForm(forms.ModelForm):
+    class Meta:
+        model = ModelTrigger
+        exclude = ["tenant"]
+
+    def clean(self):
+        from .datasources import get_datasource
+        from .models import Membership
+
+        data = super().clean()
+        ds = get_datasource(data.get("datasource"))
+        if ds is None:
+            self.add_error("datasource", "not an exposed data source (settings.WORKFLOW_DATASOURCES)")
+        elif data.get("field") and data["field"] not in ds.read:
+            self.add_error("field", f"not a readable attribute of {ds.label}")
+        workflow, run_as = data.get("workflow"), data.get("run_as")
+        if workflow and run_as and not Membership.objects.filter(tenant_id=workflow.tenant_id, user=run_as).exists():
+            self.add_error("run_as", "must be a member of the workflow's tenant")
+        return data
+
+
 @admin.register(ModelTrigger)
 class ModelTriggerAdmin(admin.ModelAdmin):
+    form = ModelTriggerForm
     list_display = ["workflow", "datasource", "event", "field", "value", "run_as", "is_active"]
     list_filter = ["datasource", "event", "is_active", "tenant"]
     raw_id_fields = ["workflow", "run_as"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj.tenant_id = obj.workflow.tenant_id  # a binding always lives in its workflow's tenant
+        super().save_model(request, obj, form, change)
 
 
 class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
-        fields = "__all__"
+        exclude = ["tenant"]
 
     def clean(self):
         data = super().clean()
@@ -52,6 +78,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         # A changed cron or time zone plans the next run afresh from now.
+        obj.tenant_id = obj.workflow.tenant_id
         if not change or {"cron", "timezone", "is_active"} & set(form.changed_data):
             obj.next_run_at = next_run(obj.cron, after=timezone.now(), tz=obj.timezone)
         super().save_model(request, obj, form, change)
