@@ -62,9 +62,14 @@ class ScheduleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        from .models import Membership
+
         problem = cron_problem(data.get("cron") or "", data.get("timezone") or "UTC")
         if problem:
             self.add_error("timezone" if problem.startswith("unknown time zone") else "cron", problem)
+        workflow, run_as = data.get("workflow"), data.get("run_as")
+        if workflow and run_as and not Membership.objects.filter(tenant_id=workflow.tenant_id, user=run_as).exists():
+            self.add_error("run_as", "must be a member of the workflow's tenant")
         return data
 
 
