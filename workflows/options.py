@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 
 from .datasources import datasource_options
 from .exceptions import InvalidInput, WorkflowError
@@ -10,9 +11,17 @@ from .models import Integration
 from .nodes import Field, NodeType, registry
 
 
+logger = logging.getLogger("workflows.options")
+
+
 class NodeTypeNotFound(WorkflowError):
     status_code = 404
     code = "not_found"
+
+
+class OptionsFailed(WorkflowError):
+    status_code = 502
+    code = "options_failed"
 
 
 def _integration_options(field: Field, config: dict, user) -> list[dict]:
@@ -56,10 +65,16 @@ def options_for(action_id: str, field_key: str, *, config: dict, user) -> list[d
     get_options = field.extra.get("getOptions")
     if get_options is None:
         raise InvalidInput(f"field {field_key!r} of {action_id} has no options", field="fieldKey")
-    result = get_options(config)
-    if inspect.isawaitable(result):
-        result = asyncio.run(_await(result))
-    return list(result or [])
+    try:
+        result = get_options(config)
+        if inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+        return list(result or [])
+    except WorkflowError:
+        raise
+    except Exception as exc:  # a plugin's own bug: say which field, don't answer 500
+        logger.warning("getOptions of %s.%s failed", action_id, field_key, exc_info=True)
+        raise OptionsFailed(f"options of {action_id} field {field_key!r} failed: {type(exc).__name__}: {exc}", field="fieldKey") from exc
 
 
 async def _await(awaitable):

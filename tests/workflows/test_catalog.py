@@ -86,3 +86,11 @@ def test_unknown_action_or_field_is_404_and_a_field_without_options_400(api):
 def test_plugin_nodes_appear_when_configured(api, echo_plugins):
     types = {n["type"] for n in api.get("/api/nodes/").json()["nodes"]}
     assert {"echo/say", "echo/shout"} <= types
+
+
+@pytest.mark.django_db
+def test_a_failing_get_options_answers_502_naming_the_field(api, echo_plugins):
+    response = api.post("/api/nodes/echo/shout/options/voice/", {"config": {}}, format="json")
+    assert response.status_code == 502
+    assert response.json()["field"] == "fieldKey"
+    assert response.json()["detail"] == "options of echo/shout field 'voice' failed: KeyError: 'voices'"

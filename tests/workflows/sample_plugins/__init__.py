@@ -15,10 +15,17 @@ def not_json(config, ctx):
     return {"when": object()}
 
 
+def broken_options(config):
+    raise KeyError("voices")
+
+
 def _echo_actions(category="Echo"):
     return [
         Action(slug="say", label="Say", category=category, config_fields=[Field("text", "Text", "template-input", required=True)]),
-        Action(slug="shout", label="Shout", category=category, config_fields=[Field("text", "Text", "template-input")]),
+        Action(
+            slug="shout", label="Shout", category=category,
+            config_fields=[Field("text", "Text", "template-input"), Field("voice", "Voice", "combobox", extra={"getOptions": broken_options})],
+        ),
         Action(slug="broken", label="Broken", category=category),
     ]
 
