@@ -262,6 +262,16 @@ def _literal_keys(value: Any, *, many: bool) -> list[str] | None:
     return [k for k in value if k != STATUS_KEY] if isinstance(value, dict) else None
 
 
+def _attribute_names(value: Any) -> list[str]:
+    """Attribute names a match (its keys), a select (its items) or an orderBy (itself) names."""
+    value = parse_json_value(value)
+    if isinstance(value, (dict, list)):
+        return [str(name) for name in value]
+    if isinstance(value, str) and value and not is_template(value):
+        return [value]
+    return []
+
+
 def _validator(*, read_keys: tuple[str, ...] = (), write_key: str | None = None, many: bool = False, keys_only: bool = False):
     def validate(config: dict) -> list[tuple[str, str]]:
         ds_key = config.get("datasourceId")
@@ -273,9 +283,7 @@ def _validator(*, read_keys: tuple[str, ...] = (), write_key: str | None = None,
             return [("datasourceId", f"unknown data source {ds_key!r}; exposed: {known}")]
         problems = []
         for key in read_keys:
-            value = parse_json_value(config.get(key))
-            names = list(value) if isinstance(value, (dict, list)) else [value] if isinstance(value, str) and value and not is_template(value) else []
-            bad = sorted(set(map(str, names)) - set(ds.read))
+            bad = sorted(set(_attribute_names(config.get(key))) - set(ds.read))
             if bad:
                 problems.append((key, f"not readable attribute(s) of {ds.label}: {', '.join(bad)}"))
         if write_key:

@@ -12,7 +12,7 @@ from django.db import transaction
 from .encryption import decrypt_json, encrypt_json
 from .exceptions import IntegrationNotFound, InvalidInput, InvalidIntegrationReferences
 from .models import Integration, Tenant, WorkflowVersion
-from .nodes import NodeError
+from .nodes import NodeError, registry
 from .plugins import INTEGRATION_FIELD, IntegrationDefinition, integration_definitions
 
 
@@ -97,8 +97,6 @@ def _as_int(value: Any) -> int | None:
 
 def integration_references(definition: dict) -> dict[str, Any]:
     """Node id -> integration id for each node of `definition` that names an integration or needs one."""
-    from .nodes import registry
-
     refs = {}
     for node in definition.get("nodes", []):
         config = node.get("config") or {}
@@ -111,8 +109,6 @@ def integration_references(definition: dict) -> dict[str, Any]:
 def check_integration_references(*, version: WorkflowVersion, user) -> None:
     """Raise InvalidIntegrationReferences naming every node whose integration `user` does not own
     (in the workflow's tenant, of the node's integration type)."""
-    from .nodes import registry
-
     refs = integration_references(version.definition)
     if not refs:
         return
