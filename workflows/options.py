@@ -24,14 +24,16 @@ class OptionsFailed(WorkflowError):
     code = "options_failed"
 
 
-def _integration_options(field: Field, config: dict, user) -> list[dict]:
+def _integration_options(field: Field, config: dict, user, tenant=None) -> list[dict]:
     mine = Integration.objects.filter(owner=user, tenant__memberships__user=user)
+    if tenant is not None:
+        mine = mine.filter(tenant_id=tenant)
     if field.extra.get("integrationType"):
         mine = mine.filter(type=field.extra["integrationType"])
     return [{"value": i.pk, "label": i.name} for i in mine.order_by("name")]
 
 
-def _datasources(field: Field, config: dict, user) -> list[dict]:
+def _datasources(field: Field, config: dict, user, tenant=None) -> list[dict]:
     return datasource_options(config)
 
 
@@ -52,8 +54,9 @@ def field_of(action_id: str, field_key: str) -> tuple[NodeType, Field]:
     return node_type, found
 
 
-def options_for(action_id: str, field_key: str, *, config: dict, user) -> list[dict]:
-    """The options of one field for `config` (what the builder shows while it is edited)."""
+def options_for(action_id: str, field_key: str, *, config: dict, user, tenant=None) -> list[dict]:
+    """The options of one field for `config` (what the builder shows while it is edited);
+    `tenant` narrows tenant-owned options (integrations) to the workflow's tenant."""
     _, field = field_of(action_id, field_key)
     if field.options is not None:
         return field.options
@@ -61,7 +64,7 @@ def options_for(action_id: str, field_key: str, *, config: dict, user) -> list[d
     if source is not None:
         if source not in SOURCES:
             raise InvalidInput(f"unknown optionsSource {source!r}", field="fieldKey")
-        return SOURCES[source](field, config, user)
+        return SOURCES[source](field, config, user, tenant)
     get_options = field.extra.get("getOptions")
     if get_options is None:
         raise InvalidInput(f"field {field_key!r} of {action_id} has no options", field="fieldKey")

@@ -94,3 +94,17 @@ def test_a_failing_get_options_answers_502_naming_the_field(api, echo_plugins):
     assert response.status_code == 502
     assert response.json()["field"] == "fieldKey"
     assert response.json()["detail"] == "options of echo/shout field 'voice' failed: KeyError: 'voices'"
+
+
+@pytest.mark.django_db
+def test_integration_options_narrow_to_the_workflows_tenant(api, tenant, user, make_tenant):
+    from workflows.models import Membership
+
+    second = make_tenant("Second")
+    Membership.objects.create(tenant=second, user=user)
+    here = integrations.create_integration(tenant=tenant, owner=user, type="sms", name="Here", credentials={"apiKey": "k"})
+    integrations.create_integration(tenant=second, owner=user, type="sms", name="There", credentials={"apiKey": "k"})
+    url = "/api/nodes/sms/send/options/integrationId/"
+    assert len(api.post(url, {}, format="json").json()["options"]) == 2
+    assert api.post(url, {"tenant": str(tenant.pk)}, format="json").json()["options"] == [{"value": here.pk, "label": "Here"}]
+    assert api.post(url, {"tenant": str(make_tenant("Alien").pk)}, format="json").status_code == 400

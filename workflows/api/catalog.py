@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from ..nodes import registry
 from ..options import has_dynamic_options, options_for
 from ..plugins import integration_definitions
+from ..selectors import tenant_ids_for
 
 
 def node_catalog_entry(node_type) -> dict:
@@ -34,6 +35,7 @@ class NodeCatalogView(APIView):
 
 class OptionsRequest(serializers.Serializer):
     config = serializers.JSONField(required=False, default=dict)
+    tenant = serializers.UUIDField(required=False, allow_null=True)
 
     def validate_config(self, value):
         if value is None:
@@ -44,11 +46,15 @@ class OptionsRequest(serializers.Serializer):
 
 
 class NodeOptionsView(APIView):
-    """The options of one config field for the config being edited: {"options": [{value, label}]}."""
+    """The options of one config field for the config being edited: {"options": [{value, label}]}.
+    Give `tenant` (the workflow's) to list only integrations of that tenant."""
 
     @extend_schema(request=OptionsRequest, responses={200: inline_serializer("NodeOptions", {"options": serializers.ListField()})})
     def post(self, request, action_id: str, field_key: str):
         body = OptionsRequest(data=request.data)
         body.is_valid(raise_exception=True)
-        options = options_for(action_id, field_key, config=body.validated_data["config"], user=request.user)
+        tenant = body.validated_data.get("tenant")
+        if tenant is not None and tenant not in tenant_ids_for(request.user):
+            raise serializers.ValidationError({"tenant": ["not a tenant you belong to"]})
+        options = options_for(action_id, field_key, config=body.validated_data["config"], user=request.user, tenant=tenant)
         return Response({"options": options})
