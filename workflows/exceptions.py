@@ -95,11 +95,3 @@ class InvalidState(WorkflowError):
 class VersionMismatch(WorkflowError):
     status_code = 409
     code = "version_mismatch"
-
-
-class IntegrationNotFound(WorkflowError):
-    status_code = 404
-    code = "not_found"
-
-    def __init__(self, integration_id: object):
-        super().__init__(f"Integration not found: {integration_id}", field="integrationId")

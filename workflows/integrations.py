@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from .encryption import decrypt_json, encrypt_json
-from .exceptions import IntegrationNotFound, InvalidInput, InvalidIntegrationReferences
+from .exceptions import InvalidInput, InvalidIntegrationReferences
 from .models import Integration, Tenant, WorkflowVersion
 from .nodes import NodeError, registry
 from .plugins import INTEGRATION_FIELD, IntegrationDefinition, integration_definitions
@@ -69,13 +69,6 @@ def update_integration(integration: Integration, *, name: str | None = None, cre
 def integrations_for(user):
     """The integrations a user owns, in the tenants they belong to."""
     return Integration.objects.filter(owner=user, tenant__memberships__user=user)
-
-
-def get_integration(integration_id: Any, *, user) -> Integration:
-    found = integrations_for(user).filter(pk=_as_int(integration_id)).first() if _as_int(integration_id) else None
-    if found is None:
-        raise IntegrationNotFound(integration_id)
-    return found
 
 
 def credential_keys(integration: Integration) -> list[str]:
