@@ -102,27 +102,34 @@ def _bindings(ds: DataSource, event: str, instance):
 
 
 def _remember_previous(sender, instance, raw=False, **kwargs) -> None:
-    """Before an update, keep the stored values that field-change bindings compare against."""
+    """Before an update, look up its bindings once and keep the stored values that field-change
+    bindings compare against."""
     if raw or instance._state.adding or instance.pk is None:
         return
+    found = {}
     for ds in datasource_for_model(sender):
-        if _bindings(ds, ModelEvent.UPDATE, instance).exists():
+        bindings = list(_bindings(ds, ModelEvent.UPDATE, instance))
+        previous = None
+        if bindings:
             stored = sender._default_manager.filter(pk=instance.pk).first()
-            setattr(instance, PREVIOUS_ATTR, {ds.key: row_dict(ds, stored) if stored else None})
-            return
+            previous = row_dict(ds, stored) if stored else None
+        found[ds.key] = (bindings, previous)
+    setattr(instance, PREVIOUS_ATTR, found)
 
 
 def _after_save(sender, instance, created: bool, raw=False, **kwargs) -> None:
     if raw:
         return
-    previous_by_ds = instance.__dict__.pop(PREVIOUS_ATTR, {}) or {}
+    looked_up = instance.__dict__.pop(PREVIOUS_ATTR, None) or {}
     event = ModelEvent.INSERT if created else ModelEvent.UPDATE
     for ds in datasource_for_model(sender):
-        bindings = list(_bindings(ds, event, instance))
+        if event == ModelEvent.UPDATE and ds.key in looked_up:
+            bindings, previous = looked_up[ds.key]
+        else:
+            bindings, previous = list(_bindings(ds, event, instance)), None
         if not bindings:
             continue
         row = row_dict(ds, instance)
-        previous = previous_by_ds.get(ds.key)
         for binding in bindings:
             if event == ModelEvent.UPDATE and not changed_as_bound(binding.field, binding.value, previous, row):
                 continue

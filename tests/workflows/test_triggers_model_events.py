@@ -80,7 +80,9 @@ def test_any_update_without_a_field(notify, user, tenant):
     order = Order.objects.create(tenant=tenant, number="A-1")
     order.customer = "Ann"
     order.save()
-    assert [e.input["event"] for e in executions(notify)] == ["update"]
+    (execution,) = executions(notify)
+    assert execution.input["event"] == "update"
+    assert execution.input["previous"]["customer"] == "" and execution.input["row"]["customer"] == "Ann"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -162,3 +164,14 @@ def test_api_binds_as_the_caller_within_their_tenants(api, notify, user, other_u
     assert stranger.get(f"/api/model-triggers/{response.json()['id']}/").status_code == 404
     refused = stranger.post("/api/model-triggers/", {"workflowId": str(notify.pk), "datasource": "orders", "event": "insert"}, format="json")
     assert refused.status_code == 400 and "workflowId" in refused.json()
+
+
+@pytest.mark.django_db
+def test_a_save_without_bindings_costs_one_lookup(tenant, django_assert_num_queries):
+    order = Order.objects.create(tenant=tenant, number="A-1")
+    order.customer = "Ann"
+    # The UPDATE itself and one look for update bindings.
+    with django_assert_num_queries(2):
+        order.save()
+    with django_assert_num_queries(2):  # an INSERT and one look for insert bindings
+        Order.objects.create(tenant=tenant, number="A-2")
