@@ -1,4 +1,4 @@
-"""System checks: report a misconfigured plugin or data source at start-up, with a clear message."""
+"""System checks: report a misconfigured plugin, data source or encryption key at start-up, with a clear message."""
 from __future__ import annotations
 
 from django.core import checks
@@ -22,3 +22,24 @@ def check_datasources(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     from .datasources import datasource_problems
 
     return [checks.Error(message, id="workflows.E010") for message in datasource_problems()]
+
+
+@checks.register()
+def check_integration_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every key in WORKFLOW_INTEGRATION_KEYS is a Fernet key."""
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+
+    problems = []
+    for index, key in enumerate(getattr(settings, "WORKFLOW_INTEGRATION_KEYS", []) or []):
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            problems.append(
+                checks.Error(
+                    f"WORKFLOW_INTEGRATION_KEYS[{index}] is not a Fernet key (32 url-safe base64-encoded bytes)",
+                    hint="make one with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"",
+                    id="workflows.E011",
+                )
+            )
+    return problems

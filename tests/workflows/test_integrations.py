@@ -160,3 +160,13 @@ def test_an_integration_handed_away_after_the_trigger_fails_the_node(make_workfl
     execution = Execution.objects.get(pk=result.execution_id)
     assert execution.status == "error"
     assert "invalid integration references" in execution.error["message"]
+
+
+def test_a_malformed_encryption_key_is_reported_at_start_up(settings):
+    from workflows.checks import check_integration_keys
+
+    settings.WORKFLOW_INTEGRATION_KEYS = [Fernet.generate_key().decode()]
+    assert check_integration_keys() == []
+    settings.WORKFLOW_INTEGRATION_KEYS = [Fernet.generate_key().decode(), "too-short"]
+    (error,) = check_integration_keys()
+    assert error.id == "workflows.E011" and error.msg.startswith("WORKFLOW_INTEGRATION_KEYS[1] is not a Fernet key")
