@@ -102,8 +102,8 @@ def _bindings(ds: DataSource, event: str, instance):
 
 
 def _remember_previous(sender, instance, raw=False, **kwargs) -> None:
-    """Before an update, look up its bindings once and keep the stored values that field-change
-    bindings compare against."""
+    """Before an update, look up its bindings once and, if there are any, keep the stored row
+    (what field-change bindings compare against, and the input's `previous`)."""
     if raw or instance._state.adding or instance.pk is None:
         return
     found = {}
