@@ -186,6 +186,32 @@ WORKFLOW_WORKER_DUTIES = {}
 WORKFLOW_TRIGGER_CHECKS = []
 
 # --- Plugins, integrations, data sources, triggers (workflows) ------------------------
+# Plugins by the dotted path of a workflows.plugins.Plugin instance (docs/plugins.md).
+WORKFLOW_PLUGINS = env.list("WORKFLOW_PLUGINS", default=["plugins.sms.PLUGIN"])
+# Callables returning extra node types: the plugins' actions and the data-source nodes.
+WORKFLOW_NODE_SOURCES = ["workflows.plugins.plugin_node_types", "workflows.datasources.node_types"]
+# Fernet keys for integration credentials, newest first (rotation: prepend a new key, keep
+# the old ones until re-saved). Empty: one key derived from SECRET_KEY (fine for development).
+WORKFLOW_INTEGRATION_KEYS = env.list("WORKFLOW_INTEGRATION_KEYS", default=[])
+WORKFLOW_CREDENTIALS_RESOLVER = "workflows.integrations.credentials_for_node"
+WORKFLOW_TRIGGER_CHECKS = [*WORKFLOW_TRIGGER_CHECKS, "workflows.integrations.check_integration_references"]
+# Where the SMS plugin posts messages.
+SMS_PROVIDER_URL = env("SMS_PROVIDER_URL", default="http://127.0.0.1:9901/send")
+# Models exposed to DataSource nodes and model-event triggers: key -> model, the tenant
+# field that scopes rows, the fields workflows may read and the ones they may write.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
+WORKFLOW_DATASOURCES = {
+    "orders": {
+        "model": "demo.Order",
+        "label": "Orders",
+        "tenantField": "tenant",
+        "read": ["id", "number", "customer", "amount", "status", "created_at"],
+        "write": ["number", "customer", "amount", "status"],
+    },
+}
+WORKFLOW_DATASOURCE_MAX_ROWS = env.int("WORKFLOW_DATASOURCE_MAX_ROWS", default=1000)
+# Cron schedules are fired by every worker's timer (each due time once, whichever worker claims it).
+WORKFLOW_WORKER_DUTIES = {**WORKFLOW_WORKER_DUTIES, "workflows.triggers.fire_due_schedules": env.float("WORKFLOW_SCHEDULE_SECONDS", default=1.0)}
 
 # --- Approvals ----------------------------------------------------------------------
 

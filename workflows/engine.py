@@ -453,7 +453,12 @@ def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str |
         context[run.label] = {"error": outcome.message}
     else:
         if outcome.persist is not None:
-            outcome.persist(run)
+            # A savepoint, so a write that fails half-way leaves nothing behind (as for pauses).
+            try:
+                with transaction.atomic():
+                    outcome.persist(run)
+            except NodeError as exc:
+                return _settle_again(run, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
         run.status = NodeRunStatus.SUCCESS
         run.output = outcome.output
         run.branch = outcome.branch

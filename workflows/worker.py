@@ -148,6 +148,10 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
     if node_type is None:
         return NodeError(f"Unknown node type {node.type!r}", retryable=False), step_logger.entries, None
     config = templating.resolve(node.config, claim.context) if node_type.resolve_config else node.config
+    try:
+        credentials = credentials_for(node, claim)
+    except NodeError as exc:
+        return exc, step_logger.entries, config
     ctx = StepContext(
         execution_id=claim.execution_id,
         node_id=node.id,
@@ -159,7 +163,7 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
         run_as_id=claim.run_as_id,
         context=claim.context,
         logger=step_logger,
-        credentials=credentials_for(node, claim),
+        credentials=credentials,
         is_test=claim.is_test,
     )
     if claim.attempt > 1:
