@@ -360,3 +360,30 @@ def test_worker_thread_runs_executions_and_stops_cleanly(make_workflow, user, fi
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert Execution.objects.get(pk=execution_id).status == "success"
+
+
+def test_late_completion_through_the_fast_path_is_dropped(make_workflow, user, worker):
+    from workflows.nodes import StepResult
+
+    wf = make_workflow(chain(set_node("a", "A", v=1), set_node("b", "B", v=2)))
+    execution_id = start(wf, user)
+    [crashed] = claim("crashed-worker", 1)
+    NodeRun.objects.filter(pk=crashed.run_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    worker.run_until_idle()
+    assert engine.finish_claimed(crashed, StepResult(output={"late": True}), handoff=True) is None
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "success" and execution.context["A"] == {"v": 1}
+    assert runs(execution_id)["b"].attempt == 1  # the late finish did not ready B a second time
+
+
+def test_context_written_meanwhile_is_kept_when_the_step_finishes(make_workflow, user, worker):
+    from workflows.worker import execute
+
+    wf = make_workflow(chain(set_node("a", "A", v=1), set_node("b", "B", seen="{{__widgetInput.x}}")))
+    execution_id = start(wf, user)
+    [held] = claim("slow-worker", 1)
+    engine.write_context(execution_id, "__widgetInput", {"x": "typed"})  # the claim's snapshot is now stale
+    execute(held)
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "success"
+    assert execution.context["__widgetInput"] == {"x": "typed"} and execution.context["B"] == {"seen": "typed"}
