@@ -50,6 +50,31 @@ def test_snapshot_first_then_node_and_status_updates_then_end(make_workflow, use
     assert ids == list(range(2, 2 + len(events)))
 
 
+def test_skipped_branches_arrive_as_node_events(make_workflow, user, worker):
+    definition = chain(
+        {"id": "check", "type": "condition", "label": "Check", "config": {"left": "{{Trigger.n}}", "operator": "gt", "right": 5}},
+        {"id": "big", "type": "set", "label": "Big", "config": {}},
+        {"id": "small", "type": "set", "label": "Small", "config": {}},
+        edges=[
+            {"source": "trigger", "target": "check"},
+            {"source": "check", "target": "big", "branch": "true"},
+            {"source": "check", "target": "small", "branch": "false"},
+        ],
+    )
+    execution_id = start(make_workflow(definition), user, n=9)
+
+    async def scenario():
+        stream = SSEStream(f"/api/executions/{execution_id}/events/", user=user)
+        await stream.open()
+        await stream.next_event()
+        await sync_to_async(worker.run_until_idle)()
+        return [e async for e in _all(stream)]
+
+    nodes = [(e["data"]["nodeId"], e["data"]["status"]) for e in async_to_sync(scenario)() if e["event"] == "node"]
+    assert ("small", "skipped") in nodes and ("big", "running") in nodes
+    assert nodes.index(("big", "running")) < nodes.index(("big", "success"))
+
+
 def test_reconnect_with_last_event_id_gets_a_fresh_snapshot(make_workflow, user, worker):
     execution_id = start(make_workflow(TWO_STEPS), user)
 

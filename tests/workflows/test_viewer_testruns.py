@@ -1,4 +1,5 @@
 """Test runs: current or unsaved definitions, kept out of production lists, stopped, cleaned up."""
+import json
 from datetime import timedelta
 from io import StringIO
 
@@ -9,6 +10,7 @@ from django.utils import timezone
 
 from tests.conftest import chain
 from workflows.models import Execution, Workflow, WorkflowVersion
+from workflows.services import trigger_workflow
 from workflows.testruns import cleanup_duty, cleanup_test_runs, start_test_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +54,7 @@ def test_unsaved_definition_runs_from_a_hidden_draft_and_leaves_the_workflow_alo
 def test_invalid_unsaved_definition_is_refused_with_nothing_written(make_workflow, user, client):
     wf = make_workflow(chain(STEP))
     bad = chain({"id": "a", "type": "set", "label": "A", "config": {"values": "{{Nobody.x}}"}})
-    response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": "{}", "definition": __import__("json").dumps(bad)})
+    response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": "{}", "definition": json.dumps(bad)})
     assert response.status_code == 400
     assert "unknown node label" in response.content.decode()
     assert Workflow.objects.count() == 1 and Execution.objects.count() == 0
@@ -110,8 +112,9 @@ def test_cleanup_deletes_old_finished_test_runs_and_unused_drafts(make_workflow,
     old_draft_run = start_test_run(workflow=wf, user=user, input={}, definition=chain(OTHER))
     old_run = start_test_run(workflow=wf, user=user, input={})
     fresh_run = start_test_run(workflow=wf, user=user, input={})
-    production = Execution.objects.get(pk=__import__("workflows.services", fromlist=["x"]).trigger_workflow(
-        workflow_id=wf.pk, user_name=user.username, input={}).execution_id)
+    production = Execution.objects.get(
+        pk=trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
+    )
     worker.run_until_idle()
     for execution in (old_draft_run, old_run, production):
         _age(execution, 8)
