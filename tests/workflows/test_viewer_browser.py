@@ -105,3 +105,21 @@ def test_workflow_page_lists_new_executions_live(daphne_server, logged_in_page, 
     page.goto(f"{daphne_server.url}/workflows/")
     assert page.text_content(f'tr[data-health-for="{workflow.pk}"] [data-stat="executions"]').strip() == "1"
     page.screenshot(path=str(artifacts_dir / "workflow-list.png"), full_page=True)
+
+
+def test_example_page_embeds_the_viewer_inline_and_in_a_dialog(daphne_server, logged_in_page, make_workflow, user, artifacts_dir):
+    make_workflow(chain({"id": "a", "type": "set", "label": "Greet", "config": {"values": {"hi": "{{Trigger.name}}"}}}), name="Greeter")
+    page = logged_in_page(user)
+    page.goto(f"{daphne_server.url}/workflows/examples/embed/")
+    page.fill("#embed-input", '{"name": "Ada"}')
+    page.click("text=Trigger and watch")
+    page.wait_for_selector('.wf-viewer:not(dialog .wf-viewer)[data-status="success"]', timeout=WAIT)
+    assert not page.is_visible("dialog.wf-dialog")
+    page.click("[data-open-viewer]")
+    dialog_node = 'dialog.wf-dialog .wf-node[data-node-id="a"][data-status="success"]'
+    page.wait_for_selector(dialog_node, timeout=WAIT)
+    page.click(dialog_node)
+    page.wait_for_selector('dialog.wf-dialog [data-role="details-output"]:has-text("Ada")', timeout=WAIT)
+    page.screenshot(path=str(artifacts_dir / "viewer-dialog.png"))
+    page.click("dialog.wf-dialog .wf-dialog-close button")
+    assert not page.is_visible("dialog.wf-dialog")
