@@ -10,6 +10,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services, stats, testruns
@@ -157,7 +158,7 @@ def retry_execution(request: HttpRequest, pk) -> HttpResponse:
 def _back(request, execution_pk) -> str:
     """Where a viewer form returns: the embedding page when it said so and is ours."""
     target = request.POST.get("next") or ""
-    if target.startswith("/") and not target.startswith("//"):
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return reverse("workflows:execution", kwargs={"pk": execution_pk})
 

@@ -120,6 +120,16 @@ def test_cancel_button_cancels_a_running_execution(client, make_workflow, user):
     assert Execution.objects.get(pk=result.execution_id).status == "cancelled"
 
 
+def test_viewer_forms_return_to_the_embedding_page_but_never_off_site(client, make_workflow, user):
+    wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
+    first = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
+    second = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
+    back = client.post(f"/workflows/executions/{first}/cancel/", {"next": "/workflows/examples/embed/?execution=x"})
+    assert back["Location"] == "/workflows/examples/embed/?execution=x"
+    off_site = client.post(f"/workflows/executions/{second}/cancel/", {"next": "https://evil.example/"})
+    assert off_site["Location"] == f"/workflows/executions/{second}/"
+
+
 def test_paused_nodes_link_their_approval_and_show_their_event(client, make_workflow, user):
     wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Wait here", "config": {"duration": "1h"}}))
     result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
