@@ -224,3 +224,18 @@ def test_tenant_stream_rejects_bad_filters(user):
 
     status, body = async_to_sync(scenario)()
     assert status == 400 and '"field": "workflow"' in body
+
+
+def test_streams_close_after_their_maximum_life_without_an_end(make_workflow, user, settings):
+    settings.WORKFLOW_SSE_MAX_SECONDS = 0.3
+    settings.WORKFLOW_SSE_TICK_SECONDS = 0.05
+    wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
+    execution_id = start(wf, user)
+
+    async def scenario():
+        stream = SSEStream(f"/api/executions/{execution_id}/events/", user=user)
+        await stream.open()
+        return [e async for e in _all(stream)]
+
+    events = async_to_sync(scenario)()
+    assert [e["event"] for e in events] == ["snapshot"]  # no end: the browser reconnects
