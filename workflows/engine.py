@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -409,10 +409,8 @@ def _after_fast(claim: Claim, node, graph: Graph, targets, ready_ids, status, co
             _on_execution_finished(execution)
     if first is None:
         return None
-    return Claim(
-        run_id=ready_ids[first], execution_id=claim.execution_id, node_id=first, attempt=1,
-        owner=claim.owner, version_id=claim.version_id, context=context, tenant_id=claim.tenant_id,
-        workflow_id=claim.workflow_id, run_as_id=claim.run_as_id, is_test=claim.is_test,
+    return replace(
+        claim, run_id=ready_ids[first], node_id=first, attempt=1, context=context,
         execution_version=claim.execution_version + 1, started_at=now,
     )
 
