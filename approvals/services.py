@@ -1,18 +1,20 @@
 """Writes: raise a request, decide, delegate, expire and cancel; each in one transaction.
 
-Lock order everywhere is node run, then approval request: the worker's deadline timer and
-execution cancelling already hold the node run when they reach the request, so deciding
-takes the same order and can never deadlock with them.
+Deciding locks the execution, the node run, then the approval request: the order
+cancelling uses (execution, its node runs, their requests), so a decision racing a cancel
+waits instead of deadlocking. The deadline timer locks the node run before the execution;
+when it races a decision PostgreSQL picks a victim, and both sides retry safely.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from workflows import engine
@@ -29,6 +31,28 @@ from .selectors import eligible_usernames, is_eligible
 logger = logging.getLogger("workflows.approvals")
 
 ROLE_PREFIX = "role:"
+
+
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def retry_on_deadlock(fn):
+    """Run `fn` again when PostgreSQL aborted it as a deadlock victim (cancelling locks the
+    execution before its node runs, the resumer the other way round); only at top level."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(3):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                sqlstate = getattr(exc.__cause__, "sqlstate", None)
+                if sqlstate not in RETRYABLE_SQLSTATES or connection.in_atomic_block or attempt == 2:
+                    raise
+                logger.info("approval write was a deadlock victim; retrying")
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 def log_entry(type_: str, label: str, message: str) -> dict:
@@ -103,10 +127,12 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
 
 
 def _lock(request_id) -> ApprovalRequest:
-    """Lock the request's node run, then the request itself (see the module docstring)."""
-    node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
-    if node_run_id is None:
+    """Lock the execution, the node run, then the request (see the module docstring)."""
+    ids = ApprovalRequest.objects.filter(pk=request_id).values_list("execution_id", "node_run_id").first()
+    if ids is None:
         raise ApprovalNotFound(request_id)
+    execution_id, node_run_id = ids
+    list(Execution.objects.select_for_update().filter(pk=execution_id).values_list("pk", flat=True))
     list(NodeRun.objects.select_for_update().filter(pk=node_run_id).values_list("pk", flat=True))
     return ApprovalRequest.objects.select_for_update().get(pk=request_id)
 
@@ -169,6 +195,7 @@ def output_for(request: ApprovalRequest, decision: str) -> dict:
     }
 
 
+@retry_on_deadlock
 def decide(
     *,
     request_id,
@@ -222,6 +249,7 @@ def _settle(request: ApprovalRequest, outcome: str, *, message: str) -> None:
 # --- Delegation --------------------------------------------------------------------------------
 
 
+@retry_on_deadlock
 def delegate(*, request_id, user, to_username: str, comment: str = "", channel: str = Channel.PAGE) -> ApprovalRequest:
     """Hand the request from an eligible approver to another member of the tenant."""
     to_username = (to_username or "").strip()
