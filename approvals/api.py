@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from . import services
 from .exceptions import NotEligible
 from .models import ApprovalRequest, ApprovalStatus, Channel
-from .selectors import is_eligible, is_participant, requests_in_tenants, visible_for
+from .selectors import is_eligible, is_participant, pending_for, requests_in_tenants, visible_for
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -58,7 +58,11 @@ class DelegateSerializer(serializers.Serializer):
 
 
 @extend_schema(
-    parameters=[OpenApiParameter("status", str, description="pending (waiting for you), approved, rejected, expired, cancelled")]
+    parameters=[OpenApiParameter(
+            "status", str,
+            description="pending: waiting for your decision; approved, rejected, expired, cancelled: your history. "
+            "Without it: both.",
+        )]
 )
 class ApprovalViewSet(viewsets.GenericViewSet):
     """Approval requests you may decide on, and the ones you decided or delegated."""
@@ -73,7 +77,10 @@ class ApprovalViewSet(viewsets.GenericViewSet):
         wanted = request.query_params.get("status")
         if wanted and wanted not in ApprovalStatus.values:
             raise ValidationError({"status": [f"unknown status {wanted!r}; use {', '.join(ApprovalStatus.values)}"]})
-        rows = [r for r in visible_for(request.user) if not wanted or r.status == wanted]
+        if wanted == ApprovalStatus.PENDING:
+            rows = pending_for(request.user)  # the caller's to-do: pending and not yet decided by them
+        else:
+            rows = [r for r in visible_for(request.user) if not wanted or r.status == wanted]
         page = self.paginate_queryset(rows)
         data = self.get_serializer(page, many=True).data
         return self.get_paginated_response(data)

@@ -55,8 +55,17 @@ def requests_in_tenants(user) -> QuerySet[ApprovalRequest]:
     )
 
 
+HISTORY_SCAN_LIMIT = 500
+
+
 def _names_of(user) -> tuple[str, set[str]]:
     return user.get_username(), set(user.groups.values_list("name", flat=True))
+
+
+def _named(request: ApprovalRequest, username: str, groups: set[str]) -> bool:
+    """Listed by name or role. Names and roles live in JSON lists; matching them in Python
+    keeps the query portable (SQLite has no JSON containment)."""
+    return username in (request.approvers or []) or bool(groups & set(request.approver_roles or []))
 
 
 def pending_for(user) -> list[ApprovalRequest]:
@@ -64,23 +73,29 @@ def pending_for(user) -> list[ApprovalRequest]:
     username, groups = _names_of(user)
     decided = set(ApprovalDecision.objects.filter(user_id=user.pk).values_list("request_id", flat=True))
     found = []
-    # Names and roles live in JSON lists; filtering them here keeps the query portable
-    # (SQLite has no JSON containment), and pending requests are few per tenant.
     for request in requests_in_tenants(user).filter(status=ApprovalStatus.PENDING).order_by("deadline", "-created_at"):
         if request.pk in decided or username in (request.excluded or []):
             continue
         if not request.allow_self_approval and request.requested_by_id == user.pk:
             continue
-        if username in (request.approvers or []) or groups & set(request.approver_roles or []):
+        if _named(request, username, groups):
             found.append(request)
     return found
 
 
-def history_for(user) -> QuerySet[ApprovalRequest]:
-    """Requests of the user's tenants the user decided or delegated, newest first."""
+def history_for(user) -> list[ApprovalRequest]:
+    """Requests the user decided or delegated, and ended ones the user was asked to decide
+    (among the latest HISTORY_SCAN_LIMIT of the user's tenants), newest first."""
+    username, groups = _names_of(user)
     decided = ApprovalDecision.objects.filter(user_id=user.pk).values("request_id")
     delegated = ApprovalEvent.objects.filter(kind=ApprovalEvent.Kind.DELEGATED, actor_id=user.pk).values("request_id")
-    return requests_in_tenants(user).filter(Q(pk__in=decided) | Q(pk__in=delegated)).order_by("-created_at")
+    scope = requests_in_tenants(user)
+    took_part = {r.pk: r for r in scope.filter(Q(pk__in=decided) | Q(pk__in=delegated))}
+    ended = scope.exclude(status=ApprovalStatus.PENDING)
+    for request in ended.order_by("-created_at")[:HISTORY_SCAN_LIMIT]:
+        if request.pk not in took_part and _named(request, username, groups):
+            took_part[request.pk] = request
+    return sorted(took_part.values(), key=lambda r: r.created_at, reverse=True)
 
 
 def visible_for(user) -> list[ApprovalRequest]:

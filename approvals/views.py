@@ -18,7 +18,7 @@ from . import links, services
 from .display import readable_items
 from .exceptions import ApprovalError, InvalidLink
 from .models import ApprovalRequest, ApprovalStatus, Channel
-from .selectors import has_decided, is_eligible, is_participant, requests_in_tenants, visible_for
+from .selectors import has_decided, history_for, is_eligible, is_participant, pending_for, requests_in_tenants
 
 STATUS_FILTERS = ["all", *ApprovalStatus.values]
 
@@ -32,10 +32,10 @@ def inbox(request):
     wanted = request.GET.get("status") or "all"
     if wanted not in STATUS_FILTERS:
         wanted = "all"
-    everything = visible_for(request.user)
-    rows = [r for r in everything if wanted == "all" or r.status == wanted]
-    pending = [r for r in rows if r.status == ApprovalStatus.PENDING]
-    history = [r for r in rows if r.status != ApprovalStatus.PENDING]
+    waiting = pending_for(request.user)
+    seen = {r.pk for r in waiting}
+    pending = [r for r in waiting if wanted in ("all", "pending")]
+    history = [r for r in history_for(request.user) if r.pk not in seen and wanted in ("all", r.status)]
     return render(
         request,
         "approvals/inbox.html",

@@ -72,3 +72,12 @@ def test_retrieve_and_delegate(start_approval, approvers):
 def test_anonymous_callers_are_refused(start_approval, approvers):
     start_approval({"title": "T", "approvers": "bob"})
     assert APIClient().get("/api/approvals/").status_code in (401, 403)
+
+
+def test_pending_leaves_out_what_the_caller_already_decided(start_approval, approvers):
+    _, request = start_approval({"title": "Needs both", "approvalType": "all", "approvers": "bob,carol"})
+    bob = api_for(approvers["bob"])
+    bob.post(f"/api/approvals/{request.pk}/decide/", {"decision": "approved"}, format="json")
+    assert bob.get("/api/approvals/?status=pending").json()["count"] == 0
+    everything = bob.get("/api/approvals/").json()["results"]
+    assert [(r["title"], r["status"], r["canDecide"]) for r in everything] == [("Needs both", "pending", False)]

@@ -152,3 +152,20 @@ def test_delegating_through_the_page(start_approval, approvers):
     page = bob.get(url(request)).content.decode()
     assert "bob → dave" in page and 'name="decision"' not in page
     assert client_for(approvers["dave"]).post(url(request), {"decision": "approved"}).status_code == 302
+
+
+def test_history_keeps_requests_that_ended_without_the_user(start_approval, approvers):
+    _, request = start_approval({"title": "Carol was faster", "approvers": "bob,carol"})
+    client_for(approvers["carol"]).post(url(request), {"decision": "approved"})
+    bob = client_for(approvers["bob"])
+    page = bob.get("/workflows/approvals/?status=approved").content.decode()
+    assert "Carol was faster" in page
+    assert bob.get(url(request)).status_code == 200
+
+
+def test_a_decided_but_unsettled_request_stays_in_history(start_approval, approvers):
+    _, request = start_approval({"title": "Needs both", "approvalType": "all", "approvers": "bob,carol"})
+    bob = client_for(approvers["bob"])
+    bob.post(url(request), {"decision": "approved"})
+    page = bob.get("/workflows/approvals/").content.decode()
+    assert "Nothing is waiting for you" in page and "Needs both" in page.split("History", 1)[1]
