@@ -33,6 +33,7 @@ logger = logging.getLogger("workflows.approvals")
 ROLE_PREFIX = "role:"
 
 
+MAX_COMMENT_LENGTH = 5000
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
@@ -150,6 +151,8 @@ def ensure_can_decide(request: ApprovalRequest, user) -> None:
     if ApprovalDecision.objects.filter(request=request, user_id=user.pk).exists():
         raise AlreadyDecided("You have already decided on this request", field="decision")
     if not is_eligible(request, user):
+        if user.get_username() in (request.excluded or []):
+            raise NotEligible("You delegated this request; it is no longer yours to decide", field="user")
         if not request.allow_self_approval and request.requested_by_id == user.pk:
             raise NotEligible("You cannot decide on a request raised by your own workflow run", field="user")
         raise NotEligible("You are not an approver of this request", field="user")
@@ -186,6 +189,11 @@ def clean_form_values(form_fields: list[dict], raw: dict | None, *, decision: st
     return {k: v for k, v in values.items() if v is not None}
 
 
+def check_comment(comment: str | None) -> None:
+    if comment and len(comment) > MAX_COMMENT_LENGTH:
+        raise InvalidDecision(f"comment is longer than {MAX_COMMENT_LENGTH} characters", field="comment")
+
+
 def output_for(request: ApprovalRequest, decision: str) -> dict:
     decisions = request.decisions.select_related("user").order_by("created_at", "id")
     return {
@@ -211,6 +219,7 @@ def decide(
         raise InvalidDecision("decision must be approved or rejected", field="decision")
     if channel not in Channel.values:
         raise InvalidDecision(f"unknown channel {channel!r}", field="channel")
+    check_comment(comment)
     with transaction.atomic():
         request = _lock(request_id)
         ensure_open(request)
@@ -253,6 +262,7 @@ def _settle(request: ApprovalRequest, outcome: str, *, message: str) -> None:
 def delegate(*, request_id, user, to_username: str, comment: str = "", channel: str = Channel.PAGE) -> ApprovalRequest:
     """Hand the request from an eligible approver to another member of the tenant."""
     to_username = (to_username or "").strip()
+    check_comment(comment)
     with transaction.atomic():
         request = _lock(request_id)
         ensure_open(request)

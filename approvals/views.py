@@ -172,5 +172,6 @@ def link(request, pk, token):
         approval.refresh_from_db()
         context = _page_context(approval, user, **base)
         context["done"] = f"Your decision was recorded: {request.POST['decision']}."
+        context["done_status"] = request.POST["decision"]
         return render(request, "approvals/detail.html", context)
     return render(request, "approvals/detail.html", _page_context(approval, user, **base))

@@ -12,7 +12,7 @@ from approvals.selectors import eligible_usernames
 from tests.approvals.conftest import approval_definition
 from workflows.engine import cancel_execution
 from workflows.exceptions import InvalidDefinition
-from workflows.models import Execution, NodeRun
+from workflows.models import NodeRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,7 +193,7 @@ def test_delegation_moves_the_vote_and_keeps_the_audit(start_approval, approvers
     services.delegate(request_id=request.pk, user=approvers["bob"], to_username="dave", comment="on leave")
     request.refresh_from_db()
     assert eligible_usernames(request) == {"carol", "dave"}
-    with pytest.raises(NotEligible):
+    with pytest.raises(NotEligible, match="You delegated this request"):
         decide(request, approvers["bob"])
     event = request.events.get(kind=ApprovalEvent.Kind.DELEGATED)
     assert (event.actor.username, event.target.username, event.comment) == ("bob", "dave", "on leave")
@@ -250,6 +250,10 @@ def test_bad_decision_value_is_refused(start_approval, approvers):
     with pytest.raises(InvalidDecision) as exc:
         decide(request, approvers["bob"], "maybe")
     assert exc.value.field == "decision"
+    with pytest.raises(InvalidDecision) as exc:
+        decide(request, approvers["bob"], comment="x" * 5001)
+    assert exc.value.field == "comment"
+    assert request.decisions.count() == 0
 
 
 def test_config_that_resolves_badly_fails_the_node_naming_the_field(start_approval, approvers):
