@@ -158,3 +158,9 @@ def test_delegation_mails_the_delegate(start_approval, approvers):
     services.delegate(request_id=request.pk, user=approvers["bob"], to_username="dave")
     assert [m.to for m in mail.outbox] == [["dave@example.com"]]
     assert mail.outbox[0].subject.startswith("Delegated to you: ")
+
+
+def test_the_worker_runs_the_reminder_duty():
+    from workflows.worker import _load_duties
+
+    assert (reminders.run_due, 30.0) in _load_duties()
