@@ -17,15 +17,18 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from widgets.routing import websocket_urlpatterns  # noqa: E402
+from workflows.live import LoopCaptureMiddleware  # noqa: E402
 
 # Daphne serves the project's static files itself unless a front server does (SERVE_STATIC=false).
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
-application = ProtocolTypeRouter(
-    {
-        "http": http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+application = LoopCaptureMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": http_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )
 
 if settings.WORKFLOW_EMBEDDED_WORKER:

@@ -186,6 +186,32 @@ WORKFLOW_WORKER_DUTIES = {}
 WORKFLOW_TRIGGER_CHECKS = []
 
 # --- Plugins, integrations, data sources, triggers (workflows) ------------------------
+# Plugins by the dotted path of a workflows.plugins.Plugin instance (docs/plugins.md).
+WORKFLOW_PLUGINS = env.list("WORKFLOW_PLUGINS", default=["plugins.sms.PLUGIN"])
+# Callables returning extra node types: the plugins' actions and the data-source nodes.
+WORKFLOW_NODE_SOURCES = ["workflows.plugins.plugin_node_types", "workflows.datasources.node_types"]
+# Fernet keys for integration credentials, newest first (rotation: prepend a new key, keep
+# the old ones until re-saved). Empty: one key derived from SECRET_KEY (fine for development).
+WORKFLOW_INTEGRATION_KEYS = env.list("WORKFLOW_INTEGRATION_KEYS", default=[])
+WORKFLOW_CREDENTIALS_RESOLVER = "workflows.integrations.credentials_for_node"
+WORKFLOW_TRIGGER_CHECKS = [*WORKFLOW_TRIGGER_CHECKS, "workflows.integrations.check_integration_references"]
+# Where the SMS plugin posts messages.
+SMS_PROVIDER_URL = env("SMS_PROVIDER_URL", default="http://127.0.0.1:9901/send")
+# Models exposed to DataSource nodes and model-event triggers: key -> model, the tenant
+# field that scopes rows, the fields workflows may read and the ones they may write.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
+WORKFLOW_DATASOURCES = {
+    "orders": {
+        "model": "demo.Order",
+        "label": "Orders",
+        "tenantField": "tenant",
+        "read": ["id", "number", "customer", "amount", "status", "created_at"],
+        "write": ["number", "customer", "amount", "status"],
+    },
+}
+WORKFLOW_DATASOURCE_MAX_ROWS = env.int("WORKFLOW_DATASOURCE_MAX_ROWS", default=1000)
+# Cron schedules are fired by every worker's timer (each due time once, whichever worker claims it).
+WORKFLOW_WORKER_DUTIES = {**WORKFLOW_WORKER_DUTIES, "workflows.triggers.fire_due_schedules": env.float("WORKFLOW_SCHEDULE_SECONDS", default=1.0)}
 
 # --- Approvals ----------------------------------------------------------------------
 # One-click decision links in approval e-mails (signed, bound to approver and request).
@@ -199,6 +225,15 @@ WORKFLOW_WORKER_DUTIES["approvals.reminders.run_due"] = APPROVALS_DUTY_SECONDS
 APPROVALS_EXECUTION_URL = env("APPROVALS_EXECUTION_URL", default="/workflows/executions/{id}/")
 
 # --- Events and workflow API keys --------------------------------------------------------
+# A signal that arrives before any execution waits on its key is kept this long (seconds)
+# for the first wait on that key to consume; also how long Idempotency-Key retries replay.
+EVENTS_SIGNAL_BUFFER_SECONDS = env.int("EVENTS_SIGNAL_BUFFER_SECONDS", default=86_400)
+# Largest signal payload accepted, in bytes of compact JSON; larger answers 413.
+EVENTS_MAX_PAYLOAD_BYTES = env.int("EVENTS_MAX_PAYLOAD_BYTES", default=262_144)
+# How often each worker purges stale buffered signals and closes forgotten waits (seconds).
+# Deadlines do not depend on it: a wait's expiry is its pause deadline, fired by the timer.
+EVENTS_PURGE_INTERVAL_SECONDS = env.int("EVENTS_PURGE_INTERVAL_SECONDS", default=60)
+WORKFLOW_WORKER_DUTIES["events.services.expire_and_purge"] = EVENTS_PURGE_INTERVAL_SECONDS
 
 # --- Widgets ----------------------------------------------------------------------------
 

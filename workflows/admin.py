@@ -133,3 +133,5 @@ class ExecutionAdmin(admin.ModelAdmin):
             except WorkflowError as exc:
                 self.message_user(request, f"{execution.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} execution(s).")
+
+from . import admin_plugins  # noqa: E402,F401  (integrations, model triggers, schedules)

@@ -45,6 +45,8 @@ def child_finished(execution: Execution) -> None:
     sibling is done (the parent row lock serialises siblings finishing together)."""
     from .engine import resume_node_run
 
+    # Lock order as everywhere: the (parent) execution row, then its node run.
+    Execution.objects.select_for_update().filter(pk=execution.parent_execution_id).first()
     parent_run = NodeRun.objects.select_for_update().filter(pk=execution.parent_node_run_id).first()
     if parent_run is None or parent_run.status != NodeRunStatus.PAUSED:
         return

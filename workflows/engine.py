@@ -7,6 +7,7 @@ published and workers woken only after that transaction commits.
 """
 from __future__ import annotations
 
+import json
 import logging
 import random
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import live, wakeup
-from .definition import Graph, advance, build_graph
+from .definition import Graph, advance, build_graph, edge_taken
 from .exceptions import InvalidState
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
 from .nodes import NodeError, Pause, StepResult, registry
@@ -28,10 +30,16 @@ logger = logging.getLogger("workflows.engine")
 
 ACTIVE = (NodeRunStatus.RUNNING, NodeRunStatus.PAUSED)
 CAS_RETRIES = 20
+# PostgreSQL's deadlock_detected and serialization_failure: safe to run the transaction again.
+RETRYABLE_SQLSTATES = ("40P01", "40001")
 
 
 class _Conflict(Exception):
     """Another transaction changed the execution first; redo the work on fresh rows."""
+
+
+class _LostLease(Exception):
+    """The node run is no longer ours (its lease expired and another worker took it)."""
 
 
 @dataclass
@@ -43,16 +51,19 @@ class Claim:
     node_id: str
     attempt: int
     owner: str
-    version_id: int
+    version_id: Any
     context: dict
     tenant_id: Any
     workflow_id: Any
     run_as_id: int
     is_test: bool = False
+    # The execution's CAS counter when `context` was read (None: unknown, read it again).
+    execution_version: int | None = None
+    started_at: datetime | None = None
 
 
 @lru_cache(maxsize=512)
-def graph_for_version(version_id: int) -> Graph:
+def graph_for_version(version_id) -> Graph:
     """The graph of an immutable version, built once per process."""
     version = WorkflowVersion.objects.only("definition").get(pk=version_id)
     graph = build_graph(version.definition)
@@ -145,6 +156,28 @@ def start_execution(
 # --- Claimed node runs --------------------------------------------------------------
 
 
+def _retrying(what: str, work):
+    """Run `work()` in a transaction (a savepoint inside the caller's), again on a
+    compare-and-swap conflict or a database deadlock."""
+    for _ in range(CAS_RETRIES):
+        try:
+            with transaction.atomic():
+                return work()
+        except _Conflict:
+            continue
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
+            logger.info("retrying %s after %s", what, type(exc.__cause__).__name__)
+    raise RuntimeError(f"could not {what}: too many concurrent updates")
+
+
+def _lock_execution(execution_id, *, skip_locked: bool = False) -> Execution | None:
+    """Lock an execution row. Every writer locks the execution before its node runs, so
+    cancels, decisions, signals, deadlines and workers never wait on each other in a cycle."""
+    return Execution.objects.select_for_update(skip_locked=skip_locked).filter(pk=execution_id).first()
+
+
 def finish_claimed(
     claim: Claim,
     outcome: StepResult | Pause | NodeError,
@@ -155,24 +188,32 @@ def finish_claimed(
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
-    for _ in range(CAS_RETRIES):
+    if _fast_path_applies(claim, outcome):
         try:
             with transaction.atomic():
-                run = (
-                    NodeRun.objects.select_for_update()
-                    .filter(pk=claim.run_id, status=NodeRunStatus.RUNNING, lease_owner=claim.owner, attempt=claim.attempt)
-                    .first()
-                )
-                if run is None:
-                    logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
-                    return None
-                if resolved_config is not None:
-                    run.resolved_config = resolved_config
-                run.logs = [*run.logs, *logs]
-                return _settle(run, outcome, handoff_owner=claim.owner if handoff else None)
-        except _Conflict:
-            continue
-    raise RuntimeError(f"could not record node run {claim.run_id}: too many concurrent updates")
+                return _finish_fast(claim, outcome, logs, resolved_config, handoff)
+        except _LostLease:
+            logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
+            return None
+        except (_Conflict, OperationalError):
+            pass  # the execution changed since we read it (or we raced a lock): the general path sorts it out
+
+    def work() -> Claim | None:
+        execution = _lock_execution(claim.execution_id)
+        run = (
+            NodeRun.objects.select_for_update()
+            .filter(pk=claim.run_id, status=NodeRunStatus.RUNNING, lease_owner=claim.owner, attempt=claim.attempt)
+            .first()
+        )
+        if run is None or execution is None:
+            logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
+            return None
+        if resolved_config is not None:
+            run.resolved_config = resolved_config
+        run.logs = [*run.logs, *logs]
+        return _settle(run, execution, outcome, handoff_owner=claim.owner if handoff else None)
+
+    return _retrying(f"record node run {claim.run_id}", work)
 
 
 def resume_node_run(
@@ -188,54 +229,188 @@ def resume_node_run(
     joins the caller's transaction."""
     outcome: StepResult | NodeError
     outcome = NodeError(error, retryable=False) if error is not None else StepResult(output=output, branch=branch)
-    for _ in range(CAS_RETRIES):
-        try:
-            with transaction.atomic():
-                run = NodeRun.objects.select_for_update().get(pk=node_run_id)
-                if run.status != NodeRunStatus.PAUSED:
-                    raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
-                if message:
-                    run.logs = [*run.logs, _log("info", run.label, message, timezone.now())]
-                _settle(run, outcome)
-                return run
-        except _Conflict:
-            continue
-    raise RuntimeError(f"could not resume node run {node_run_id}: too many concurrent updates")
+    execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
+    if execution_id is None:
+        raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
+
+    def work() -> NodeRun:
+        execution = _lock_execution(execution_id)
+        run = NodeRun.objects.select_for_update().get(pk=node_run_id)
+        if run.status != NodeRunStatus.PAUSED:
+            raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
+        if message:
+            run.logs = [*run.logs, _log("info", run.label, message, timezone.now())]
+        _settle(run, execution, outcome)
+        return run
+
+    return _retrying(f"resume node run {node_run_id}", work)
 
 
 def fire_deadline(node_run_id: int) -> bool:
     """Run the node type's deadline handler for a paused run whose `wake_at` has passed.
     Returns False when another worker got there first."""
-    for _ in range(CAS_RETRIES):
+    execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
+
+    def work() -> bool:
+        execution = _lock_execution(execution_id, skip_locked=True)
+        if execution is None:
+            return False  # busy elsewhere: the next timer tick tries again
+        run = (
+            NodeRun.objects.select_for_update()
+            .filter(pk=node_run_id, status=NodeRunStatus.PAUSED, wake_at__lte=timezone.now())
+            .first()
+        )
+        if run is None:
+            return False
+        node_type = registry.get(run.node_type)
         try:
-            with transaction.atomic():
-                run = (
-                    NodeRun.objects.select_for_update(skip_locked=True)
-                    .filter(pk=node_run_id, status=NodeRunStatus.PAUSED, wake_at__lte=timezone.now())
-                    .first()
-                )
-                if run is None:
-                    return False
-                node_type = registry.get(run.node_type)
-                try:
-                    result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
-                    outcome = result if isinstance(result, StepResult) else StepResult(output=result)
-                except NodeError as exc:
-                    outcome = NodeError(exc.message, retryable=False, details=exc.details)
-                _settle(run, outcome)
-                return True
-        except _Conflict:
-            continue
-    return False
+            result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
+            outcome = result if isinstance(result, StepResult) else StepResult(output=result)
+        except NodeError as exc:
+            outcome = NodeError(exc.message, retryable=False, details=exc.details)
+        _settle(run, execution, outcome)
+        return True
+
+    return execution_id is not None and _retrying(f"fire the deadline of node run {node_run_id}", work)
+
+
+# --- The fast path: a plain success whose successors each wait only for it ---------------
+#
+# Most steps of most workflows are this case. It needs no row reads: the claim carries the
+# context and its CAS counter, so the context is written with compare-and-swap (which also
+# locks the execution row, first, as every writer does), the node run is finished by a
+# conditional UPDATE (which is the lease check), and the successors are made ready by one
+# UPDATE ... RETURNING each. Anything else takes the general path.
+
+FINISH_RUN_SQL = """
+UPDATE workflows_noderun
+SET status = 'success', output = %s, branch = %s, error = NULL, resolved_config = %s, logs = {logs},
+    lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL, finished_at = %s
+WHERE id = %s AND status = 'running' AND lease_owner = %s AND attempt = %s
+"""
+
+READY_SQL = """
+UPDATE workflows_noderun SET status = 'running', available_at = %s
+WHERE execution_id = %s AND node_id = %s AND status = 'idle'
+RETURNING id
+"""
+
+CAS_SQL = "UPDATE workflows_execution SET context = %s, version = %s, updated_at = %s WHERE id = %s AND version = %s"
+
+STATUS_SQL = "UPDATE workflows_execution SET status = %s, finished_at = %s WHERE id = %s"
+
+OTHERS_ACTIVE_SQL = """
+SELECT DISTINCT status FROM workflows_noderun
+WHERE execution_id = %s AND id <> %s AND status IN ('running', 'paused')
+"""
+
+HANDOFF_SQL = """
+UPDATE workflows_noderun
+SET status = 'running', available_at = %s, lease_owner = %s, lease_expires_at = %s, attempt = 1, started_at = %s
+WHERE execution_id = %s AND node_id = %s AND status = 'idle'
+RETURNING id
+"""
+
+
+def _fast_path_applies(claim: Claim, outcome) -> bool:
+    if not isinstance(outcome, StepResult) or outcome.persist is not None or claim.execution_version is None:
+        return False
+    graph = graph_for_version(claim.version_id)
+    return all(
+        len(graph.incoming[e.target]) == 1 and edge_taken(e, "success", outcome.branch)
+        for e in graph.outgoing.get(claim.node_id, [])
+    )
+
+
+def _append_logs_sql(count: int) -> str:
+    """SQL that appends `count` JSON entries (one parameter each) to the logs column."""
+    if count == 0:
+        return "logs"
+    if connection.vendor == "postgresql":
+        return "logs || " + " || ".join(["jsonb_build_array(%s::jsonb)"] * count)
+    expression = "logs"
+    for _ in range(count):
+        expression = f"json_insert({expression}, '$[#]', json(%s))"
+    return expression
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder)
+
+
+def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, handoff: bool) -> Claim | None:
+    graph = graph_for_version(claim.version_id)
+    node = graph.nodes[claim.node_id]
+    now = timezone.now()
+    db_now = connection.ops.adapt_datetimefield_value(now)
+    db_execution_id = Execution._meta.pk.get_db_prep_value(claim.execution_id, connection)
+    context = {**claim.context, node.label: outcome.output}
+    targets = list(dict.fromkeys(e.target for e in graph.outgoing.get(claim.node_id, [])))
+    ready_ids: dict[str, int] = {}
+    status = ExecutionStatus.RUNNING
+    with connection.cursor() as cursor:
+        # The compare-and-swap comes first: it also takes the execution's row lock.
+        cursor.execute(CAS_SQL, [_json(context), claim.execution_version + 1, db_now, db_execution_id, claim.execution_version])
+        if cursor.rowcount != 1:
+            raise _Conflict()
+        cursor.execute(
+            FINISH_RUN_SQL.format(logs=_append_logs_sql(len(logs))),
+            [_json(outcome.output), outcome.branch, _json(resolved_config), *[_json(e) for e in logs],
+             db_now, claim.run_id, claim.owner, claim.attempt],
+        )
+        if cursor.rowcount != 1:
+            raise _LostLease()
+        lease_until = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS))
+        for index, target in enumerate(targets):
+            if handoff and index == 0:
+                cursor.execute(HANDOFF_SQL, [db_now, claim.owner, lease_until, db_now, db_execution_id, target])
+            else:
+                cursor.execute(READY_SQL, [db_now, db_execution_id, target])
+            row = cursor.fetchone()
+            if row is None:
+                raise _Conflict()  # the successor was not idle: let the general path sort it out
+            ready_ids[target] = row[0]
+        if not targets:  # the end of a branch: the execution may now be paused or finished
+            cursor.execute(OTHERS_ACTIVE_SQL, [db_execution_id, claim.run_id])
+            others = {row[0] for row in cursor.fetchall()}
+            if "running" not in others:
+                status = ExecutionStatus.PAUSED if others else ExecutionStatus.SUCCESS
+                finished_at = db_now if status == ExecutionStatus.SUCCESS else None
+                cursor.execute(STATUS_SQL, [status, finished_at, db_execution_id])
+    if len(targets) > (1 if handoff else 0):
+        wakeup.wake_after_commit()
+    first = targets[0] if handoff and targets else None
+    live.publish_after_commit(
+        runs=[
+            live.RunUpdate(claim.execution_id, node.id, node.label, NodeRunStatus.SUCCESS, claim.attempt,
+                           outcome.output, None, claim.started_at, now),
+            *(live.RunUpdate(claim.execution_id, nid, graph.nodes[nid].label, NodeRunStatus.RUNNING,
+                             1 if nid == first else 0, started_at=now if nid == first else None)
+              for nid in ready_ids),
+        ]
+    )
+    if status != ExecutionStatus.RUNNING:
+        execution = Execution.objects.get(pk=claim.execution_id)
+        live.publish_after_commit(execution=execution)
+        if status == ExecutionStatus.SUCCESS:
+            _on_execution_finished(execution)
+    if not handoff or not targets:
+        return None
+    return Claim(
+        run_id=ready_ids[targets[0]], execution_id=claim.execution_id, node_id=targets[0], attempt=1,
+        owner=claim.owner, version_id=claim.version_id, context=context, tenant_id=claim.tenant_id,
+        workflow_id=claim.workflow_id, run_as_id=claim.run_as_id, is_test=claim.is_test,
+        execution_version=claim.execution_version + 1, started_at=now,
+    )
 
 
 # --- The core transition -------------------------------------------------------------
 
 
-def _settle(run: NodeRun, outcome, *, handoff_owner: str | None = None) -> Claim | None:
-    """Inside a transaction holding `run`'s row lock: store the outcome and advance."""
+def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str | None = None) -> Claim | None:
+    """Inside a transaction holding the execution's and `run`'s row locks: store the
+    outcome and advance."""
     now = timezone.now()
-    execution = Execution.objects.get(pk=run.execution_id)
     if execution.is_finished:
         run.status, run.finished_at = NodeRunStatus.CANCELLED, now
         run.lease_owner = run.lease_expires_at = None
@@ -278,7 +453,12 @@ def _settle(run: NodeRun, outcome, *, handoff_owner: str | None = None) -> Claim
         context[run.label] = {"error": outcome.message}
     else:
         if outcome.persist is not None:
-            outcome.persist(run)
+            # A savepoint, so a write that fails half-way leaves nothing behind (as for pauses).
+            try:
+                with transaction.atomic():
+                    outcome.persist(run)
+            except NodeError as exc:
+                return _settle_again(run, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
         run.status = NodeRunStatus.SUCCESS
         run.output = outcome.output
         run.branch = outcome.branch
@@ -300,10 +480,10 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
             with transaction.atomic():
                 immediate = pause.persist(run)
         except NodeError as exc:
-            return _settle_again(run, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
+            return _settle_again(run, execution, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
         if immediate is not None:
             result = immediate if isinstance(immediate, StepResult) else StepResult(output=immediate)
-            return _settle_again(run, result)
+            return _settle_again(run, execution, result)
     run.save()
     still_running = NodeRun.objects.filter(execution_id=execution.pk, status=NodeRunStatus.RUNNING).exists()
     if not still_running:
@@ -314,9 +494,9 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
     return None
 
 
-def _settle_again(run: NodeRun, outcome) -> Claim | None:
+def _settle_again(run: NodeRun, execution: Execution, outcome) -> Claim | None:
     run.status = NodeRunStatus.RUNNING
-    return _settle(run, outcome)
+    return _settle(run, execution, outcome)
 
 
 def _advance(
@@ -359,7 +539,11 @@ def _advance(
         status = ExecutionStatus.SUCCESS
     finished = status == ExecutionStatus.SUCCESS
     _cas_update(execution, context=context, status=status, finished_at=now if finished else None)
-    live.publish_after_commit(runs=[run], execution=execution if status != previous_status else None)
+    changed = [
+        live.RunUpdate(execution.pk, nid, graph.nodes[nid].label, states[nid][0], finished_at=now if nid in skipped else None)
+        for nid in [*ready, *skipped]
+    ]
+    live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous_status else None)
     if finished:
         _on_execution_finished(execution)
     if handoff is None:
@@ -376,6 +560,8 @@ def _advance(
         workflow_id=execution.workflow_id,
         run_as_id=execution.run_as_id,
         is_test=execution.is_test,
+        execution_version=execution.version,
+        started_at=now,
     )
 
 
@@ -430,40 +616,36 @@ def _on_execution_finished(execution: Execution) -> None:
 
 def cancel_execution(execution_id, *, reason: str = "Cancelled") -> Execution:
     """Stop an execution: its running and paused node runs are cancelled, and its children."""
-    for _ in range(CAS_RETRIES):
-        try:
-            with transaction.atomic():
-                execution = Execution.objects.select_for_update().get(pk=execution_id)
-                if execution.is_finished:
-                    raise InvalidState(f"Execution is already {execution.status}", field="status")
-                now = timezone.now()
-                _stop_active_runs(execution, now)
-                _cas_update(
-                    execution, status=ExecutionStatus.CANCELLED, error={"message": reason}, finished_at=now
-                )
-                live.publish_after_commit(execution=execution)
-                for child in Execution.objects.filter(parent_execution_id=execution.pk).exclude(
-                    status__in=[ExecutionStatus.SUCCESS, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED]
-                ):
-                    cancel_execution(child.pk, reason="Parent execution cancelled")
-                _on_execution_finished(execution)
-                return execution
-        except _Conflict:
-            continue
-    raise RuntimeError("could not cancel: too many concurrent updates")
+
+    def work() -> Execution:
+        execution = _lock_execution(execution_id)
+        if execution is None:
+            raise InvalidState(f"Execution {execution_id} does not exist", field="executionId")
+        if execution.is_finished:
+            raise InvalidState(f"Execution is already {execution.status}", field="status")
+        now = timezone.now()
+        _stop_active_runs(execution, now)
+        _cas_update(execution, status=ExecutionStatus.CANCELLED, error={"message": reason}, finished_at=now)
+        live.publish_after_commit(execution=execution)
+        for child_id in Execution.objects.filter(
+            parent_execution_id=execution.pk, status__in=[ExecutionStatus.RUNNING, ExecutionStatus.PAUSED]
+        ).values_list("id", flat=True):
+            cancel_execution(child_id, reason="Parent execution cancelled")
+        _on_execution_finished(execution)
+        return execution
+
+    return _retrying(f"cancel execution {execution_id}", work)
 
 
 def write_context(execution_id, key: str, value: Any) -> Execution:
     """Set one top-level context key with compare-and-swap, retrying on conflict."""
-    for _ in range(CAS_RETRIES):
-        try:
-            with transaction.atomic():
-                execution = Execution.objects.get(pk=execution_id)
-                _cas_update(execution, context={**execution.context, key: value})
-                return execution
-        except _Conflict:
-            continue
-    raise RuntimeError("could not write the context: too many concurrent updates")
+
+    def work() -> Execution:
+        execution = Execution.objects.get(pk=execution_id)
+        _cas_update(execution, context={**execution.context, key: value})
+        return execution
+
+    return _retrying(f"write the context of execution {execution_id}", work)
 
 
 def retry_execution(execution_id, *, from_node: str | None = None, version: WorkflowVersion | None = None) -> Execution:

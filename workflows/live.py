@@ -6,9 +6,13 @@ Channels to consumer methods `node_update` and `status_update`.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -21,6 +25,21 @@ def execution_group(execution_id) -> str:
 
 def tenant_group(tenant_id) -> str:
     return f"tenant-{tenant_id}"
+
+
+@dataclass
+class RunUpdate:
+    """What a node update says about a node run, without a model instance."""
+
+    execution_id: Any
+    node_id: str
+    label: str
+    status: str
+    attempt: int = 0
+    output: Any = None
+    error: Any = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 def node_message(run) -> dict:
@@ -51,20 +70,101 @@ def status_message(execution) -> dict:
     }
 
 
+# Publishing never blocks the caller: messages go, in order, to one event loop per process.
+# Under daphne that is the server's own loop (captured by LoopCaptureMiddleware), so the
+# in-memory channel layer is only ever touched from the loop its consumers live on; in a
+# standalone worker process it is a background loop thread kept for the process's life.
+_server_loop: asyncio.AbstractEventLoop | None = None
+_background_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def use_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Publish on `loop` from now on (the ASGI server's loop, or a test's)."""
+    global _server_loop
+    _server_loop = loop
+
+
+def _target_loop() -> asyncio.AbstractEventLoop:
+    global _background_loop
+    if _server_loop is not None and _server_loop.is_running():
+        return _server_loop
+    with _loop_lock:
+        if _background_loop is None or _background_loop.is_closed():
+            _background_loop = asyncio.new_event_loop()
+            threading.Thread(target=_background_loop.run_forever, name="live-publisher", daemon=True).start()
+        return _background_loop
+
+
 def send(messages: list[tuple[str, dict]]) -> None:
-    """Send (group, message) pairs now; a broken channel layer is logged, never raised."""
-    layer = get_channel_layer()
-    if layer is None or not messages:
+    """Queue (group, message) pairs for sending; a broken channel layer is logged, never raised."""
+    if not messages:
         return
+    loop = _target_loop()
     try:
-        async_to_sync(_send_all)(layer, messages)
-    except Exception:  # the engine must not fail because nobody can listen
-        logger.exception("could not publish %d live update(s)", len(messages))
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        _enqueue(messages)
+    else:
+        loop.call_soon_threadsafe(_enqueue, messages)
 
 
-async def _send_all(layer, messages):
-    for group, message in messages:
-        await layer.group_send(group, message)
+# One queue and one sending task per loop, so messages leave in the order they were queued.
+_queues: dict[asyncio.AbstractEventLoop, asyncio.Queue] = {}
+
+
+def _enqueue(messages) -> None:
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = asyncio.Queue()
+        loop.create_task(_drain(queue))
+    queue.put_nowait(messages)
+
+
+async def _drain(queue: asyncio.Queue) -> None:
+    while True:
+        messages = await queue.get()
+        try:
+            layer = get_channel_layer()
+            if layer is not None:
+                for group, message in messages:
+                    await layer.group_send(group, message)
+        except Exception:  # the engine must not fail because nobody can listen
+            logger.exception("could not publish %d live update(s)", len(messages))
+        finally:
+            queue.task_done()
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Wait until everything queued so far has been sent (for tests and shutdown)."""
+    loop = _target_loop()
+    try:
+        if asyncio.get_running_loop() is loop:
+            return
+    except RuntimeError:
+        pass
+
+    async def drained():
+        queue = _queues.get(loop)
+        if queue is not None:
+            await queue.join()
+
+    asyncio.run_coroutine_threadsafe(drained(), loop).result(timeout)
+
+
+class LoopCaptureMiddleware:
+    """ASGI middleware: remember the server's event loop for publishing."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if _server_loop is None or not _server_loop.is_running():
+            use_loop(asyncio.get_running_loop())
+        return await self.app(scope, receive, send)
 
 
 def publish_after_commit(*, runs=(), execution=None) -> None:

@@ -60,12 +60,23 @@ class Workflow(models.Model):
 
     @property
     def latest_version(self) -> "WorkflowVersion | None":
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("versions")
+        if prefetched is not None:
+            return max(prefetched, key=lambda v: v.number, default=None)
         return self.versions.order_by("-number").first()
+
+    @property
+    def definition(self) -> dict | None:
+        """The definition of the latest version."""
+        latest = self.latest_version
+        return latest.definition if latest else None
 
 
 class WorkflowVersion(models.Model):
-    """One saved definition; never changed after it is written."""
+    """One saved definition; never changed after it is written. Its id is a UUID, never
+    reused, because workers cache the graph of a version by id for the life of the process."""
 
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     definition = models.JSONField()
@@ -185,3 +196,78 @@ class NodeRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status})"
+
+
+# --- Plugins: integrations and triggers -----------------------------------------------
+
+
+class Integration(models.Model):
+    """One user's account with a plugin's service; its credentials are stored encrypted."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="integrations")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="integrations")
+    type = models.CharField(max_length=100)
+    name = models.CharField(max_length=200)
+    # Fernet token of the credentials' JSON (workflows/encryption.py); never sent by the API.
+    credentials_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["tenant", "owner", "type"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.type})"
+
+
+class ModelEvent(models.TextChoices):
+    INSERT = "insert", "Insert"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+
+
+class ModelTrigger(models.Model):
+    """Starts a workflow when a row of an exposed data source is inserted, updated or deleted.
+    For updates, `field` narrows it to changes of that field, and `value` to changes to that value."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="model_triggers")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="model_triggers")
+    datasource = models.CharField(max_length=100)
+    event = models.CharField(max_length=10, choices=ModelEvent.choices)
+    field = models.CharField(max_length=100, blank=True, default="")
+    value = models.JSONField(null=True, blank=True)
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["datasource", "event", "id"]
+        indexes = [models.Index(fields=["datasource", "event", "tenant"])]
+
+    def __str__(self) -> str:
+        return f"{self.datasource} {self.event} -> {self.workflow}"
+
+
+class Schedule(models.Model):
+    """Starts a workflow on a cron schedule; `next_run_at` is claimed by one worker per due time."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="schedules")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    cron = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    input = models.JSONField(default=dict, blank=True)
+    run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    is_active = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_execution = models.ForeignKey(Execution, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["next_run_at"]
+        indexes = [models.Index(fields=["next_run_at"], condition=Q(is_active=True), name="schedule_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.workflow} at {self.cron!r}"

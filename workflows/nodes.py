@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 
 class NodeError(Exception):
@@ -146,6 +147,8 @@ class NodeType:
     is_trigger: bool = False
     # Extra template roots the node provides to its own config (For Each: item, index).
     local_roots: tuple[str, ...] = ()
+    # The plugin integration type this node belongs to (its credentials come from one).
+    integration: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -157,11 +160,13 @@ class NodeType:
             "configFields": [f.as_dict() for f in self.fields],
             "outputFields": self.output_fields,
             "branches": list(self.branches) if self.branches is not None else None,
+            "integration": self.integration,
         }
 
 
 class Registry:
-    """Node types by type name, loaded once from settings."""
+    """Node types by type name, loaded once from settings: the NODE_TYPES of each module in
+    WORKFLOW_NODE_MODULES, then what each callable in WORKFLOW_NODE_SOURCES returns."""
 
     def __init__(self) -> None:
         self._types: dict[str, NodeType] | None = None
@@ -175,7 +180,8 @@ class Registry:
                     module = importlib.import_module(module_path)
                     for node_type in getattr(module, "NODE_TYPES", []):
                         types[node_type.type] = node_type
-                for extra in _extra_sources:
+                sources = [import_string(path) for path in getattr(settings, "WORKFLOW_NODE_SOURCES", [])]
+                for extra in [*sources, *_extra_sources]:
                     for node_type in extra():
                         types[node_type.type] = node_type
                 self._types = types
@@ -192,7 +198,8 @@ class Registry:
             self._types = None
 
 
-# Callables returning more node types (the plugin loader adds itself here).
+# Callables returning more node types, besides settings.WORKFLOW_NODE_SOURCES (dotted paths
+# of such callables: the plugin loader and the data-source nodes are listed there).
 _extra_sources: list[Callable[[], list[NodeType]]] = []
 
 registry = Registry()

@@ -28,7 +28,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Min
 from django.utils import timezone
 
-from . import engine, templating, wakeup
+from . import engine, live, templating, wakeup
 from .engine import Claim
 from .models import Execution, NodeRun, NodeRunStatus
 from .nodes import NodeError, Pause, StepContext, StepLogger, StepResult, registry
@@ -75,7 +75,8 @@ def claim(owner: str, limit: int) -> list[Claim]:
     if not ids:
         return []
     rows = NodeRun.objects.filter(pk__in=ids, lease_owner=owner).values(
-        "id", "node_id", "attempt", "execution_id", "execution__workflow_version_id", "execution__context",
+        "id", "node_id", "attempt", "started_at", "execution_id", "execution__workflow_version_id",
+        "execution__context", "execution__version",
         "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
     )
     return [
@@ -91,6 +92,8 @@ def claim(owner: str, limit: int) -> list[Claim]:
             workflow_id=r["execution__workflow_id"],
             run_as_id=r["execution__run_as_id"],
             is_test=r["execution__is_test"],
+            execution_version=r["execution__version"],
+            started_at=r["started_at"],
         )
         for r in rows
     ]
@@ -145,6 +148,10 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
     if node_type is None:
         return NodeError(f"Unknown node type {node.type!r}", retryable=False), step_logger.entries, None
     config = templating.resolve(node.config, claim.context) if node_type.resolve_config else node.config
+    try:
+        credentials = credentials_for(node, claim)
+    except NodeError as exc:
+        return exc, step_logger.entries, config
     ctx = StepContext(
         execution_id=claim.execution_id,
         node_id=node.id,
@@ -156,7 +163,7 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
         run_as_id=claim.run_as_id,
         context=claim.context,
         logger=step_logger,
-        credentials=credentials_for(node, claim),
+        credentials=credentials,
         is_test=claim.is_test,
     )
     if claim.attempt > 1:
@@ -322,6 +329,10 @@ class Worker:
             logger.warning("releasing %d unfinished node run(s)", len(unfinished))
             release_leases(self.owner, unfinished)
         pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            live.flush()
+        except Exception:
+            logger.warning("some live updates were not sent before shutdown")
 
     # --- Timers: deadlines, lease renewal, duties ------------------------------------------
 

@@ -9,7 +9,7 @@ from ..models import Execution, NodeRun, Workflow
 class WorkflowSerializer(serializers.ModelSerializer):
     tenant = serializers.UUIDField(source="tenant_id", required=False)
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
-    definition = serializers.JSONField(required=True, write_only=False)
+    definition = serializers.JSONField(required=True)
     version = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
@@ -22,12 +22,6 @@ class WorkflowSerializer(serializers.ModelSerializer):
     def get_version(self, obj: Workflow) -> int | None:
         latest = obj.latest_version
         return latest.number if latest else None
-
-    def to_representation(self, instance: Workflow) -> dict:
-        data = super().to_representation(instance)
-        latest = instance.latest_version
-        data["definition"] = latest.definition if latest else None
-        return data
 
     def validate_definition(self, value):
         if not isinstance(value, dict):

@@ -1,9 +1,21 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .catalog import NodeCatalogView, NodeOptionsView
+from .integrations import IntegrationViewSet
+from .triggers import ModelTriggerViewSet, ScheduleViewSet
 from .views import ExecutionViewSet, WorkflowViewSet
 
 router = DefaultRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("executions", ExecutionViewSet, basename="execution")
+router.register("integrations", IntegrationViewSet, basename="integration")
+router.register("model-triggers", ModelTriggerViewSet, basename="model-trigger")
+router.register("schedules", ScheduleViewSet, basename="schedule")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("nodes/", NodeCatalogView.as_view(), name="node-catalog"),
+    # Action ids contain a slash (sms/send), hence the path converter.
+    path("nodes/<path:action_id>/options/<str:field_key>/", NodeOptionsView.as_view(), name="node-options"),
+    *router.urls,
+]
