@@ -1,8 +1,8 @@
 """The worker duty for reminders and escalation (settings.WORKFLOW_WORKER_DUTIES).
 
 Every worker's timer thread calls `run_due` every APPROVALS_DUTY_SECONDS. Rows are locked
-with SKIP LOCKED (node run, then request, the order every writer uses), so with several
-workers each due request is handled once.
+with SKIP LOCKED (execution, node run, then request: the order every writer uses), so
+with several workers each due request is handled once.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from workflows.models import NodeRun
+from workflows.models import Execution, NodeRun
 
 from .models import ApprovalEvent, ApprovalRequest, ApprovalStatus
 from .notifications import send_after_commit
@@ -44,7 +44,12 @@ def run_due(now: datetime | None = None) -> int:
 
 def _handle(request_id, now: datetime) -> int:
     with transaction.atomic():
-        node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
+        ids = ApprovalRequest.objects.filter(pk=request_id).values_list("execution_id", "node_run_id").first()
+        if ids is None:
+            return 0
+        execution_id, node_run_id = ids
+        if not list(Execution.objects.select_for_update(skip_locked=True).filter(pk=execution_id).values_list("pk", flat=True)):
+            return 0  # busy (or gone): the next round tries again
         locked = NodeRun.objects.select_for_update(skip_locked=True).filter(pk=node_run_id).values_list("label", flat=True)
         label = next(iter(locked), None)
         if label is None:

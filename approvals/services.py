@@ -1,9 +1,8 @@
 """Writes: raise a request, decide, delegate, expire and cancel; each in one transaction.
 
-Deciding locks the execution, the node run, then the approval request: the order
-cancelling uses (execution, its node runs, their requests), so a decision racing a cancel
-waits instead of deadlocking. The deadline timer locks the node run before the execution;
-when it races a decision PostgreSQL picks a victim, and both sides retry safely.
+Deciding locks the execution, the node run, then the approval request: the engine's
+order for every writer (cancel, deadline timer, resumer), extended by one row, so a
+decision racing a cancel or the deadline waits instead of deadlocking.
 """
 from __future__ import annotations
 
@@ -36,8 +35,8 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization fai
 
 
 def retry_on_deadlock(fn):
-    """Run `fn` again when PostgreSQL aborted it as a deadlock victim (the deadline timer
-    locks the node run before the execution); only outside the caller's transaction."""
+    """Run `fn` again when PostgreSQL aborted it as a deadlock or serialization victim (a
+    safety net: the lock order prevents the known cycles); only outside the caller's transaction."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
