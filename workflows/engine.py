@@ -458,7 +458,7 @@ def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str |
                 with transaction.atomic():
                     outcome.persist(run)
             except NodeError as exc:
-                return _settle_again(run, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
+                return _settle_again(run, execution, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
         run.status = NodeRunStatus.SUCCESS
         run.output = outcome.output
         run.branch = outcome.branch

@@ -1,4 +1,6 @@
 """Load a demo tenant, user and workflows (idempotent): what `make run` shows."""
+import importlib
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -33,6 +35,10 @@ DEMO_WORKFLOWS = {
 }
 
 
+# Each app's demo: a function called with (tenant=, user=) that is safe to run again.
+DEMO_LOADERS = ["events.demo.ensure_payment_demo"]
+
+
 class Command(BaseCommand):
     help = "Create the demo tenant, the user demo/demo (staff) and the demo workflows."
 
@@ -43,6 +49,9 @@ class Command(BaseCommand):
         if user is None:
             user = User.objects.create_superuser("demo", "demo@example.com", "demo")
         Membership.objects.get_or_create(tenant=tenant, user=user)
+        for loader in DEMO_LOADERS:
+            module_path, _, name = loader.rpartition(".")
+            getattr(importlib.import_module(module_path), name)(tenant=tenant, user=user)
         for name, spec in DEMO_WORKFLOWS.items():
             if not Workflow.objects.filter(tenant=tenant, name=name).exists():
                 services.create_workflow(
