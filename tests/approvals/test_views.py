@@ -169,3 +169,12 @@ def test_a_decided_but_unsettled_request_stays_in_history(start_approval, approv
     bob.post(url(request), {"decision": "approved"})
     page = bob.get("/workflows/approvals/").content.decode()
     assert "Nothing is waiting for you" in page and "Needs both" in page.split("History", 1)[1]
+
+
+def test_execution_is_linked_only_when_the_viewer_path_resolves(start_approval, approvers, settings):
+    _, request = start_approval({"title": "T", "approvers": "bob"})
+    bob = client_for(approvers["bob"])
+    settings.APPROVALS_EXECUTION_URL = "/no-viewer-here/{id}/"
+    assert f'href="/no-viewer-here/{request.execution_id}/"' not in bob.get(url(request)).content.decode()
+    settings.APPROVALS_EXECUTION_URL = "/admin/workflows/execution/{id}/change/"
+    assert f'href="/admin/workflows/execution/{request.execution_id}/change/"' in bob.get(url(request)).content.decode()
