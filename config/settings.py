@@ -238,3 +238,16 @@ WORKFLOW_WORKER_DUTIES["events.services.expire_and_purge"] = EVENTS_PURGE_INTERV
 # --- Widgets ----------------------------------------------------------------------------
 
 # --- Execution viewer ------------------------------------------------------------------------
+# Server-sent events: heartbeat comment interval, the browser's reconnect delay, how often a
+# stream looks for messages (the in-memory layer does not wake it), and a stream's maximum
+# life (0 = unlimited; the browser reconnects and gets a fresh snapshot).
+WORKFLOW_SSE_HEARTBEAT_SECONDS = env.float("WORKFLOW_SSE_HEARTBEAT_SECONDS", default=15.0)
+WORKFLOW_SSE_RETRY_MS = env.int("WORKFLOW_SSE_RETRY_MS", default=2000)
+WORKFLOW_SSE_TICK_SECONDS = env.float("WORKFLOW_SSE_TICK_SECONDS", default=0.5)
+WORKFLOW_SSE_MAX_SECONDS = env.float("WORKFLOW_SSE_MAX_SECONDS", default=3600.0)
+# Test runs older than this (a duration: 30m, 12h, 7d) are deleted by the worker duty below
+# (every WORKFLOW_TEST_RUN_CLEANUP_SECONDS; 0 turns it off) and `manage.py cleanup_test_runs`.
+WORKFLOW_TEST_RUN_MAX_AGE = env("WORKFLOW_TEST_RUN_MAX_AGE", default="7d")
+WORKFLOW_TEST_RUN_CLEANUP_SECONDS = env.float("WORKFLOW_TEST_RUN_CLEANUP_SECONDS", default=3600.0)
+if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0:
+    WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] = WORKFLOW_TEST_RUN_CLEANUP_SECONDS

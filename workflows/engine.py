@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import OperationalError, connection, transaction
+from django.db import DataError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import live, wakeup
@@ -190,13 +190,12 @@ def finish_claimed(
     leased to this worker, when `handoff` is set and one became ready."""
     if _fast_path_applies(claim, outcome):
         try:
-            with transaction.atomic():
-                return _finish_fast(claim, outcome, logs, resolved_config, handoff)
+            return _finish_fast(claim, outcome, logs, resolved_config, handoff)
         except _LostLease:
             logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
             return None
-        except (_Conflict, OperationalError):
-            pass  # the execution changed since we read it (or we raced a lock): the general path sorts it out
+        except (_Conflict, OperationalError, DataError):
+            pass  # the execution changed since we read it, or the lease is gone: the general path sorts it out
 
     def work() -> Claim | None:
         execution = _lock_execution(claim.execution_id)
@@ -299,6 +298,35 @@ CAS_SQL = "UPDATE workflows_execution SET context = %s, version = %s, updated_at
 
 STATUS_SQL = "UPDATE workflows_execution SET status = %s, finished_at = %s WHERE id = %s"
 
+FAST_PG_SQL = """
+WITH exe AS (
+    UPDATE workflows_execution SET context = %(context)s::jsonb, version = %(version)s + 1, updated_at = %(now)s
+    WHERE id = %(execution)s AND version = %(version)s
+    RETURNING status
+), fin AS (
+    UPDATE workflows_noderun
+    SET status = 'success', output = %(output)s::jsonb, branch = %(branch)s, error = NULL,
+        resolved_config = %(config)s::jsonb, logs = logs || %(logs)s::jsonb,
+        lease_owner = NULL, lease_expires_at = NULL, wake_at = NULL, finished_at = %(now)s
+    WHERE id = %(run)s AND status = 'running' AND lease_owner = %(owner)s AND attempt = %(attempt)s
+    RETURNING id
+), ready AS (
+    UPDATE workflows_noderun
+    SET status = 'running', available_at = %(now)s,
+        lease_owner = CASE WHEN node_id = %(handoff)s THEN %(owner)s ELSE lease_owner END,
+        lease_expires_at = CASE WHEN node_id = %(handoff)s THEN %(lease)s ELSE lease_expires_at END,
+        attempt = CASE WHEN node_id = %(handoff)s THEN 1 ELSE attempt END,
+        started_at = CASE WHEN node_id = %(handoff)s THEN %(now)s ELSE started_at END
+    WHERE execution_id = %(execution)s AND node_id = ANY(%(targets)s::varchar[]) AND status = 'idle'
+    RETURNING id, node_id
+)
+SELECT
+    (SELECT status FROM exe) AS status,
+    (SELECT json_agg(json_build_array(node_id, id)) FROM ready) AS ready,
+    1 / ((SELECT count(*) FROM exe) * (SELECT count(*) FROM fin)
+         * CASE WHEN (SELECT count(*) FROM ready) = %(count)s THEN 1 ELSE 0 END) AS all_applied
+"""
+
 OTHERS_ACTIVE_SQL = """
 SELECT DISTINCT status FROM workflows_noderun
 WHERE execution_id = %s AND id <> %s AND status IN ('running', 'paused')
@@ -342,48 +370,33 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, hando
     graph = graph_for_version(claim.version_id)
     node = graph.nodes[claim.node_id]
     now = timezone.now()
-    db_now = connection.ops.adapt_datetimefield_value(now)
-    db_execution_id = Execution._meta.pk.get_db_prep_value(claim.execution_id, connection)
     context = {**claim.context, node.label: outcome.output}
     targets = list(dict.fromkeys(e.target for e in graph.outgoing.get(claim.node_id, [])))
-    ready_ids: dict[str, int] = {}
-    status = ExecutionStatus.RUNNING
-    with connection.cursor() as cursor:
-        # The compare-and-swap comes first: it also takes the execution's row lock.
-        cursor.execute(CAS_SQL, [_json(context), claim.execution_version + 1, db_now, db_execution_id, claim.execution_version])
-        if cursor.rowcount != 1:
-            raise _Conflict()
-        cursor.execute(
-            FINISH_RUN_SQL.format(logs=_append_logs_sql(len(logs))),
-            [_json(outcome.output), outcome.branch, _json(resolved_config), *[_json(e) for e in logs],
-             db_now, claim.run_id, claim.owner, claim.attempt],
-        )
-        if cursor.rowcount != 1:
-            raise _LostLease()
-        lease_until = connection.ops.adapt_datetimefield_value(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS))
-        for index, target in enumerate(targets):
-            if handoff and index == 0:
-                cursor.execute(HANDOFF_SQL, [db_now, claim.owner, lease_until, db_now, db_execution_id, target])
-            else:
-                cursor.execute(READY_SQL, [db_now, db_execution_id, target])
-            row = cursor.fetchone()
-            if row is None:
-                raise _Conflict()  # the successor was not idle: let the general path sort it out
-            ready_ids[target] = row[0]
-        if not targets:  # the end of a branch: the execution may now be paused or finished
-            cursor.execute(OTHERS_ACTIVE_SQL, [db_execution_id, claim.run_id])
-            others = {row[0] for row in cursor.fetchall()}
-            if "running" not in others:
-                status = ExecutionStatus.PAUSED if others else ExecutionStatus.SUCCESS
-                finished_at = db_now if status == ExecutionStatus.SUCCESS else None
-                cursor.execute(STATUS_SQL, [status, finished_at, db_execution_id])
+    params = {
+        "context": _json(context), "version": claim.execution_version, "now": connection.ops.adapt_datetimefield_value(now),
+        "execution": Execution._meta.pk.get_db_prep_value(claim.execution_id, connection),
+        "run": claim.run_id, "owner": claim.owner, "attempt": claim.attempt,
+        "output": _json(outcome.output), "branch": outcome.branch, "config": _json(resolved_config),
+        "lease": connection.ops.adapt_datetimefield_value(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)),
+        "handoff": targets[0] if handoff and targets else None, "targets": targets,
+    }
+    if targets and connection.vendor == "postgresql" and connection.get_autocommit():
+        status, ready_ids = _fast_statement_postgres(params, logs)
+        return _after_fast(claim, node, graph, targets, ready_ids, status, context, now, handoff)
+    with transaction.atomic():
+        status, ready_ids = _fast_statements(params, logs)
+        return _after_fast(claim, node, graph, targets, ready_ids, status, context, now, handoff)
+
+
+def _after_fast(claim: Claim, node, graph: Graph, targets, ready_ids, status, context, now, handoff) -> Claim | None:
+    """Wake, publish and (at the end of an execution) notify its parent; returns the hand-off."""
     if len(targets) > (1 if handoff else 0):
         wakeup.wake_after_commit()
     first = targets[0] if handoff and targets else None
     live.publish_after_commit(
         runs=[
             live.RunUpdate(claim.execution_id, node.id, node.label, NodeRunStatus.SUCCESS, claim.attempt,
-                           outcome.output, None, claim.started_at, now),
+                           context[node.label], None, claim.started_at, now),
             *(live.RunUpdate(claim.execution_id, nid, graph.nodes[nid].label, NodeRunStatus.RUNNING,
                              1 if nid == first else 0, started_at=now if nid == first else None)
               for nid in ready_ids),
@@ -394,14 +407,59 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, hando
         live.publish_after_commit(execution=execution)
         if status == ExecutionStatus.SUCCESS:
             _on_execution_finished(execution)
-    if not handoff or not targets:
+    if first is None:
         return None
     return Claim(
-        run_id=ready_ids[targets[0]], execution_id=claim.execution_id, node_id=targets[0], attempt=1,
+        run_id=ready_ids[first], execution_id=claim.execution_id, node_id=first, attempt=1,
         owner=claim.owner, version_id=claim.version_id, context=context, tenant_id=claim.tenant_id,
         workflow_id=claim.workflow_id, run_as_id=claim.run_as_id, is_test=claim.is_test,
         execution_version=claim.execution_version + 1, started_at=now,
     )
+
+
+def _fast_statement_postgres(params: dict, logs: list[dict]) -> tuple[str, dict[str, int]]:
+    """The fast path in the middle of a branch as one statement, committed on its own (one
+    round trip): a failed compare-and-swap, lease check or successor update makes it divide
+    by zero, which undoes all of it, and the general path takes over."""
+    with connection.cursor() as cursor:
+        cursor.execute(FAST_PG_SQL, {**params, "logs": _json(logs), "count": len(params["targets"])})
+        status, ready, _ = cursor.fetchone()
+    return status, {node_id: pk for node_id, pk in (ready or [])}
+
+
+def _fast_statements(params: dict, logs: list[dict]) -> tuple[str, dict[str, int]]:
+    """The fast path as plain statements in the caller's transaction (SQLite, or inside atomic())."""
+    p = params
+    ready_ids: dict[str, int] = {}
+    status = ExecutionStatus.RUNNING
+    with connection.cursor() as cursor:
+        # The compare-and-swap comes first: it also takes the execution's row lock.
+        cursor.execute(CAS_SQL, [p["context"], p["version"] + 1, p["now"], p["execution"], p["version"]])
+        if cursor.rowcount != 1:
+            raise _Conflict()
+        cursor.execute(
+            FINISH_RUN_SQL.format(logs=_append_logs_sql(len(logs))),
+            [p["output"], p["branch"], p["config"], *[_json(e) for e in logs], p["now"], p["run"], p["owner"], p["attempt"]],
+        )
+        if cursor.rowcount != 1:
+            raise _LostLease()
+        for target in p["targets"]:
+            if target == p["handoff"]:
+                cursor.execute(HANDOFF_SQL, [p["now"], p["owner"], p["lease"], p["now"], p["execution"], target])
+            else:
+                cursor.execute(READY_SQL, [p["now"], p["execution"], target])
+            row = cursor.fetchone()
+            if row is None:
+                raise _Conflict()  # the successor was not idle: let the general path sort it out
+            ready_ids[target] = row[0]
+        if not p["targets"]:  # the end of a branch: the execution may now be paused or finished
+            cursor.execute(OTHERS_ACTIVE_SQL, [p["execution"], p["run"]])
+            others = {row[0] for row in cursor.fetchall()}
+            if "running" not in others:
+                status = ExecutionStatus.PAUSED if others else ExecutionStatus.SUCCESS
+                finished_at = p["now"] if status == ExecutionStatus.SUCCESS else None
+                cursor.execute(STATUS_SQL, [status, finished_at, p["execution"]])
+    return status, ready_ids
 
 
 # --- The core transition -------------------------------------------------------------

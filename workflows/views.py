@@ -1,6 +1,195 @@
-"""Server-rendered pages of the workflows app."""
-from django.shortcuts import render
+"""Server-rendered pages of the workflows app: workflow list and detail, the execution
+viewer, test runs, and an example page embedding the viewer."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import services, stats, testruns
+from .exceptions import InvalidDefinition, WorkflowError
+from .layout import layout
+from .models import Execution, Workflow
+from .selectors import executions_for, tenant_ids_for, workflows_for
+from .viewer import can_operate, viewer_executions
+
+RECENT = 20
 
 
 def home(request):
     return render(request, "home.html")
+
+
+def _visible_workflows(user):
+    return workflows_for(user).exclude(testruns.drafts_filter())
+
+
+def _workflow_or_404(user, pk) -> Workflow:
+    return get_object_or_404(_visible_workflows(user), pk=pk)
+
+
+def _recent(user, *, is_test: bool, workflow_ids=None, limit: int = RECENT):
+    qs = executions_for(user).select_related("workflow", "workflow_version", "run_as").filter(is_test=is_test)
+    if workflow_ids is not None:
+        qs = qs.filter(workflow_id__in=workflow_ids)
+    return list(qs.order_by("-created_at")[:limit])
+
+
+@login_required
+def workflow_list(request: HttpRequest) -> HttpResponse:
+    latest = Execution.objects.filter(workflow_id=OuterRef("pk"), is_test=False).order_by("-created_at")
+    workflows = list(
+        _visible_workflows(request.user).select_related("tenant").annotate(
+            last_id=Subquery(latest.values("id")[:1]), last_status=Subquery(latest.values("status")[:1]),
+            last_at=Subquery(latest.values("created_at")[:1]),
+        )
+    )
+    health = stats.day_summaries([w.pk for w in workflows])
+    rows = [{"workflow": w, "health": health.get(w.pk)} for w in workflows]
+    return render(request, "workflows/list.html", {
+        "rows": rows,
+        "executions": _recent(request.user, is_test=False),
+        "workflow_names": {str(w.pk): w.name for w in workflows},
+    })
+
+
+@login_required
+def workflow_detail(request: HttpRequest, pk) -> HttpResponse:
+    workflow = _workflow_or_404(request.user, pk)
+    return render(request, "workflows/detail.html", _detail_context(request, workflow))
+
+
+def _detail_context(request, workflow: Workflow, **form) -> dict:
+    version = workflow.latest_version
+    draft_ids = list(Workflow.objects.filter(description=f"{testruns.DRAFT_MARKER}{workflow.pk}").values_list("pk", flat=True))
+    graph = layout(version.definition).as_dict() if version else None
+    return {
+        "workflow": workflow,
+        "version": version,
+        "graph": graph,
+        "definition_json": json.dumps(version.definition, indent=2) if version else "",
+        "health": stats.workflow_health(workflow.pk),
+        "executions": _recent(request.user, is_test=False, workflow_ids=[workflow.pk]),
+        "test_runs": _recent(request.user, is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10),
+        "workflow_names": {str(workflow.pk): workflow.name, **{str(d): f"{workflow.name} (test draft)" for d in draft_ids}},
+        "test_filter_ids": ",".join(str(i) for i in [workflow.pk, *draft_ids]),
+        "input_text": form.get("input_text", "{}"),
+        "definition_text": form.get("definition_text", ""),
+        "form_errors": form.get("errors", []),
+    }
+
+
+def _parse_json(text: str, field: str, errors: list) -> object:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        errors.append({"field": field, "message": f"not valid JSON: {exc}"})
+        return None
+
+
+@login_required
+@require_POST
+def start_test_run(request: HttpRequest, pk) -> HttpResponse:
+    """Start a test run from the workflow page's form and open it in the viewer."""
+    workflow = _workflow_or_404(request.user, pk)
+    input_text = request.POST.get("input", "").strip() or "{}"
+    definition_text = request.POST.get("definition", "").strip()
+    errors: list[dict] = []
+    data = _parse_json(input_text, "input", errors)
+    definition = _parse_json(definition_text, "definition", errors) if definition_text else None
+    if not errors:
+        try:
+            execution = testruns.start_test_run(workflow=workflow, user=request.user, input=data, definition=definition)
+        except InvalidDefinition as exc:
+            errors = [{"field": f"definition: {e.get('nodeId') or ''} {e['field']}".strip(), "message": e["message"]} for e in exc.errors]
+        except WorkflowError as exc:
+            errors = [{"field": exc.field or "", "message": exc.message}]
+        else:
+            return redirect("workflows:execution", pk=execution.pk)
+    context = _detail_context(request, workflow, input_text=input_text, definition_text=definition_text, errors=errors)
+    return render(request, "workflows/detail.html", context, status=400)
+
+
+@login_required
+def execution_detail(request: HttpRequest, pk) -> HttpResponse:
+    execution = get_object_or_404(viewer_executions(request.user).prefetch_related("node_runs"), pk=pk)
+    source = testruns.source_workflow_id(execution.workflow) or execution.workflow_id
+    return render(request, "workflows/execution.html", {"execution": execution, "source_workflow_id": source})
+
+
+def _operable_execution(request, pk):
+    execution = get_object_or_404(viewer_executions(request.user), pk=pk)
+    if not can_operate(request.user, execution):
+        raise Http404("Execution not found")
+    return execution
+
+
+@login_required
+@require_POST
+def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
+    execution = _operable_execution(request, pk)
+    try:
+        services.cancel_execution(execution, user=request.user)
+        messages.success(request, "Test run stopped." if execution.is_test else "Execution cancelled.")
+    except WorkflowError as exc:
+        messages.error(request, exc.message)
+    return redirect(_back(request, execution.pk))
+
+
+@login_required
+@require_POST
+def retry_execution(request: HttpRequest, pk) -> HttpResponse:
+    execution = _operable_execution(request, pk)
+    try:
+        services.retry_execution(execution, from_node=request.POST.get("fromNode") or None)
+        messages.success(request, "Retrying from the failed node.")
+    except WorkflowError as exc:
+        messages.error(request, exc.message)
+    return redirect(_back(request, execution.pk))
+
+
+def _back(request, execution_pk) -> str:
+    """Where a viewer form returns: the embedding page when it said so and is ours."""
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("workflows:execution", kwargs={"pk": execution_pk})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def embed_example(request: HttpRequest) -> HttpResponse:
+    """An example page: trigger a workflow, then show its execution inline and in a dialog."""
+    workflows = list(_visible_workflows(request.user).filter(is_active=True))
+    error = None
+    if request.method == "POST":
+        errors: list = []
+        data = _parse_json(request.POST.get("input", "").strip() or "{}", "input", errors)
+        if errors:
+            error = errors[0]["message"]
+        else:
+            try:
+                result = services.trigger_workflow(
+                    workflow_id=request.POST.get("workflow"), user_name=request.user.get_username(), input=data,
+                    tenant_ids=tenant_ids_for(request.user),
+                )
+            except WorkflowError as exc:
+                error = exc.message
+            else:
+                return redirect(f"{reverse('workflows:embed-example')}?execution={result.execution_id}")
+    execution = None
+    if request.GET.get("execution"):
+        pk = services._as_uuid(request.GET["execution"])
+        execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
+        if execution is None:
+            raise Http404("Execution not found")
+    return render(request, "workflows/embed_example.html", {
+        "workflows": workflows, "execution": execution, "error": error,
+    }, status=400 if error else 200)

@@ -46,6 +46,52 @@ class TriggerSerializer(serializers.Serializer):
         return value
 
 
+class TestRunSerializer(serializers.Serializer):
+    input = serializers.JSONField(required=False, default=dict)
+    definition = serializers.JSONField(required=False, allow_null=True, help_text="An unsaved definition to test")
+
+    def validate_input(self, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+    def validate_definition(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object with nodes and edges")
+        return value
+
+
+class StatsWindowSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    executions = serializers.IntegerField()
+    successes = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    inFlight = serializers.IntegerField()
+    failureRate = serializers.FloatField(allow_null=True)
+    p50Seconds = serializers.FloatField(allow_null=True)
+    p95Seconds = serializers.FloatField(allow_null=True)
+
+
+class StatsNodeSerializer(serializers.Serializer):
+    nodeId = serializers.CharField()
+    label = serializers.CharField()
+    failures = serializers.IntegerField()
+    retries = serializers.IntegerField()
+    runs = serializers.IntegerField()
+
+
+class WorkflowStatsSerializer(serializers.Serializer):
+    """Schema of GET /api/workflows/{id}/stats/ (windows keyed 15m, 1h, 1d)."""
+
+    workflowId = serializers.UUIDField()
+    generatedAt = serializers.DateTimeField()
+    windows = serializers.DictField(child=StatsWindowSerializer())
+    topFailingNodes = StatsNodeSerializer(many=True)
+
+
 class TriggerResultSerializer(serializers.Serializer):
     executionId = serializers.UUIDField()
     status = serializers.CharField()

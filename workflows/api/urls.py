@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .. import sse
 from .catalog import NodeCatalogView, NodeOptionsView
 from .integrations import IntegrationViewSet
 from .triggers import ModelTriggerViewSet, ScheduleViewSet
@@ -14,6 +15,9 @@ router.register("model-triggers", ModelTriggerViewSet, basename="model-trigger")
 router.register("schedules", ScheduleViewSet, basename="schedule")
 
 urlpatterns = [
+    # The event streams come first so the router's executions/{pk}/ never shadows them.
+    path("executions/events/", sse.tenant_events, name="execution-list-events"),
+    path("executions/<uuid:pk>/events/", sse.execution_events, name="execution-events"),
     path("nodes/", NodeCatalogView.as_view(), name="node-catalog"),
     # Action ids contain a slash (sms/send), hence the path converter.
     path("nodes/<path:action_id>/options/<str:field_key>/", NodeOptionsView.as_view(), name="node-options"),

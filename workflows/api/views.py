@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from .. import services
+from .. import services, stats, testruns
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from .serializers import (
@@ -16,7 +16,9 @@ from .serializers import (
     ExecutionSerializer,
     RetrySerializer,
     TriggerResultSerializer,
+    TestRunSerializer,
     TriggerSerializer,
+    WorkflowStatsSerializer,
     WorkflowSerializer,
     WorkflowUpdateSerializer,
 )
@@ -41,13 +43,18 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     lookup_value_converter = "uuid"
 
     def get_queryset(self):
-        return workflows_for(self.request.user).prefetch_related("versions")
+        qs = workflows_for(self.request.user).prefetch_related("versions")
+        if self.action == "list":  # test-run drafts stay reachable by id, out of the list
+            qs = qs.exclude(testruns.drafts_filter())
+        return qs
 
     def get_serializer_class(self):
         if self.action in ("update", "partial_update"):
             return WorkflowUpdateSerializer
         if self.action == "trigger":
             return TriggerSerializer
+        if self.action == "test_run":
+            return TestRunSerializer
         return WorkflowSerializer
 
     def perform_create(self, serializer):
@@ -87,6 +94,24 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             tenant_ids=tenant_ids_for(request.user),
         )
         return Response({"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=TestRunSerializer, responses={202: TriggerResultSerializer})
+    @action(detail=True, methods=["post"], url_path="test-run")
+    def test_run(self, request, pk=None):
+        """Start a test run of the latest version, or of an unsaved `definition`: 202 with its id."""
+        body = TestRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = testruns.start_test_run(
+            workflow=self.get_object(), user=request.user,
+            input=body.validated_data.get("input") or {}, definition=body.validated_data.get("definition"),
+        )
+        return Response({"executionId": str(execution.pk), "status": execution.status}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: WorkflowStatsSerializer})
+    @action(detail=True, methods=["get"])
+    def stats(self, request, pk=None):
+        """Health of production runs for the last 15 minutes, hour and day (aggregate queries)."""
+        return Response(stats.workflow_health(self.get_object().pk))
 
 
 EXECUTION_FILTERS = [
