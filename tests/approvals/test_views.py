@@ -174,6 +174,7 @@ def test_a_decided_but_unsettled_request_stays_in_history(start_approval, approv
 def test_execution_is_linked_only_when_the_viewer_path_resolves(start_approval, approvers, settings):
     _, request = start_approval({"title": "T", "approvers": "bob"})
     bob = client_for(approvers["bob"])
+    assert f'href="/workflows/executions/{request.execution_id}/"' in bob.get(url(request)).content.decode()
     settings.APPROVALS_EXECUTION_URL = "/no-viewer-here/{id}/"
     assert f'href="/no-viewer-here/{request.execution_id}/"' not in bob.get(url(request)).content.decode()
     settings.APPROVALS_EXECUTION_URL = "/admin/workflows/execution/{id}/change/"
