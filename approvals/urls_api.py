@@ -1,3 +1,9 @@
 """REST URLs of the approvals app (mounted under /api/)."""
+from rest_framework.routers import SimpleRouter
 
-urlpatterns = []
+from .api import ApprovalViewSet
+
+router = SimpleRouter()
+router.register("approvals", ApprovalViewSet, basename="approval")
+
+urlpatterns = router.urls

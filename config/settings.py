@@ -214,6 +214,15 @@ WORKFLOW_DATASOURCE_MAX_ROWS = env.int("WORKFLOW_DATASOURCE_MAX_ROWS", default=1
 WORKFLOW_WORKER_DUTIES = {**WORKFLOW_WORKER_DUTIES, "workflows.triggers.fire_due_schedules": env.float("WORKFLOW_SCHEDULE_SECONDS", default=1.0)}
 
 # --- Approvals ----------------------------------------------------------------------
+# One-click decision links in approval e-mails (signed, bound to approver and request).
+APPROVALS_EMAIL_LINKS = env.bool("APPROVALS_EMAIL_LINKS", default=False)
+# Upper bound on a link's age; a link also dies when its request stops being pending.
+APPROVALS_LINK_MAX_AGE_SECONDS = env.int("APPROVALS_LINK_MAX_AGE_SECONDS", default=30 * 86400)
+# How often each worker checks for due reminders and escalations (seconds).
+APPROVALS_DUTY_SECONDS = env.float("APPROVALS_DUTY_SECONDS", default=30.0)
+WORKFLOW_WORKER_DUTIES["approvals.reminders.run_due"] = APPROVALS_DUTY_SECONDS
+# Where an execution is viewed; linked from the approval page when the path resolves.
+APPROVALS_EXECUTION_URL = env("APPROVALS_EXECUTION_URL", default="/workflows/executions/{id}/")
 
 # --- Events and workflow API keys --------------------------------------------------------
 # A signal that arrives before any execution waits on its key is kept this long (seconds)

@@ -1,0 +1,105 @@
+"""Reads: who may decide on a request, and the requests a user sees."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from workflows.selectors import tenant_ids_for
+
+from .models import ApprovalDecision, ApprovalEvent, ApprovalRequest, ApprovalStatus
+
+
+def eligible_users(request: ApprovalRequest) -> QuerySet:
+    """Members of the request's tenant named as approvers or holding an approver role."""
+    named = Q(username__in=request.approvers or [])
+    if request.approver_roles:
+        named |= Q(groups__name__in=request.approver_roles)
+    users = (
+        get_user_model()
+        .objects.filter(named, is_active=True, memberships__tenant_id=request.tenant_id)
+        .exclude(username__in=request.excluded or [])
+    )
+    if not request.allow_self_approval and request.requested_by_id:
+        users = users.exclude(pk=request.requested_by_id)
+    return users.distinct()
+
+
+def eligible_usernames(request: ApprovalRequest) -> set[str]:
+    return set(eligible_users(request).values_list("username", flat=True))
+
+
+def is_eligible(request: ApprovalRequest, user) -> bool:
+    """Whether `user` may decide on `request` (ignoring whether it is still pending)."""
+    if not user or not user.is_authenticated:
+        return False
+    return eligible_users(request).filter(pk=user.pk).exists()
+
+
+def has_decided(request: ApprovalRequest, user) -> bool:
+    return ApprovalDecision.objects.filter(request=request, user_id=user.pk).exists()
+
+
+def is_participant(request: ApprovalRequest, user) -> bool:
+    """Eligible now, or decided or delegated it before: may view the request."""
+    if is_eligible(request, user) or has_decided(request, user):
+        return True
+    return ApprovalEvent.objects.filter(request=request, kind=ApprovalEvent.Kind.DELEGATED).filter(
+        Q(actor_id=user.pk) | Q(target_id=user.pk)
+    ).exists()
+
+
+def requests_in_tenants(user) -> QuerySet[ApprovalRequest]:
+    """Every request of the user's tenants (the scope of every other read)."""
+    return ApprovalRequest.objects.filter(tenant_id__in=tenant_ids_for(user)).select_related(
+        "workflow", "execution", "requested_by"
+    )
+
+
+HISTORY_SCAN_LIMIT = 500
+
+
+def _names_of(user) -> tuple[str, set[str]]:
+    return user.get_username(), set(user.groups.values_list("name", flat=True))
+
+
+def _named(request: ApprovalRequest, username: str, groups: set[str]) -> bool:
+    """Listed by name or role. Names and roles live in JSON lists; matching them in Python
+    keeps the query portable (SQLite has no JSON containment)."""
+    return username in (request.approvers or []) or bool(groups & set(request.approver_roles or []))
+
+
+def pending_for(user) -> list[ApprovalRequest]:
+    """Pending requests of the user's tenants on which the user may decide and has not yet."""
+    username, groups = _names_of(user)
+    decided = set(ApprovalDecision.objects.filter(user_id=user.pk).values_list("request_id", flat=True))
+    found = []
+    for request in requests_in_tenants(user).filter(status=ApprovalStatus.PENDING).order_by("deadline", "-created_at"):
+        if request.pk in decided or username in (request.excluded or []):
+            continue
+        if not request.allow_self_approval and request.requested_by_id == user.pk:
+            continue
+        if _named(request, username, groups):
+            found.append(request)
+    return found
+
+
+def history_for(user) -> list[ApprovalRequest]:
+    """Requests the user decided or delegated, and ended ones the user was asked to decide
+    (among the latest HISTORY_SCAN_LIMIT of the user's tenants), newest first."""
+    username, groups = _names_of(user)
+    decided = ApprovalDecision.objects.filter(user_id=user.pk).values("request_id")
+    delegated = ApprovalEvent.objects.filter(kind=ApprovalEvent.Kind.DELEGATED, actor_id=user.pk).values("request_id")
+    scope = requests_in_tenants(user)
+    took_part = {r.pk: r for r in scope.filter(Q(pk__in=decided) | Q(pk__in=delegated))}
+    ended = scope.exclude(status=ApprovalStatus.PENDING)
+    for request in ended.order_by("-created_at")[:HISTORY_SCAN_LIMIT]:
+        if request.pk not in took_part and _named(request, username, groups):
+            took_part[request.pk] = request
+    return sorted(took_part.values(), key=lambda r: r.created_at, reverse=True)
+
+
+def visible_for(user) -> list[ApprovalRequest]:
+    """Pending requests the user may decide on, then the user's history (no duplicates)."""
+    pending = pending_for(user)
+    seen = {r.pk for r in pending}
+    return pending + [r for r in history_for(user) if r.pk not in seen]
