@@ -37,9 +37,12 @@ test: install
 test-pg: install services
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
 
-# Benchmarks (never part of the test suite): PostgreSQL engine throughput vs the commit floor.
+# Benchmarks (never part of the test suite), on PostgreSQL: the engine against the commit
+# floor first (it creates and migrates the database), then each app's own figures.
 bench: install services
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/engine_bench.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/events_bench.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/approvals_bench.py
 
 services:
 	@bash .ci/services.sh
