@@ -100,7 +100,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Thread-safe variant: the embedded worker publishes from its own threads.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "widgets.layers.InMemoryChannelLayer"}}
 
 # --- Auth, i18n, static -----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -236,6 +237,16 @@ EVENTS_PURGE_INTERVAL_SECONDS = env.int("EVENTS_PURGE_INTERVAL_SECONDS", default
 WORKFLOW_WORKER_DUTIES["events.services.expire_and_purge"] = EVENTS_PURGE_INTERVAL_SECONDS
 
 # --- Widgets ----------------------------------------------------------------------------
+# Extra widget processors: type name -> dotted path of `fn(resolved_config, context)`;
+# merged over the built-in vega-lite, table, metric and text (widgets/processors.py).
+WIDGET_PROCESSORS = {}
+# SYNC widget data: how long POST /api/widgets/<id>/data/ waits for the end, and how often it looks.
+WIDGET_SYNC_TIMEOUT_SECONDS = env.float("WIDGET_SYNC_TIMEOUT_SECONDS", default=30.0)
+WIDGET_SYNC_POLL_SECONDS = env.float("WIDGET_SYNC_POLL_SECONDS", default=0.1)
+# Registry rows not seen for this long are removed (command cleanup_widget_connections, worker duty).
+WIDGET_STALE_SECONDS = env.float("WIDGET_STALE_SECONDS", default=3600.0)
+WIDGET_CLEANUP_EVERY_SECONDS = env.float("WIDGET_CLEANUP_EVERY_SECONDS", default=300.0)
+WORKFLOW_WORKER_DUTIES["widgets.registry.cleanup_stale"] = WIDGET_CLEANUP_EVERY_SECONDS
 
 # --- Execution viewer ------------------------------------------------------------------------
 # Server-sent events: heartbeat comment interval, the browser's reconnect delay, how often a

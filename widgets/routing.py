@@ -1,3 +1,9 @@
-"""Websocket routes."""
+"""Websocket routes (config/asgi.py wraps them in the session auth stack)."""
+from django.urls import path
 
-websocket_urlpatterns = []
+from .consumers import WidgetConsumer
+from .middleware import TokenAuthMiddleware
+
+websocket_urlpatterns = [
+    path("ws/widgets/", TokenAuthMiddleware(WidgetConsumer.as_asgi())),
+]

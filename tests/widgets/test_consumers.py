@@ -1,0 +1,552 @@
+"""The widget socket protocol on the real consumer, channel layer, database and worker."""
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from tests.conftest import chain
+from tests.widgets.conftest import CHART, open_socket, three_steps, waits_for_input
+from widgets.models import WidgetConnection
+from widgets.routing import websocket_urlpatterns
+from workflows import engine
+from workflows.models import Execution, NodeRun
+from workflows.services import trigger_workflow
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+db = database_sync_to_async
+
+
+def run(scenario):
+    async_to_sync(scenario)()
+
+
+def connect_frame(workflow, **extra) -> dict:
+    return {"widgetID": "w1", "workflowID": str(workflow.pk), "mode": "execute", "inputParams": {"k": "v"},
+            "widgetType": "vega-lite", "widgetConfig": CHART, "workflowConfig": {}, **extra}
+
+
+# --- Authentication -------------------------------------------------------------------------
+
+
+def test_anonymous_socket_is_refused():
+    from channels.testing import WebsocketCommunicator
+
+    async def scenario():
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/widgets/")
+        connected, code = await communicator.connect()
+        assert not connected and code == 4401
+
+    run(scenario)
+
+
+def test_token_query_parameter_authenticates(user):
+    token = Token.objects.create(user=user)
+
+    async def scenario():
+        from channels.testing import WebsocketCommunicator
+
+        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/widgets/?token={token.key}")
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.disconnect()
+        bad = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/widgets/?token=nope")
+        connected, _ = await bad.connect()
+        assert not connected
+
+    run(scenario)
+
+
+def test_session_cookie_authenticates(user):
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        from channels.testing import WebsocketCommunicator
+
+        app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        communicator = WebsocketCommunicator(app, "/ws/widgets/", headers=[(b"cookie", cookie)])
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+# --- execute ----------------------------------------------------------------------------------
+
+
+def test_execute_streams_processed_updates_and_the_final_status(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        connected = await sock.next("widget_workflow_connected", widgetID="w1")
+        assert connected["mode"] == "execute"
+        assert connected["initialContext"]["Trigger"] == {"k": "v"}
+        assert connected["workflowMeta"]["workflowID"] == str(wf.pk)
+        assert await db(WidgetConnection.objects.filter(widget_id="w1", execution_id=connected["instanceID"]).exists)()
+        await db(worker.run_until_idle)()
+        updates = [await sock.next("widget_context_update", widgetID="w1") for _ in range(3)]
+        assert [u["update"]["nodeID"] for u in updates] == ["a", "b", "p"]
+        assert all(u["instanceID"] == connected["instanceID"] for u in updates)
+        assert updates[0]["update"]["processedData"]["spec"]["data"]["values"] == []
+        assert updates[2]["update"]["processedData"]["spec"]["data"]["values"] == [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
+        assert updates[2]["update"]["contextSnapshot"]["B"] == {"n": 2}
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "success"
+        assert final["processedData"]["count"] == 2
+        assert final["finalContext"]["Points"]["values"][1] == {"x": 2, "y": 2}
+        nodes = [f["nodeID"] for f in sock.events("workflow_node_update")]
+        assert nodes == ["a", "b", "p"]
+        await sock.close()
+        assert not await db(WidgetConnection.objects.exists)()
+
+    run(scenario)
+
+
+def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_workflow, worker_thread):
+    """A live worker claims the first node as soon as the execution commits; the socket is
+    in the execution's group before that commit, so the first update always arrives."""
+    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"first": True}}}))
+    worker_thread()
+
+    async def scenario():
+        sock = await open_socket(user)
+        for i in range(8):
+            widget_id = f"race-{i}"
+            await sock.send("widget_workflow_connect", {**connect_frame(wf), "widgetID": widget_id,
+                                                        "widgetType": "text", "widgetConfig": {"markdown": "first: {{A.first}}"}})
+            connected = await sock.next("widget_workflow_connected", widgetID=widget_id)
+            first = await sock.next("widget_context_update", widgetID=widget_id)
+            assert first["update"]["nodeID"] == "a" and first["instanceID"] == connected["instanceID"]
+            final = await sock.next("widget_workflow_status", widgetID=widget_id)
+            assert final["status"] == "success"
+        await sock.close()
+
+    run(scenario)
+
+
+# --- subscribe ---------------------------------------------------------------------------------
+
+
+def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow, worker):
+    """ASYNC over HTTP starts the execution before the socket subscribes: nothing is lost."""
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"q": 1})
+    worker.run_until_idle()  # A ran, Wait paused: all before anyone listened
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {
+            "widgetID": "t", "mode": "subscribe", "instanceID": str(started.execution_id),
+            "widgetType": "table", "widgetConfig": {"rows": "{{ctx.A.rows}}"},
+        })
+        connected = await sock.next("widget_workflow_connected", widgetID="t")
+        assert connected["mode"] == "subscribe" and connected["status"] == "paused"
+        assert connected["initialContext"]["A"] == {"rows": [{"x": 1, "y": 5}]}
+        assert connected["processedData"]["rows"] == [[1, 5]]
+        await sock.send("widget_send_input", {"widgetID": "t", "inputType": "filter", "data": {"go": True}})
+        ack = await sock.next("widget_input_received", widgetID="t")
+        assert ack == {"widgetID": "t", "instanceID": str(started.execution_id), "inputType": "filter",
+                       "success": True, "resumedNodes": ["wait"]}
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status", widgetID="t")
+        assert final["status"] == "success"
+        assert final["finalContext"]["Yes"] == {"went": True}
+        assert final["finalContext"]["__widgetInput"]["data"] == {"go": True}
+        assert "No" not in final["finalContext"]
+        await sock.close()
+
+    run(scenario)
+
+
+def test_subscribe_to_a_finished_instance_sends_its_status_at_once(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {"widgetID": "w", "mode": "subscribe",
+                                                    "instanceID": str(started.execution_id),
+                                                    "widgetType": "vega-lite", "widgetConfig": CHART})
+        await sock.next("widget_workflow_connected", widgetID="w")
+        final = await sock.next("widget_workflow_status", widgetID="w")
+        assert final["status"] == "success" and final["processedData"]["count"] == 2
+        await sock.close()
+
+    run(scenario)
+
+
+# --- replay ----------------------------------------------------------------------------------------
+
+
+def test_replay_sends_the_final_context_once_and_registers_nothing(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {"widgetID": "r", "mode": "replay",
+                                                    "instanceID": str(started.execution_id),
+                                                    "widgetType": "vega-lite", "widgetConfig": CHART})
+        replay = await sock.next("widget_workflow_connected", widgetID="r")
+        assert replay["mode"] == "replay" and replay["status"] == "success"
+        assert replay["finalContext"]["Points"]["values"][0] == {"x": 1, "y": 1}
+        assert replay["processedData"]["count"] == 2
+        await sock.send("widget_workflow_connect", {"widgetID": "r2", "mode": "replay",
+                                                    "instanceID": str(started.execution_id)})
+        bare = await sock.next("widget_workflow_connected", widgetID="r2")
+        assert bare["processedData"] is None and bare["finalContext"]["B"] == {"n": 2}
+        assert not await db(WidgetConnection.objects.exists)()
+        await sock.close()
+
+    run(scenario)
+
+
+def test_replay_of_a_running_instance_is_refused(user, make_workflow):
+    wf = make_workflow(three_steps())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {"widgetID": "r", "mode": "replay", "instanceID": str(started.execution_id)})
+        error = await sock.next("widget_workflow_error", widgetID="r")
+        assert error["error"]["code"] == "NOT_FINISHED" and error["error"]["recoverable"] is True
+        await sock.close()
+
+    run(scenario)
+
+
+# --- Cross-talk ---------------------------------------------------------------------------------------
+
+
+def test_same_widget_in_two_tabs_on_two_executions_gets_only_its_own_updates(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        tab1, tab2 = await open_socket(user), await open_socket(user)
+        await tab1.send("widget_workflow_connect", connect_frame(wf, inputParams={"tab": 1}))
+        await tab2.send("widget_workflow_connect", connect_frame(wf, inputParams={"tab": 2}))
+        one = (await tab1.next("widget_workflow_connected"))["instanceID"]
+        two = (await tab2.next("widget_workflow_connected"))["instanceID"]
+        assert one != two
+        await db(worker.run_until_idle)()
+        for tab, mine in ((tab1, one), (tab2, two)):
+            await tab.next("widget_workflow_status", widgetID="w1")
+            await tab.drain()
+            instances = {f["data"].get("instanceID") for f in tab.frames}
+            assert instances == {mine}
+            assert len(tab.events("widget_context_update")) == 3
+        await tab1.close()
+        await tab2.close()
+
+    run(scenario)
+
+
+def test_reregistering_a_widget_on_a_new_execution_drops_the_old_mapping(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        old = (await sock.next("widget_workflow_connected"))["instanceID"]
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        new = (await sock.next("widget_workflow_connected"))["instanceID"]
+        rows = await db(lambda: list(WidgetConnection.objects.values_list("widget_id", "execution_id")))()
+        assert [(w, str(e)) for w, e in rows] == [("w1", new)]
+        await db(worker.run_until_idle)()
+        await sock.next("widget_workflow_status", instanceID=new)
+        await sock.drain()
+        assert all(f["data"].get("instanceID") != old for f in sock.frames[2:])
+        assert {u["instanceID"] for u in sock.events("widget_context_update")} == {new}
+        await sock.close()
+
+    run(scenario)
+
+
+# --- Terminal states ----------------------------------------------------------------------------------
+
+
+def test_an_error_ends_the_widget_with_status_error(user, make_workflow, worker):
+    wf = make_workflow(chain({"id": "loop", "type": "for-each", "label": "Loop",
+                              "config": {"items": "{{Trigger.missing}}", "workflowId": "00000000-0000-0000-0000-000000000000"}}))
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        await sock.next("widget_workflow_connected")
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "error" and final["error"]["nodeId"] == "loop"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_a_step_that_raises_ends_the_widget_with_status_error(user, make_workflow, worker):
+    from workflows.nodes import NodeType, _extra_sources, registry
+
+    def explode(config, ctx):
+        raise RuntimeError("boom")
+
+    source = lambda: [NodeType(type="test-explode", label="Explode", run=explode)]  # noqa: E731
+    _extra_sources.append(source)
+    registry.reset()
+    try:
+        wf = make_workflow(chain({"id": "x", "type": "test-explode", "label": "X", "config": {}, "retry": {"maxAttempts": 1}}))
+
+        async def scenario():
+            sock = await open_socket(user)
+            await sock.send("widget_workflow_connect", connect_frame(wf))
+            await sock.next("widget_workflow_connected")
+            await db(worker.run_until_idle)()
+            final = await sock.next("widget_workflow_status", widgetID="w1")
+            assert final["status"] == "error" and "boom" in final["error"]["message"]
+            await sock.close()
+
+        run(scenario)
+    finally:
+        _extra_sources.remove(source)
+        registry.reset()
+
+
+def test_cancelling_ends_the_widget_with_status_cancelled(user, make_workflow, worker):
+    wf = make_workflow(waits_for_input())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        instance = (await sock.next("widget_workflow_connected"))["instanceID"]
+        await db(worker.run_until_idle)()
+        await sock.next("widget_context_update", widgetID="w1")
+        await db(engine.cancel_execution)(instance)
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "cancelled"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_a_processing_failure_gives_null_data_and_keeps_the_socket(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="table", widgetConfig={"rows": "{{ctx.A.n}}"}))
+        await sock.next("widget_workflow_connected")
+        await db(worker.run_until_idle)()
+        update = await sock.next("widget_context_update", widgetID="w1")
+        assert update["update"]["processedData"] is None
+        assert "rows must resolve to a list" in update["update"]["processingError"]
+        assert (await sock.next("widget_workflow_status"))["status"] == "success"
+        await sock.send("widget_workflow_disconnect", {"widgetID": "w1"})
+        assert (await sock.next("widget_workflow_disconnected")) == {"widgetID": "w1", "success": True}
+        await sock.close()
+
+    run(scenario)
+
+
+# --- Errors and tenant checks --------------------------------------------------------------------------
+
+
+def test_another_tenants_workflow_or_instance_is_forbidden(user, other_user, make_workflow, other_tenant, worker):
+    theirs = make_workflow(three_steps(), on_tenant=other_tenant)
+    run_id = str(trigger_workflow(workflow_id=theirs.pk, user_name=other_user.username, input={}).execution_id)
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(theirs))
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "FORBIDDEN"
+        for mode in ("subscribe", "replay"):
+            await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": mode, "instanceID": run_id})
+            error = await sock.next("widget_workflow_error", widgetID="w1")
+            assert error["error"]["code"] == "FORBIDDEN"
+        await sock.send("workflow_run_join", {"runId": run_id})
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "FORBIDDEN"
+        await sock.send("widget_send_input", {"widgetID": "w1", "instanceID": run_id, "inputType": "x", "data": 1})
+        ack = await sock.next("widget_input_received")
+        assert ack["success"] is False and ack["error"]["code"] == "FORBIDDEN"
+        await db(worker.run_until_idle)()
+        await sock.drain()
+        assert not sock.events("workflow_node_update") and not sock.events("widget_context_update")
+        assert "__widgetInput" not in (await db(Execution.objects.get)(pk=run_id)).context
+        await sock.close()
+
+    run(scenario)
+
+
+def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow, other_tenant):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf, tenantID=str(other_tenant.pk)))
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "FORBIDDEN"
+        await sock.close()
+
+    assert not Execution.objects.exists() or run(scenario) is None
+    assert not Execution.objects.exists()
+
+
+def test_bad_requests_answer_errors_and_keep_the_socket(user, make_workflow):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "subscribe",
+                                                    "instanceID": "00000000-0000-0000-0000-000000000000"})
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "NOT_FOUND"
+        await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "teleport"})
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "INVALID_CONFIG" and error["field"] == "mode"
+        await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "subscribe"})
+        assert (await sock.next("widget_workflow_error"))["error"]["field"] == "instanceID"
+        await sock.send("widget_workflow_connect", {"mode": "execute", "workflowID": str(wf.pk)})
+        assert (await sock.next("widget_workflow_error"))["error"]["field"] == "widgetID"
+        await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "execute", "workflowID": "nope"})
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "NOT_FOUND"
+        await sock.send("widget_teleport", {})
+        assert (await sock.next("widget_workflow_error"))["error"]["field"] == "event"
+        await sock.communicator.send_to(text_data="not json")
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "INVALID_CONFIG"
+        await sock.send("widget_workflow_disconnect", {"widgetID": "never"})
+        assert (await sock.next("widget_workflow_disconnected")) == {"widgetID": "never", "success": False}
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        assert (await sock.next("widget_workflow_connected"))["widgetID"] == "w1"
+        await sock.close()
+
+    run(scenario)
+
+
+# --- Input, refresh, disconnect, raw stream ------------------------------------------------------------
+
+
+def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, worker_thread):
+    """Inputs written while a live worker completes nodes: the compare-and-swap keeps both."""
+    nodes = [{"id": f"n{i}", "type": "set", "label": f"N{i}", "config": {"values": {"i": i}}} for i in range(6)]
+    wait = {"id": "wait", "type": "widget-input", "label": "Wait", "config": {}}
+    definition = {
+        "nodes": [{"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}}, *nodes, wait],
+        "edges": [*({"source": "trigger", "target": n["id"]} for n in nodes), {"source": "trigger", "target": "wait"}],
+    }
+    wf = make_workflow(definition)
+    worker_thread()
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="metric", widgetConfig={"value": "{{ctx.__widgetInput.data}}"}))
+        await sock.next("widget_workflow_connected")
+        # Inputs race the completions; the node takes the first input after it started
+        # (while pausing, or resumed by a later input): keep sending until it has one.
+        sent = []
+        for i in range(200):
+            await sock.send("widget_send_input", {"widgetID": "w1", "inputType": "tick", "data": i})
+            ack = await sock.next("widget_input_received")
+            if not ack["success"]:
+                assert ack["error"]["code"] == "INSTANCE_FINISHED"
+                break
+            sent.append(i)
+            if ack["resumedNodes"] == ["wait"]:
+                break
+        final = await sock.next("widget_workflow_status", widgetID="w1", timeout=20)
+        assert final["status"] == "success"
+        context = final["finalContext"]
+        assert all(context[f"N{i}"] == {"i": i} for i in range(6))
+        assert context["__widgetInput"]["inputType"] == "tick"
+        assert context["Wait"]["inputType"] == "tick"
+        assert context["__widgetInput"]["data"] == sent[-1]
+        assert context["Wait"]["data"] in sent
+        assert final["processedData"]["value"] == sent[-1]
+        await sock.close()
+
+    run(scenario)
+
+
+def test_input_that_arrives_before_the_node_pauses_is_taken(user, make_workflow, worker):
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    from widgets import services
+
+    worker_thread_ran = worker.run_until_idle  # A runs and Wait pauses
+    worker_thread_ran()
+    run_row = NodeRun.objects.get(execution_id=started.execution_id, node_id="wait")
+    assert run_row.status == "paused"
+    # a second input with the wrong type does not resume it; the right one does
+    result = services.send_input(user=user, instance_id=started.execution_id, widget_id="w", input_type="other", data={})
+    assert result["resumedNodes"] == []
+    result = services.send_input(user=user, instance_id=started.execution_id, widget_id="w", input_type="filter", data={"go": False})
+    assert result["resumedNodes"] == ["wait"]
+    worker.run_until_idle()
+    execution = Execution.objects.get(pk=started.execution_id)
+    assert execution.status == "success" and execution.context["No"] == {"went": False}
+
+
+def test_refresh_starts_a_new_execution_for_the_widget(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        first = await sock.next("widget_workflow_connected")
+        await sock.send("widget_refresh", {"widgetID": "w1", "inputParams": {"k": "again"}})
+        second = await sock.next("widget_workflow_connected", mode="refresh")
+        assert second["instanceID"] != first["instanceID"]
+        assert second["initialContext"]["Trigger"] == {"k": "again"}
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status")
+        assert final["instanceID"] == second["instanceID"]
+        await sock.send("widget_refresh", {"widgetID": "unknown"})
+        assert (await sock.next("widget_workflow_error"))["error"]["field"] == "workflowID"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_disconnected_widget_gets_no_more_updates(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        await sock.next("widget_workflow_connected")
+        await sock.send("widget_workflow_disconnect", {"widgetID": "w1"})
+        assert (await sock.next("widget_workflow_disconnected"))["success"] is True
+        assert not await db(WidgetConnection.objects.exists)()
+        await db(worker.run_until_idle)()
+        await sock.drain()
+        events = [f["event"] for f in sock.frames]
+        assert events[events.index("widget_workflow_disconnected") + 1:] == []
+        assert "widget_context_update" not in events
+        await sock.close()
+
+    run(scenario)
+
+
+def test_run_join_streams_raw_node_and_status_updates(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"x": 1})
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("workflow_run_join", {"runId": str(started.execution_id)})
+        snapshot = await sock.next("workflow_status_update")
+        assert snapshot["status"] == "running" and snapshot["contextData"]["Trigger"] == {"x": 1}
+        await db(worker.run_until_idle)()
+        node = await sock.next("workflow_node_update", nodeID="a")
+        assert node["instanceID"] == str(started.execution_id) and node["output"] == {"n": 1}
+        final = await sock.next("workflow_status_update", status="success")
+        assert final["contextData"]["B"] == {"n": 2}
+        assert not sock.events("widget_context_update")
+        await sock.close()
+
+    run(scenario)

@@ -1,0 +1,363 @@
+"""The widget socket: translates the widget protocol to bridge services and back.
+
+One consumer per browser socket. It keeps its own widgets in memory (widgetID -> the
+execution it watches) and joins the channel-layer group `execution-<id>` of each, so
+node and status updates reach it from any worker or process (Redis channel layer), and it
+processes the context for its own widgets where the socket lives. The same widgetID on
+two sockets is two independent registrations: updates never cross between them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from workflows.live import execution_group
+from workflows.models import FINISHED_STATUSES, Execution
+
+from . import registry, services
+from .exceptions import InvalidConfig, socket_error
+from .services import WidgetSpec
+
+logger = logging.getLogger("widgets.consumers")
+
+COMPLETED_NODE_STATUSES = ("success", "error")
+MODES = ("execute", "subscribe", "replay")
+
+
+@dataclass
+class LiveWidget:
+    """A widget registered on this socket and the execution it watches."""
+
+    spec: WidgetSpec
+    instance_id: str
+    mode: str
+    finished: bool = False
+
+
+class WidgetConsumer(AsyncJsonWebsocketConsumer):
+    """Widget protocol frames are `{"event": NAME, "data": {...}}` both ways."""
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.widgets: dict[str, LiveWidget] = {}
+        self.runs: set[str] = set()
+        self.joined: set[str] = set()
+        # The context of each watched execution as of the last update this socket handled:
+        # read once when a widget connects, then merged node by node (no read per update).
+        self.contexts: dict[str, dict] = {}
+        await self.accept()
+
+    async def disconnect(self, code):
+        for group in list(getattr(self, "joined", ())):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if getattr(self, "widgets", None):
+            await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
+
+    async def send_event(self, event: str, data: dict) -> None:
+        await self.send_json({"event": event, "data": data})
+
+    # --- Client -> server ----------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        try:
+            content = json.loads(text_data or bytes_data or "")
+        except (TypeError, ValueError):
+            content = None
+        if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
+            await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        event, data = content.get("event"), content.get("data") or {}
+        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in EVENTS else None
+        if handler is None:
+            await self._error(data.get("widgetID"), InvalidConfig(f"Unknown event {event!r}", field="event"))
+            return
+        try:
+            await handler(data)
+        except Exception as exc:
+            if not hasattr(exc, "socket_code") and not hasattr(exc, "status_code"):
+                logger.exception("widget event %s failed", event)
+            await self._error(data.get("widgetID"), exc)
+        if self.widgets:
+            await database_sync_to_async(registry.touch)(self.channel_name)
+
+    async def _error(self, widget_id, exc: Exception) -> None:
+        await self.send_event("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
+
+    async def on_widget_workflow_connect(self, data: dict) -> None:
+        mode = data.get("mode", "execute")
+        if mode not in MODES:
+            raise InvalidConfig(f"mode must be one of {', '.join(MODES)}", field="mode")
+        spec = await database_sync_to_async(services.widget_spec)(data.get("widgetID"), data, user=self.user)
+        if mode == "execute":
+            await self._execute(spec, tenant_id=data.get("tenantID"), mode="execute")
+        elif mode == "subscribe":
+            await self._subscribe(spec, data)
+        else:
+            await self._replay(spec, data)
+
+    async def on_widget_refresh(self, data: dict) -> None:
+        widget_id = data.get("widgetID")
+        current = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
+        if current is not None:
+            spec = WidgetSpec(**{**current.spec.__dict__})
+            if data.get("inputParams") is not None:
+                if not isinstance(data["inputParams"], dict):
+                    raise InvalidConfig("inputParams must be an object", field="inputParams")
+                spec.input_params = {**spec.input_params, **data["inputParams"]}
+        else:
+            spec = await database_sync_to_async(services.widget_spec)(widget_id, data, user=self.user)
+        await self._execute(spec, tenant_id=data.get("tenantID"), mode="refresh")
+
+    async def on_widget_workflow_disconnect(self, data: dict) -> None:
+        widget_id = data.get("widgetID")
+        existed = isinstance(widget_id, str) and widget_id in self.widgets
+        if existed:
+            await self._drop(widget_id)
+        await self.send_event("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
+
+    async def on_widget_send_input(self, data: dict) -> None:
+        widget_id = data.get("widgetID")
+        widget = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
+        instance_id = data.get("instanceID") or (widget.instance_id if widget else None)
+        ack = {"widgetID": widget_id, "instanceID": instance_id, "inputType": data.get("inputType")}
+        try:
+            if not instance_id:
+                raise InvalidConfig("instanceID is required for a widget not connected on this socket", field="instanceID")
+            result = await database_sync_to_async(services.send_input)(
+                user=self.user, instance_id=instance_id, widget_id=widget_id,
+                input_type=data.get("inputType"), data=data.get("data"),
+            )
+        except Exception as exc:
+            await self.send_event("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
+            return
+        await self.send_event("widget_input_received", {**ack, "success": True, "resumedNodes": result["resumedNodes"]})
+
+    async def on_workflow_run_join(self, data: dict) -> None:
+        execution = await database_sync_to_async(services.find_execution)(data.get("runId"), user=self.user)
+        instance_id = str(execution.pk)
+        await self._join(instance_id)
+        self.runs.add(instance_id)
+        execution = await database_sync_to_async(services.reload)(instance_id)
+        await self.send_event("workflow_status_update", {
+            "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
+            "error": execution.error, "snapshot": True,
+        })
+
+    async def on_workflow_run_leave(self, data: dict) -> None:
+        instance_id = str(data.get("runId"))
+        self.runs.discard(instance_id)
+        await self._leave_if_unused(instance_id)
+
+    # --- Modes ------------------------------------------------------------------------------
+
+    async def _execute(self, spec: WidgetSpec, *, tenant_id, mode: str) -> None:
+        """Start an execution with this socket already in its group: the group is joined
+        inside the creating transaction, so no worker can run a node before we listen."""
+        await self._drop(spec.widget_id)
+        joined: list[str] = []
+        created: dict = {}
+
+        def before_commit(execution) -> None:
+            group = execution_group(execution.pk)
+            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
+            joined.append(group)
+            # The state as created: every later change reaches us through the group.
+            created.update(context=dict(execution.context), status=execution.status,
+                           meta=services.workflow_meta(execution))
+            registry.register(
+                channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
+                mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
+                workflow_config=spec.workflow_config,
+            )
+
+        try:
+            execution = await database_sync_to_async(services.start_execution)(
+                spec, user=self.user, tenant_id=tenant_id, before_commit=before_commit
+            )
+        except Exception:
+            for group in joined:  # the transaction rolled back: nothing to listen to
+                await self.channel_layer.group_discard(group, self.channel_name)
+            raise
+        self.joined.update(joined)
+        widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
+        self.widgets[spec.widget_id] = widget
+        await self._send_connected(widget, context=created["context"], status=created["status"], meta=created["meta"])
+
+    async def _subscribe(self, spec: WidgetSpec, data: dict) -> None:
+        """Join first, then read: whatever completed before the join is in the context read."""
+        execution = await self._instance(data)
+        await self._drop(spec.widget_id)
+        instance_id = str(execution.pk)
+        await self._join(instance_id)
+        widget = LiveWidget(spec=spec, instance_id=instance_id, mode="subscribe")
+        self.widgets[spec.widget_id] = widget
+        await database_sync_to_async(registry.register)(
+            channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
+            mode="subscribe", widget_type=spec.widget_type or "", widget_config=spec.widget_config,
+            workflow_config=spec.workflow_config,
+        )
+        execution = await database_sync_to_async(services.reload)(instance_id)
+        await self._send_connected(
+            widget, context=execution.context, status=execution.status, meta=services.workflow_meta(execution)
+        )
+        # It may have finished before we joined its group: its final status is not coming.
+        if execution.is_finished:
+            await self._finish(widget, status=execution.status, context=execution.context, error=execution.error)
+
+    async def _replay(self, spec: WidgetSpec, data: dict) -> None:
+        execution = await self._instance(data)
+        if not execution.is_finished:
+            from .exceptions import NotFinished
+
+            raise NotFinished(f"Instance is still {execution.status}; subscribe to it instead", field="instanceID")
+        await self._drop(spec.widget_id)
+        processed = spec.process(execution.context) if spec.widget_type and spec.widget_config is not None else None
+        await self.send_event("widget_workflow_connected", {
+            "widgetID": spec.widget_id,
+            "instanceID": str(execution.pk),
+            "mode": "replay",
+            "status": execution.status,
+            "initialContext": execution.context,
+            "finalContext": execution.context,
+            "processedData": processed.data if processed else None,
+            "processingError": processed.error if processed else None,
+            "workflowMeta": services.workflow_meta(execution),
+        })
+
+    async def _instance(self, data: dict) -> Execution:
+        if not data.get("instanceID"):
+            raise InvalidConfig("instanceID is required for this mode", field="instanceID")
+        execution = await database_sync_to_async(services.find_execution)(data["instanceID"], user=self.user)
+        await database_sync_to_async(services.check_requested_tenant)(
+            data.get("tenantID"), execution.tenant_id, user=self.user
+        )
+        return execution
+
+    async def _send_connected(self, widget: LiveWidget, *, context: dict, status: str, meta: dict) -> None:
+        self.contexts[widget.instance_id] = dict(context)
+        processed = widget.spec.process(context) if widget.spec.widget_type else None
+        await self.send_event("widget_workflow_connected", {
+            "widgetID": widget.spec.widget_id,
+            "instanceID": widget.instance_id,
+            "mode": widget.mode,
+            "status": status,
+            "initialContext": context,
+            "processedData": processed.data if processed else None,
+            "processingError": processed.error if processed else None,
+            "workflowMeta": meta,
+        })
+
+    # --- Groups and registrations -----------------------------------------------------------
+
+    async def _join(self, instance_id: str) -> None:
+        group = execution_group(instance_id)
+        if group not in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.add(group)
+
+    async def _leave_if_unused(self, instance_id: str) -> None:
+        group = execution_group(instance_id)
+        used = instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values())
+        if not any(w.instance_id == instance_id for w in self.widgets.values()):
+            self.contexts.pop(instance_id, None)
+        if group in self.joined and not used:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.joined.discard(group)
+
+    async def _drop(self, widget_id: str) -> None:
+        """Forget a widget's old mapping (re-registering on a new execution drops the old one)."""
+        old = self.widgets.pop(widget_id, None)
+        if old is None:
+            return
+        await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
+        await self._leave_if_unused(old.instance_id)
+
+    def _watchers(self, instance_id: str) -> list[LiveWidget]:
+        return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
+
+    # --- Server -> client (channel-layer messages from workflows.live) -------------------------
+
+    async def node_update(self, message: dict) -> None:
+        instance_id = message["executionId"]
+        watching = any(w.instance_id == instance_id for w in self.widgets.values())
+        if not watching and instance_id not in self.runs:
+            return
+        await self.send_event("workflow_node_update", {
+            "instanceID": instance_id, "nodeID": message["nodeId"], "label": message.get("label"),
+            "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
+            "error": message.get("error"), "startedAt": message.get("startedAt"),
+            "finishedAt": message.get("finishedAt"),
+        })
+        watchers = self._watchers(instance_id)
+        if message["status"] not in COMPLETED_NODE_STATUSES or not watchers:
+            return
+        context = self.contexts.setdefault(instance_id, {})
+        if message["status"] == "success":
+            context[message["label"]] = message.get("output")
+        else:
+            context[message["label"]] = {"error": (message.get("error") or {}).get("message")}
+        context = dict(context)
+        for widget in watchers:
+            processed = widget.spec.process(context)
+            await self.send_event("widget_context_update", {
+                "widgetID": widget.spec.widget_id,
+                "instanceID": instance_id,
+                "update": {
+                    "processedData": processed.data,
+                    "processingError": processed.error,
+                    "contextSnapshot": context,
+                    "nodeID": message["nodeId"],
+                    "label": message.get("label"),
+                    "status": message["status"],
+                },
+            })
+
+    async def status_update(self, message: dict) -> None:
+        instance_id = message["executionId"]
+        watchers = self._watchers(instance_id)
+        if instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values()):
+            await self.send_event("workflow_status_update", {
+                "instanceID": instance_id, "status": message["status"], "contextData": message.get("context"),
+                "error": message.get("error"),
+            })
+        if message.get("context") is not None and instance_id in self.contexts:
+            self.contexts[instance_id] = dict(message["context"])
+        if message["status"] not in FINISHED_STATUSES:
+            return
+        for widget in watchers:
+            await self._finish(widget, status=message["status"], context=message.get("context") or {},
+                               error=message.get("error"))
+
+    async def _finish(self, widget: LiveWidget, *, status: str, context: dict, error) -> None:
+        """Emit the one widget_workflow_status of a terminal state (never twice per widget)."""
+        if widget.finished:
+            return
+        widget.finished = True
+        processed = widget.spec.process(context) if widget.spec.widget_type else None
+        await self.send_event("widget_workflow_status", {
+            "widgetID": widget.spec.widget_id,
+            "instanceID": widget.instance_id,
+            "status": status,
+            "finalContext": context,
+            "processedData": processed.data if processed else None,
+            "processingError": processed.error if processed else None,
+            "error": error,
+        })
+
+
+EVENTS = {
+    "widget_workflow_connect", "widget_workflow_disconnect", "widget_send_input", "widget_refresh",
+    "workflow_run_join", "workflow_run_leave",
+}

@@ -1,0 +1,214 @@
+"""Bridge services: find what a widget may see, start its executions, pass its input on.
+
+Everything here is synchronous ORM work called by the consumer (through
+database_sync_to_async) and by the HTTP views. Tenant checks live here, once.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from workflows import engine
+from workflows.models import FINISHED_STATUSES, Execution, NodeRun, NodeRunStatus, Workflow
+from workflows.selectors import tenant_ids_for
+from workflows.services import trigger_workflow
+
+from .exceptions import Forbidden, InstanceFinished, InvalidConfig, NotFound, SyncTimeout
+from .models import Widget
+from .processing import Processed, process_context
+
+INPUT_KEY = "__widgetInput"
+WIDGET_INPUT_NODE = "widget-input"
+
+
+@dataclass
+class WidgetSpec:
+    """What one widget needs to run and render: from its saved row, overridden by the request."""
+
+    widget_id: str
+    workflow_id: str | None = None
+    widget_type: str | None = None
+    widget_config: Any = None
+    workflow_config: Any = None
+    input_params: dict = field(default_factory=dict)
+
+    def process(self, context: dict) -> Processed:
+        return process_context(
+            context, widget_type=self.widget_type, widget_config=self.widget_config,
+            workflow_config=self.workflow_config,
+        )
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _check_tenant(obj_tenant_id, *, user, what: str) -> None:
+    if obj_tenant_id not in tenant_ids_for(user):
+        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID")
+
+
+def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
+    """A tenantID sent by the client must be one of the caller's and the object's own."""
+    if tenant_id in (None, ""):
+        return
+    requested = _as_uuid(tenant_id)
+    if requested is None or requested not in tenant_ids_for(user) or requested != obj_tenant_id:
+        raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID")
+
+
+def find_execution(instance_id: Any, *, user) -> Execution:
+    """The execution if the caller's tenants include it (NotFound / Forbidden otherwise)."""
+    pk = _as_uuid(instance_id)
+    execution = Execution.objects.select_related("workflow", "workflow_version").filter(pk=pk).first() if pk else None
+    if execution is None:
+        raise NotFound(f"Instance not found: {instance_id}", field="instanceID")
+    _check_tenant(execution.tenant_id, user=user, what="instance")
+    return execution
+
+
+def find_workflow(workflow_id: Any, *, user) -> Workflow:
+    pk = _as_uuid(workflow_id)
+    workflow = Workflow.objects.filter(pk=pk).first() if pk else None
+    if workflow is None:
+        raise NotFound(f"Workflow not found: {workflow_id}", field="workflowID")
+    _check_tenant(workflow.tenant_id, user=user, what="workflow")
+    return workflow
+
+
+def saved_widget(widget_id: Any, *, user) -> Widget | None:
+    """The saved widget with this id, None when the id names no saved widget."""
+    pk = _as_uuid(widget_id)
+    widget = Widget.objects.filter(pk=pk).first() if pk else None
+    if widget is not None:
+        _check_tenant(widget.tenant_id, user=user, what="widget")
+    return widget
+
+
+def widget_spec(widget_id: Any, data: dict, *, user) -> WidgetSpec:
+    """The widget's settings: a saved widget's, with anything the request gives on top."""
+    if not isinstance(widget_id, str) or not widget_id.strip() or len(widget_id) > 200:
+        raise InvalidConfig("widgetID must be a non-empty string of at most 200 characters", field="widgetID")
+    saved = saved_widget(widget_id, user=user)
+    spec = WidgetSpec(widget_id=widget_id)
+    if saved is not None:
+        spec = WidgetSpec(
+            widget_id=widget_id, workflow_id=str(saved.workflow_id), widget_type=saved.widget_type,
+            widget_config=saved.config, workflow_config=saved.workflow_config, input_params=dict(saved.input_params),
+        )
+    for key, attr in (("workflowID", "workflow_id"), ("widgetType", "widget_type"),
+                      ("widgetConfig", "widget_config"), ("workflowConfig", "workflow_config")):
+        if data.get(key) is not None:
+            setattr(spec, attr, data[key])
+    if data.get("inputParams") is not None:
+        if not isinstance(data["inputParams"], dict):
+            raise InvalidConfig("inputParams must be an object", field="inputParams")
+        spec.input_params = {**spec.input_params, **data["inputParams"]}
+    if spec.widget_type is not None and not isinstance(spec.widget_type, str):
+        raise InvalidConfig("widgetType must be a string", field="widgetType")
+    if spec.widget_config is not None and not isinstance(spec.widget_config, (dict, list, str)):
+        raise InvalidConfig("widgetConfig must be an object", field="widgetConfig")
+    return spec
+
+
+def start_execution(
+    spec: WidgetSpec, *, user, tenant_id: Any = None, before_commit: Callable[[Execution], None] | None = None
+) -> Execution:
+    """Start an execution for the widget. `before_commit(execution)` runs inside the creating
+    transaction, before any worker can see the execution (the consumer joins its group there)."""
+    if not spec.workflow_id:
+        raise InvalidConfig("workflowID is required to start an execution", field="workflowID")
+    workflow = find_workflow(spec.workflow_id, user=user)
+    check_requested_tenant(tenant_id, workflow.tenant_id, user=user)
+    with transaction.atomic():
+        result = trigger_workflow(
+            workflow_id=workflow.pk, user_name=user.get_username(), input=spec.input_params,
+            tenant_ids=tenant_ids_for(user),
+        )
+        execution = Execution.objects.get(pk=result.execution_id)
+        if before_commit is not None:
+            before_commit(execution)
+    return Execution.objects.select_related("workflow", "workflow_version").get(pk=execution.pk)
+
+
+def workflow_meta(execution: Execution) -> dict:
+    return {
+        "workflowID": str(execution.workflow_id),
+        "workflowName": execution.workflow.name,
+        "version": execution.workflow_version.number,
+        "status": execution.status,
+        "startedAt": execution.started_at.isoformat() if execution.started_at else None,
+    }
+
+
+def reload(execution_id) -> Execution:
+    return Execution.objects.select_related("workflow", "workflow_version").get(pk=execution_id)
+
+
+def send_input(*, user, instance_id: Any, widget_id: str, input_type: Any, data: Any) -> dict:
+    """Write `__widgetInput` with the execution's compare-and-swap, then resume the
+    widget-input nodes waiting for it. Returns the written value and the resumed nodes."""
+    if not isinstance(input_type, str) or not input_type:
+        raise InvalidConfig("inputType must be a non-empty string", field="inputType")
+    execution = find_execution(instance_id, user=user)
+    value = {
+        "id": uuid.uuid4().hex,
+        "inputType": input_type,
+        "data": data,
+        "widgetID": widget_id,
+        "userName": user.get_username(),
+        "receivedAt": timezone.now().isoformat(),
+    }
+    with transaction.atomic():
+        # The row lock makes "not finished" and the write one step: a finishing node
+        # commits before (we refuse) or after (its compare-and-swap sees our input).
+        status = Execution.objects.select_for_update().values_list("status", flat=True).get(pk=execution.pk)
+        if status in FINISHED_STATUSES:
+            raise InstanceFinished(f"The instance is already {status}", field="instanceID")
+        engine.write_context(execution.pk, INPUT_KEY, value)
+    return {"value": value, "resumedNodes": resume_waiting_nodes(execution.pk, value)}
+
+
+def resume_waiting_nodes(execution_id, value: dict) -> list[str]:
+    """Resume every paused widget-input node of the execution that accepts this input."""
+    resumed = []
+    waiting = NodeRun.objects.filter(
+        execution_id=execution_id, status=NodeRunStatus.PAUSED, node_type=WIDGET_INPUT_NODE
+    ).values_list("pk", flat=True)
+    for pk in list(waiting):
+        with transaction.atomic():
+            run = NodeRun.objects.select_for_update().filter(pk=pk, status=NodeRunStatus.PAUSED).first()
+            if run is None:
+                continue
+            wanted = (run.pause_data or {}).get("inputType")
+            if wanted and wanted != value["inputType"]:
+                continue
+            engine.resume_node_run(run.pk, output=value, message=f"Widget input {value['inputType']!r} received")
+            resumed.append(run.node_id)
+    return resumed
+
+
+def wait_for_end(execution_id, *, timeout: float | None = None) -> Execution:
+    """Block until the execution finishes (SYNC mode); SyncTimeout after `timeout` seconds."""
+    limit = settings.WIDGET_SYNC_TIMEOUT_SECONDS if timeout is None else timeout
+    deadline = time.monotonic() + limit
+    while True:
+        execution = reload(execution_id)
+        if execution.is_finished:
+            return execution
+        if time.monotonic() >= deadline:
+            raise SyncTimeout(
+                f"The execution did not finish within {limit:g}s; subscribe to instance {execution_id}",
+                field="instanceID",
+            )
+        time.sleep(settings.WIDGET_SYNC_POLL_SECONDS)
