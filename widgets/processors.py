@@ -41,7 +41,9 @@ def vega_lite(config: dict, context: dict) -> dict:
         data = dict(data or {})
         # Charts render offline from the context only: no URL data sources.
         data.pop("url", None)
-        data["values"] = _as_rows(data.get("values"), what="data.values")
+        # Rows whose template is not resolved yet (their node has not run) are left out,
+        # so a live chart grows as nodes complete.
+        data["values"] = [row for row in _as_rows(data.get("values"), what="data.values") if row is not None]
         spec["data"] = data
     elif isinstance(data, list):
         spec["data"] = {"values": data}
@@ -70,7 +72,7 @@ def table(config: dict, context: dict) -> dict:
     """Columns and rows (rows as lists of cells in column order), cut at `maxRows`."""
     if not isinstance(config, Mapping):
         raise ValueError("a table config must be an object")
-    rows = _as_rows(config.get("rows"), what="rows")
+    rows = [row for row in _as_rows(config.get("rows"), what="rows") if row is not None]
     max_rows = config.get("maxRows", 500)
     if not isinstance(max_rows, int) or max_rows < 1:
         raise ValueError("maxRows must be a positive integer")

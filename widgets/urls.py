@@ -1,4 +1,9 @@
 """Pages of the widgets app (mounted under /widgets/)."""
+from django.urls import path
+
+from . import views
 
 app_name = "widgets"
-urlpatterns = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]

@@ -194,3 +194,9 @@ def test_markdown_keeps_safe_links():
         '<p><a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer">docs</a></p>'
     )
     assert safe_url("/widgets/") == "/widgets/" and safe_url("vbscript:x") is None
+
+
+def test_vega_lite_leaves_out_rows_not_resolved_yet():
+    config = {"mark": "bar", "data": {"values": ["{{ctx.W1}}", "{{ctx.W2}}"]}}
+    out = processors.vega_lite(resolve_config(config, {"W1": {"week": 1}}), {})
+    assert out["spec"]["data"]["values"] == [{"week": 1}] and out["count"] == 1
