@@ -550,3 +550,17 @@ def test_run_join_streams_raw_node_and_status_updates(user, make_workflow, worke
         await sock.close()
 
     run(scenario)
+
+
+def test_an_execution_that_ends_at_once_still_ends_the_widget(user, make_workflow):
+    wf = make_workflow({"nodes": [{"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}}], "edges": []})
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="text", widgetConfig={"markdown": "k={{ctx.Trigger.k}}"}))
+        await sock.next("widget_workflow_connected")
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "success" and final["processedData"]["html"] == "<p>k=v</p>"
+        await sock.close()
+
+    run(scenario)
