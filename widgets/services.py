@@ -187,6 +187,8 @@ def resume_waiting_nodes(execution_id, value: dict) -> list[str]:
     ).values_list("pk", flat=True)
     for pk in list(waiting):
         with transaction.atomic():
+            # The engine's lock order: the execution row, then its node runs.
+            Execution.objects.select_for_update().filter(pk=execution_id).first()
             run = NodeRun.objects.select_for_update().filter(pk=pk, status=NodeRunStatus.PAUSED).first()
             if run is None:
                 continue
