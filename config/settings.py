@@ -100,8 +100,7 @@ if REDIS_URL:
         }
     }
 else:
-    # Thread-safe variant: the embedded worker publishes from its own threads.
-    CHANNEL_LAYERS = {"default": {"BACKEND": "widgets.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Auth, i18n, static -----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

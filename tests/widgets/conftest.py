@@ -10,9 +10,11 @@ from channels.testing import WebsocketCommunicator
 
 from tests.conftest import chain
 from widgets.routing import websocket_urlpatterns
+from workflows.live import LoopCaptureMiddleware
 from workflows.worker import Worker
 
-APP = URLRouter(websocket_urlpatterns)
+# As in config/asgi.py: the loop capture makes the engine publish on the test's event loop.
+APP = LoopCaptureMiddleware(URLRouter(websocket_urlpatterns))
 
 
 class Socket:
