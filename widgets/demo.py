@@ -60,3 +60,8 @@ def create_demo(*, tenant: Tenant, user=None, pause: str = "1s") -> list[Widget]
                               input_params={"region": "North"}, position=i, created_by=user)
         for i, (name, kind, config) in enumerate(specs)
     ]
+
+
+def ensure_widget_demo(*, tenant: Tenant, user=None) -> list[Widget]:
+    """The seed's entry point (settings-free, safe to run again)."""
+    return create_demo(tenant=tenant, user=user)
