@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -27,6 +28,7 @@ logger = logging.getLogger("widgets.consumers")
 
 COMPLETED_NODE_STATUSES = ("success", "error")
 MODES = ("execute", "subscribe", "replay")
+TOUCH_EVERY_SECONDS = 60.0
 
 
 @dataclass
@@ -89,8 +91,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             if not hasattr(exc, "socket_code") and not hasattr(exc, "status_code"):
                 logger.exception("widget event %s failed", event)
             await self._error(data.get("widgetID"), exc)
-        if self.widgets:
-            await database_sync_to_async(registry.touch)(self.channel_name)
+        await self._keep_alive()
 
     async def _error(self, widget_id, exc: Exception) -> None:
         await self.send_event("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
@@ -284,6 +285,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
+    async def _keep_alive(self) -> None:
+        """Mark this socket's registrations as seen, at most once a minute, so the stale
+        cleanup only removes what a closed or crashed server left behind."""
+        now = time.monotonic()
+        if self.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
+            self._touched = now
+            await database_sync_to_async(registry.touch)(self.channel_name)
+
     def _watchers(self, instance_id: str) -> list[LiveWidget]:
         return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
 
@@ -303,6 +312,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         watchers = self._watchers(instance_id)
         if message["status"] not in COMPLETED_NODE_STATUSES or not watchers:
             return
+        await self._keep_alive()
         context = self.contexts.setdefault(instance_id, {})
         if message["status"] == "success":
             context[message["label"]] = message.get("output")

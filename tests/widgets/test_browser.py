@@ -64,6 +64,7 @@ def test_the_dashboard_shows_the_last_data_before_running(daphne_server, logged_
     metric = page.locator('.widget-card[data-type="metric"] .widget-body')
     assert "160" in metric.text_content() and "up" in metric.text_content()
     assert page.locator('.widget-card[data-type="table"] tbody tr').count() == 4
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # readable on a phone
     text = page.locator('.widget-card[data-type="text"] .widget-body')
     assert text.locator("strong").text_content() == "East"
     # Another tenant's user sees none of these widgets.
