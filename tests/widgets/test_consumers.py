@@ -585,3 +585,45 @@ def test_an_execution_that_ends_at_once_still_ends_the_widget(user, make_workflo
         await sock.close()
 
     run(scenario)
+
+
+def broken_check(*, version, user):
+    raise RuntimeError("the check's own bug")
+
+
+def test_unexpected_failures_answer_connection_failed_and_inactive_workflows_invalid_state(user, make_workflow, settings):
+    wf = make_workflow(three_steps())
+    inactive = make_workflow(three_steps(), name="Off", is_active=False)
+    settings.WORKFLOW_TRIGGER_CHECKS = ["tests.widgets.test_consumers.broken_check"]
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "CONNECTION_FAILED" and error["recoverable"] is False
+        assert "bug" not in error["message"]  # internals stay in the server log
+        await sock.send("widget_workflow_connect", connect_frame(inactive))
+        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "INVALID_STATE"
+        assert not await db(WidgetConnection.objects.exists)()
+        await sock.close()
+
+    run(scenario)
+    assert not Execution.objects.exists()
+
+
+def test_run_leave_stops_the_raw_stream(user, make_workflow, worker):
+    wf = make_workflow(three_steps())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("workflow_run_join", {"runId": str(started.execution_id)})
+        await sock.next("workflow_status_update")
+        await sock.send("workflow_run_leave", {"runId": str(started.execution_id)})
+        await sock.drain()
+        await db(worker.run_until_idle)()
+        await sock.drain()
+        assert not sock.events("workflow_node_update")
+        await sock.close()
+
+    run(scenario)
