@@ -17,11 +17,12 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from workflows.exceptions import WorkflowError
 from workflows.live import execution_group
 from workflows.models import FINISHED_STATUSES, Execution
 
 from . import registry, services
-from .exceptions import InvalidConfig, socket_error
+from .exceptions import InvalidConfig, NotFinished, socket_error
 from .services import WidgetSpec
 
 logger = logging.getLogger("widgets.consumers")
@@ -88,7 +89,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         try:
             await handler(data)
         except Exception as exc:
-            if not hasattr(exc, "socket_code") and not hasattr(exc, "status_code"):
+            if not isinstance(exc, WorkflowError):  # a refusal is expected; anything else is a bug
                 logger.exception("widget event %s failed", event)
             await self._error(data.get("widgetID"), exc)
         await self._keep_alive()
@@ -220,8 +221,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def _replay(self, spec: WidgetSpec, data: dict) -> None:
         execution = await self._instance(data)
         if not execution.is_finished:
-            from .exceptions import NotFinished
-
             raise NotFinished(f"Instance is still {execution.status}; subscribe to it instead", field="instanceID")
         await self._drop(spec.widget_id)
         processed = spec.process(execution.context) if spec.widget_type and spec.widget_config is not None else None
