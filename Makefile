@@ -43,6 +43,7 @@ bench: install services
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/engine_bench.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/events_bench.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/approvals_bench.py
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/python bench/widgets_bench.py
 
 services:
 	@bash .ci/services.sh

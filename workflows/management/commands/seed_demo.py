@@ -36,7 +36,11 @@ DEMO_WORKFLOWS = {
 
 
 # Each app's demo: a function called with (tenant=, user=) that is safe to run again.
-DEMO_LOADERS = ["events.demo.ensure_payment_demo", "approvals.demo.seed_approval_demo"]
+DEMO_LOADERS = [
+    "events.demo.ensure_payment_demo",
+    "approvals.demo.seed_approval_demo",
+    "widgets.demo.ensure_widget_demo",
+]
 
 
 class Command(BaseCommand):
