@@ -36,7 +36,10 @@ class WorkflowApiKeyAuthentication(BaseAuthentication):
         if api_key.is_revoked:
             raise _failed("This API key has been revoked", "revoked_api_key")
         services.record_use(api_key)
-        return (api_key.created_by or AnonymousUser(), api_key)
+        creator = api_key.created_by
+        if creator is not None and not creator.is_active:
+            raise _failed("The user who created this API key is deactivated", "inactive_key_owner")
+        return (creator or AnonymousUser(), api_key)
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) when the key is missing or wrong.

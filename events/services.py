@@ -298,7 +298,11 @@ def _replay(tenant_id: Any, namespace: str, key: str, idempotency_key: str) -> S
 
 
 def _deliver(wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
-    # Lock order node run -> wait, as the deadline and cancel paths do, so they never deadlock.
+    # The engine's lock order: the execution row, then its node run (then the wait), as the
+    # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
+    execution_id = NodeRun.objects.filter(pk=run_id).values_list("execution_id", flat=True).first()
+    if execution_id is not None:
+        engine.lock_execution(execution_id)
     run = NodeRun.objects.select_for_update().filter(pk=run_id).first()
     wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
     if wait is None:

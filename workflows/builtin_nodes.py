@@ -83,6 +83,8 @@ def run_condition(config: dict, ctx: StepContext) -> StepResult:
     conditions = config.get("conditions") or [
         {"left": config.get("left"), "operator": config.get("operator") or "equals", "right": config.get("right")}
     ]
+    if not isinstance(conditions, list) or not all(isinstance(c, dict) for c in conditions):
+        raise NodeError("conditions must resolve to a list of {left, operator, right}", retryable=False)
     results = [compare(c.get("left"), c.get("operator") or "equals", c.get("right")) for c in conditions]
     result = any(results) if config.get("combinator") == "or" else all(results)
     return StepResult(output={"result": result}, branch="true" if result else "false")
@@ -178,7 +180,10 @@ def _truthy(value: Any) -> bool:
 def sleep_until(config: dict, now: datetime) -> datetime:
     if config.get("until"):
         until = config["until"]
-        moment = until if isinstance(until, datetime) else parse_datetime(str(until))
+        try:
+            moment = until if isinstance(until, datetime) else parse_datetime(str(until))
+        except ValueError:
+            moment = None
         if moment is None:
             raise NodeError(f"until is not an ISO 8601 timestamp: {until!r}", retryable=False)
         if timezone.is_naive(moment):

@@ -14,8 +14,11 @@ def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> l
     from .engine import start_execution
     from .models import Workflow
 
+    from .services import _as_uuid
+
     parent = Execution.objects.select_related("run_as").get(pk=parent_run.execution_id)
-    workflow = Workflow.objects.filter(pk=workflow_id, tenant_id=parent.tenant_id).first()
+    pk = _as_uuid(workflow_id)
+    workflow = Workflow.objects.filter(pk=pk, tenant_id=parent.tenant_id).first() if pk else None
     if workflow is None:
         raise NodeError(f"Workflow not found: {workflow_id}", retryable=False)
     version = workflow.latest_version
@@ -50,8 +53,11 @@ def child_finished(execution: Execution) -> None:
     parent_run = NodeRun.objects.select_for_update().filter(pk=execution.parent_node_run_id).first()
     if parent_run is None or parent_run.status != NodeRunStatus.PAUSED:
         return
+    # Only the children this attempt started: a retried node keeps its row, and the
+    # children of earlier attempts stay linked to it.
+    current = (parent_run.pause_data or {}).get("childExecutionIds") or []
     siblings = list(
-        Execution.objects.filter(parent_node_run_id=parent_run.pk)
+        Execution.objects.filter(parent_node_run_id=parent_run.pk, pk__in=current)
         .order_by("parent_index")
         .values("id", "status", "context", "error")
     )

@@ -17,7 +17,10 @@ from .fields import validate_config
 from .nodes import Registry
 
 # Roots a template may name besides node labels.
-RESERVED_ROOTS = {"Trigger", "__widgetInput", "execution"}
+RESERVED_ROOTS = {"Trigger", "__widgetInput"}
+# The columns these land in (NodeRun.node_id, NodeRun.label, NodeRun.branch).
+MAX_ID_LENGTH = 100
+MAX_LABEL_LENGTH = 200
 ERROR_BRANCH = "error"
 FORBIDDEN_LABEL_CHARS = set(".[]{}")
 
@@ -139,6 +142,9 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
         if not isinstance(node_id, str) or not node_id.strip():
             problem(None, f"nodes[{index}].id", "is required and must be a non-empty string")
             continue
+        if len(node_id) > MAX_ID_LENGTH:
+            problem(node_id[:MAX_ID_LENGTH], "id", f"must be at most {MAX_ID_LENGTH} characters")
+            continue
         if node_id in seen_ids:
             problem(node_id, "id", f"duplicate node id {node_id!r}")
             continue
@@ -149,6 +155,8 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
             label = node_id
         if FORBIDDEN_LABEL_CHARS & set(label):
             problem(node_id, "label", "may not contain . [ ] { or }")
+        if len(label) > MAX_LABEL_LENGTH:
+            problem(node_id, "label", f"must be at most {MAX_LABEL_LENGTH} characters")
         if label in labels:
             problem(node_id, "label", f"label {label!r} is not unique (also on node {labels[label]!r})")
         labels[label] = node_id
@@ -172,6 +180,9 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
         good_nodes.append((node_id, label, node_type, dict(config)))
 
     triggers = [nid for nid, _, t, _ in good_nodes if t is not None and t.is_trigger]
+    for node_id, label, node_type, _ in good_nodes:
+        if label in RESERVED_ROOTS and not (node_type is not None and node_type.is_trigger and label == "Trigger"):
+            problem(node_id, "label", f"{label!r} is reserved; choose another label")
     if not triggers and good_nodes:
         problem(None, "nodes", "a workflow needs a trigger node")
     elif not good_nodes and isinstance(raw_nodes, list):
@@ -185,17 +196,17 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
             problem(None, f"edges[{index}]", "must be an object")
             continue
         for end in ("source", "target"):
-            if raw.get(end) not in seen_ids:
+            if not isinstance(raw.get(end), str) or raw.get(end) not in seen_ids:
                 problem(None, f"edges[{index}].{end}", f"edge to a missing node {raw.get(end)!r}")
         branch = raw.get("branch")
-        if branch is not None and not isinstance(branch, str):
-            problem(None, f"edges[{index}].branch", "must be a string")
-        elif branch is not None and raw.get("source") in seen_ids and branch != ERROR_BRANCH:
+        if branch is not None and (not isinstance(branch, str) or not 0 < len(branch) <= MAX_ID_LENGTH):
+            problem(None, f"edges[{index}].branch", f"must be a string of 1 to {MAX_ID_LENGTH} characters")
+        elif branch is not None and isinstance(raw.get("source"), str) and raw.get("source") in seen_ids and branch != ERROR_BRANCH:
             source_type = next((t for nid, _, t, _ in good_nodes if nid == raw.get("source")), None)
             allowed = source_type.branches if source_type else None
             if allowed is not None and branch not in allowed:
                 problem(raw.get("source"), f"edges[{index}].branch", f"node has no branch {branch!r}")
-        if raw.get("target") in triggers:
+        if isinstance(raw.get("target"), str) and raw.get("target") in triggers:
             problem(raw.get("target"), f"edges[{index}].target", "the trigger node cannot have incoming edges")
 
     known_roots = set(labels) | RESERVED_ROOTS

@@ -172,7 +172,7 @@ def _retrying(what: str, work):
     raise RuntimeError(f"could not {what}: too many concurrent updates")
 
 
-def _lock_execution(execution_id, *, skip_locked: bool = False) -> Execution | None:
+def lock_execution(execution_id, *, skip_locked: bool = False) -> Execution | None:
     """Lock an execution row. Every writer locks the execution before its node runs, so
     cancels, decisions, signals, deadlines and workers never wait on each other in a cycle."""
     return Execution.objects.select_for_update(skip_locked=skip_locked).filter(pk=execution_id).first()
@@ -198,7 +198,7 @@ def finish_claimed(
             pass  # the execution changed since we read it, or the lease is gone: the general path sorts it out
 
     def work() -> Claim | None:
-        execution = _lock_execution(claim.execution_id)
+        execution = lock_execution(claim.execution_id)
         run = (
             NodeRun.objects.select_for_update()
             .filter(pk=claim.run_id, status=NodeRunStatus.RUNNING, lease_owner=claim.owner, attempt=claim.attempt)
@@ -233,7 +233,7 @@ def resume_node_run(
         raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
 
     def work() -> NodeRun:
-        execution = _lock_execution(execution_id)
+        execution = lock_execution(execution_id)
         run = NodeRun.objects.select_for_update().get(pk=node_run_id)
         if run.status != NodeRunStatus.PAUSED:
             raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
@@ -251,7 +251,7 @@ def fire_deadline(node_run_id: int) -> bool:
     execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
 
     def work() -> bool:
-        execution = _lock_execution(execution_id, skip_locked=True)
+        execution = lock_execution(execution_id, skip_locked=True)
         if execution is None:
             return False  # busy elsewhere: the next timer tick tries again
         run = (
@@ -513,8 +513,8 @@ def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str |
             try:
                 with transaction.atomic():
                     outcome.persist(run)
-            except NodeError as exc:
-                return _settle_again(run, execution, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
+            except Exception as exc:
+                return _settle_again(run, execution, _persist_error(exc))
         run.status = NodeRunStatus.SUCCESS
         run.output = outcome.output
         run.branch = outcome.branch
@@ -535,8 +535,8 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
         try:
             with transaction.atomic():
                 immediate = pause.persist(run)
-        except NodeError as exc:
-            return _settle_again(run, execution, NodeError(exc.message, retryable=exc.retryable, details=exc.details))
+        except Exception as exc:
+            return _settle_again(run, execution, _persist_error(exc))
         if immediate is not None:
             result = immediate if isinstance(immediate, StepResult) else StepResult(output=immediate)
             return _settle_again(run, execution, result)
@@ -548,6 +548,18 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
         wakeup.wake_after_commit()  # workers recompute their next deadline
     live.publish_after_commit(runs=[run], execution=execution if not still_running else None)
     return None
+
+
+def _persist_error(exc: Exception) -> NodeError:
+    """A write of the step that failed in the recording transaction (rolled back to its
+    savepoint): a NodeError keeps its own retry choice; anything else is a bug of the
+    node's config or data, so retrying cannot help."""
+    if isinstance(exc, NodeError):
+        return NodeError(exc.message, retryable=exc.retryable, details=exc.details)
+    if isinstance(exc, OperationalError):
+        raise exc  # a deadlock or lost connection: the whole transaction is retried
+    logger.warning("a step's write failed", exc_info=True)
+    return NodeError(f"{type(exc).__name__}: {exc}", retryable=False)
 
 
 def _settle_again(run: NodeRun, execution: Execution, outcome) -> Claim | None:
@@ -674,7 +686,7 @@ def cancel_execution(execution_id, *, reason: str = "Cancelled") -> Execution:
     """Stop an execution: its running and paused node runs are cancelled, and its children."""
 
     def work() -> Execution:
-        execution = _lock_execution(execution_id)
+        execution = lock_execution(execution_id)
         if execution is None:
             raise InvalidState(f"Execution {execution_id} does not exist", field="executionId")
         if execution.is_finished:

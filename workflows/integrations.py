@@ -72,8 +72,12 @@ def integrations_for(user):
 
 
 def credential_keys(integration: Integration) -> list[str]:
-    """Which credentials are stored (their names only; the values never leave the server)."""
-    return sorted(decrypt_json(integration.credentials_encrypted))
+    """Which credentials are stored (their names only; the values never leave the server).
+    Credentials no configured key can decrypt list as none, so one bad row cannot break a list."""
+    try:
+        return sorted(decrypt_json(integration.credentials_encrypted))
+    except ValueError:
+        return []
 
 
 def _as_int(value: Any) -> int | None:

@@ -34,7 +34,9 @@ def _percentiles(executions, count: int) -> dict[str, float | None]:
     ordered = ordered.annotate(duration=DURATION).order_by("duration").values_list("duration", flat=True)
     result: dict[str, float | None] = {}
     for p in PERCENTILES:
-        value = ordered[nearest_rank(count, p)] if count else None
+        # The count was taken by another query: a row may have left the set since (a retry).
+        offset = nearest_rank(count, p)
+        value = next(iter(ordered[offset:offset + 1]), None) if count else None
         result[f"p{p}Seconds"] = round(value.total_seconds(), 3) if value is not None else None
     return result
 

@@ -72,18 +72,18 @@ def start_test_run(*, workflow: Workflow, user, input: Any = None, definition: A
         input = {}
     if not isinstance(input, dict):
         raise InvalidInput("input must be a JSON object", field="input")
-    if definition is None:
-        version = workflow.latest_version
-        if version is None:
-            raise InvalidInput("The workflow has no saved version", field="definition")
-    else:
-        if not isinstance(definition, dict):
-            raise InvalidInput("definition must be a JSON object with nodes and edges", field="definition")
-        version = draft_version(workflow, definition, user=user)
+    if definition is not None and not isinstance(definition, dict):
+        raise InvalidInput("definition must be a JSON object with nodes and edges", field="definition")
     from .services import run_trigger_checks
 
-    run_trigger_checks(version=version, user=user)
-    with transaction.atomic():
+    with transaction.atomic():  # a refused check leaves no draft behind
+        if definition is None:
+            version = workflow.latest_version
+            if version is None:
+                raise InvalidInput("The workflow has no saved version", field="definition")
+        else:
+            version = draft_version(workflow, definition, user=user)
+        run_trigger_checks(version=version, user=user)
         return engine.start_execution(version=version, run_as=user, input=input, is_test=True)
 
 

@@ -68,7 +68,11 @@ def workflow_detail(request: HttpRequest, pk) -> HttpResponse:
 
 def _detail_context(request, workflow: Workflow, **form) -> dict:
     version = workflow.latest_version
-    draft_ids = list(Workflow.objects.filter(description=f"{testruns.DRAFT_MARKER}{workflow.pk}").values_list("pk", flat=True))
+    draft_ids = list(
+        Workflow.objects.filter(
+            tenant_id=workflow.tenant_id, is_active=False, description=f"{testruns.DRAFT_MARKER}{workflow.pk}"
+        ).values_list("pk", flat=True)
+    )
     graph = layout(version.definition).as_dict() if version else None
     return {
         "workflow": workflow,

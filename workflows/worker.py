@@ -233,6 +233,7 @@ class Worker:
         self._wake = threading.Event()
         self._timer_wake = threading.Event()
         self._held: set[int] = set()
+        self.abandoned = 0
         self._futures: set[Future] = set()
         self._lock = threading.Lock()
         self.steps_done = 0
@@ -328,6 +329,9 @@ class Worker:
         if unfinished:
             logger.warning("releasing %d unfinished node run(s)", len(unfinished))
             release_leases(self.owner, unfinished)
+            # Their steps still run in our threads: the process must end now (runworkflows
+            # does), or a released attempt could run here and elsewhere at once.
+            self.abandoned = len(unfinished)
         pool.shutdown(wait=False, cancel_futures=True)
         try:
             live.flush()

@@ -163,3 +163,17 @@ def test_openapi_schema_and_docs(api):
     paths = schema.json()["paths"]
     assert "/api/workflows/{id}/trigger/" in paths and "/api/executions/{id}/retry/" in paths
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_delete_a_workflow_that_never_ran_but_not_one_that_did(api, make_workflow, user):
+    unused, used = make_workflow(DEFINITION, name="unused"), make_workflow(DEFINITION, name="used")
+    trigger_workflow(workflow_id=used.pk, user_name="alice")
+    assert api.delete(f"/api/workflows/{unused.pk}/").status_code == 204
+    refused = api.delete(f"/api/workflows/{used.pk}/")
+    assert refused.status_code == 409 and "deactivate" in refused.json()["detail"]
+    assert Workflow.objects.filter(pk=used.pk).exists()
+
+
+def test_impossible_dates_in_filters_are_a_400(api):
+    response = api.get("/api/executions/?createdAfter=2020-13-45T00:00:00")
+    assert response.status_code == 400 and "createdAfter" in response.json()

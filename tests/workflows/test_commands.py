@@ -115,3 +115,29 @@ def test_admin_pages_render(client, make_workflow, user, django_user_model):
         assert response.status_code == 200, url
     page = client.get(f"/admin/workflows/workflow/{wf.pk}/change/").content.decode()
     assert "{{Trigger.x}}" in page  # the definition is shown readably
+
+
+def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(make_workflow, user, recording_nodes, settings):
+    from workflows.models import NodeRun
+
+    wf = make_workflow(chain({"id": "slow", "type": "test/record", "label": "Slow", "config": {"sleep": 60}}))
+    execution_id = call("trigger_workflow", str(wf.pk), "--user", "alice")
+    env = {
+        **os.environ, "DATABASE_URL": _test_database_url(), "WORKFLOW_SHUTDOWN_GRACE_SECONDS": "0.5",
+        "WORKFLOW_NODE_MODULES": ",".join(settings.WORKFLOW_NODE_MODULES),
+    }
+    process = subprocess.Popen([sys.executable, "manage.py", "runworkflows"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = NodeRun.objects.get(execution_id=execution_id, node_id="slow")
+    try:
+        deadline = time.monotonic() + 20
+        while NodeRun.objects.get(pk=run.pk).lease_owner is None:
+            assert time.monotonic() < deadline, "the worker did not claim the step"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)  # far less than the step's 60 s
+    assert process.returncode == 0, output
+    assert "gave back 1 unfinished step(s)" in output
+    run.refresh_from_db()
+    assert run.status == "running" and run.lease_owner is None and run.attempt == 0

@@ -120,3 +120,27 @@ def test_advance_joins_and_skips_dead_branches():
     assert ready == ["yes"] and skipped == ["no"]
     states["yes"] = ("success", None)
     assert advance(graph, states, ["yes"]) == (["join"], [])
+
+
+def test_unhashable_edge_ends_are_reported_not_crashed_on():
+    definition = chain({"id": "a", "type": "set", "label": "A"}, edges=[{"source": ["trigger"], "target": {"x": 1}}])
+    errors = problems(definition)
+    assert has(errors, None, "edges[0].source", "missing node") and has(errors, None, "edges[0].target", "missing node")
+
+
+def test_ids_labels_and_branches_fit_their_columns():
+    definition = chain(
+        {"id": "a" * 101, "type": "set", "label": "A"},
+        {"id": "b", "type": "set", "label": "B" * 201},
+        {"id": "s", "type": "switch", "label": "S", "config": {"value": 1, "cases": [{"branch": "x" * 101, "equals": 1}]}},
+        edges=[{"source": "trigger", "target": "b"}, {"source": "trigger", "target": "s"}, {"source": "s", "target": "b", "branch": "x" * 101}],
+    )
+    errors = problems(definition)
+    assert has(errors, "a" * 100, "id", "at most 100")
+    assert has(errors, "b", "label", "at most 200")
+    assert has(errors, None, "edges[2].branch", "1 to 100")
+
+
+def test_reserved_labels_are_refused_for_other_nodes():
+    errors = problems(chain({"id": "a", "type": "set", "label": "Trigger"}, {"id": "b", "type": "set", "label": "__widgetInput"}))
+    assert has(errors, "a", "label", "reserved") and has(errors, "b", "label", "reserved")

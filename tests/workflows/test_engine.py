@@ -387,3 +387,24 @@ def test_context_written_meanwhile_is_kept_when_the_step_finishes(make_workflow,
     execution = Execution.objects.get(pk=execution_id)
     assert execution.status == "success"
     assert execution.context["__widgetInput"] == {"x": "typed"} and execution.context["B"] == {"seen": "typed"}
+
+
+def test_retried_sub_workflow_node_counts_only_its_new_children(make_workflow, user, run_until, finished, worker, http_server):
+    http_server.script = [(500, {}), (200, {"ok": True})]
+    child = make_workflow(chain(http_node(http_server.url, NO_RETRY)), name="child")
+    parent = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}), name="parent")
+    execution_id = start(parent, user)
+    run_until(finished(execution_id))
+    assert Execution.objects.get(pk=execution_id).status == "error"
+    retry_execution(Execution.objects.get(pk=execution_id))
+    run_until(finished(execution_id))
+    assert Execution.objects.get(pk=execution_id).status == "success"
+    assert Execution.objects.filter(parent_execution_id=execution_id).count() == 2
+
+
+def test_a_bad_workflow_id_fails_the_node_at_once(make_workflow, user, worker):
+    wf = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": "not-a-uuid"}}))
+    execution_id = start(wf, user)
+    worker.run_until_idle()
+    run = runs(execution_id)["t"]
+    assert run.status == "error" and run.attempt == 1 and "Workflow not found" in run.error["message"]

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from .. import services, stats, testruns
+from ..exceptions import InvalidState
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from .serializers import (
@@ -76,6 +77,16 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         serializer.instance = services.update_workflow(
             serializer.instance, user=self.request.user, definition=data.pop("definition", None), **data
         )
+
+    def perform_destroy(self, instance):
+        # Executions keep their version (the record of what ran), so a workflow that has run is
+        # deactivated rather than deleted.
+        runs = instance.executions.count()
+        if runs:
+            raise InvalidState(
+                f"Workflow has {runs} execution(s); deactivate it with isActive=false instead", field="id"
+            )
+        instance.delete()
 
     @extend_schema(request=TriggerSerializer, responses={202: TriggerResultSerializer})
     @action(detail=True, methods=["post"])
@@ -162,7 +173,10 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             qs = qs.filter(status__in=wanted)
         for name, lookup in (("createdAfter", "created_at__gte"), ("createdBefore", "created_at__lt")):
             if params.get(name):
-                moment = parse_datetime(params[name])
+                try:
+                    moment = parse_datetime(params[name])
+                except ValueError:
+                    moment = None
                 if moment is None:
                     errors[name] = ["not an ISO 8601 timestamp"]
                 else:

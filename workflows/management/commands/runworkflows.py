@@ -1,4 +1,5 @@
 """Run a workflow worker until SIGTERM or SIGINT."""
+import os
 import signal
 
 from django.core.management.base import BaseCommand
@@ -24,3 +25,9 @@ class Command(BaseCommand):
             signal.signal(sig, lambda *_: worker.stop())
         self.stdout.write(f"worker {worker.owner} running with concurrency {worker.concurrency}; SIGTERM stops it")
         worker.run()
+        if worker.abandoned:
+            # Steps given back still run in this process's threads; end them with it, so a
+            # released attempt never runs here and on another worker at the same time.
+            self.stdout.write(f"gave back {worker.abandoned} unfinished step(s)")
+            self.stdout.flush()
+            os._exit(0)
