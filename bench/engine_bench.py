@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/workflows")
+# Measure what production runs: no per-query debug bookkeeping.
+os.environ.setdefault("DEBUG", "false")
 
 import django  # noqa: E402
 
@@ -109,7 +111,7 @@ def run_engine(workflow, user, *, executions: int, workers: int, concurrency: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=4, help="step threads per worker process")
+    parser.add_argument("--concurrency", type=int, default=2, help="step threads per worker process (2 suits 2 cores)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("the benchmark runs on PostgreSQL: set DATABASE_URL")
