@@ -6,7 +6,7 @@ as {"nodeId", "field", "message"}.
 """
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any

@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from . import engine, live, templating, wakeup
 from .engine import Claim
-from .models import Execution, NodeRun, NodeRunStatus
+from .models import NodeRun, NodeRunStatus
 from .nodes import NodeError, Pause, StepContext, StepLogger, StepResult, registry
 
 logger = logging.getLogger("workflows.worker")

@@ -6,7 +6,6 @@ from rest_framework.test import APIClient
 
 from events import services
 from tests.conftest import chain
-from workflows import engine
 
 SIGNAL_URL = "/api/workflow/events/signal"
 
@@ -28,14 +27,6 @@ def payment_definition(**wait_config) -> dict:
         {"id": "result", "type": "set", "label": "Payment Result",
          "config": {"values": {"amount": "{{Wait for Event.payload.amount}}", "status": "{{Wait for Event.status}}"}}},
     )
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph_cache():
-    """Forget cached graphs: rolled-back tests reuse version ids, and the cache is keyed by id."""
-    engine.graph_for_version.cache_clear()
-    yield
-    engine.graph_for_version.cache_clear()
 
 
 @pytest.fixture

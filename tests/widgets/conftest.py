@@ -129,11 +129,3 @@ def worker_thread():
         thread.join(timeout=15)
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph_cache():
-    """The engine caches graphs by version id, and rolled-back tests reuse ids."""
-    from workflows.engine import graph_for_version
-
-    graph_for_version.cache_clear()
-    yield
-    graph_for_version.cache_clear()

@@ -14,17 +14,6 @@ from workflows.nodes import registry
 ECHO_PLUGINS = ["plugins.sms.PLUGIN", "tests.workflows.sample_plugins.ECHO"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph_cache():
-    """engine.graph_for_version caches graphs by version id, and SQLite reuses ids after the
-    flush between transactional tests: start and end each test with an empty cache."""
-    from workflows.engine import graph_for_version
-
-    graph_for_version.cache_clear()
-    yield
-    graph_for_version.cache_clear()
-
-
 @pytest.fixture
 def echo_plugins(settings):
     """The sample echo plugin beside the SMS one, with its lazy step module not imported yet."""

@@ -2,7 +2,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from tests.workflows.plugins_support import fresh_graph_cache, echo_plugins  # noqa: F401 (fixture)
+from tests.workflows.plugins_support import echo_plugins  # noqa: F401 (fixture)
 from workflows import integrations
 
 

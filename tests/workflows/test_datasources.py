@@ -5,7 +5,7 @@ import pytest
 
 from demo.models import Order
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, node  # noqa: F401 (autouse fixture)
+from tests.workflows.plugins_support import node
 from workflows.checks import check_datasources
 from workflows.exceptions import InvalidDefinition
 from workflows.models import Execution, NodeRun

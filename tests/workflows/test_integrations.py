@@ -4,7 +4,7 @@ from cryptography.fernet import Fernet
 from rest_framework.test import APIClient
 
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, node  # noqa: F401 (autouse fixture)
+from tests.workflows.plugins_support import node
 from workflows import integrations
 from workflows.encryption import decrypt_json, encrypt_json
 from workflows.exceptions import InvalidInput, InvalidIntegrationReferences

@@ -4,7 +4,6 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache  # noqa: F401 (autouse fixture)
 from workflows import integrations
 from workflows.models import Schedule
 

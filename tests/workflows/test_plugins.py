@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, echo_plugins, node  # noqa: F401 (fixture)
+from tests.workflows.plugins_support import echo_plugins, node  # noqa: F401 (fixture)
 from workflows import integrations
 from workflows.api.catalog import node_catalog_entry
 from workflows.exceptions import InvalidDefinition

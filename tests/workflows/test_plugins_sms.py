@@ -2,7 +2,7 @@
 import pytest
 
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, node, provider  # noqa: F401 (fixture)
+from tests.workflows.plugins_support import node, provider  # noqa: F401 (fixture)
 from workflows import integrations
 from workflows.models import Execution, NodeRun
 from workflows.services import trigger_workflow

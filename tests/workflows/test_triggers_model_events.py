@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from demo.models import Order
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, node  # noqa: F401 (autouse fixture)
+from tests.workflows.plugins_support import node
 from workflows import triggers
 from workflows.exceptions import InvalidInput
 from workflows.models import Execution, ModelTrigger

@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.conftest import chain
-from tests.workflows.plugins_support import fresh_graph_cache, node  # noqa: F401 (autouse fixture)
+from tests.workflows.plugins_support import node
 from workflows import triggers
 from workflows.cron import cron_problem, next_run
 from workflows.exceptions import InvalidInput
