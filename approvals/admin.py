@@ -2,11 +2,10 @@
 actions that approve or reject as the signed-in admin when eligible."""
 from __future__ import annotations
 
-import json
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
 
+from workflows.admin import pretty_json
 from workflows.selectors import tenant_ids_for
 
 from . import services
@@ -65,7 +64,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Context data")
     def context_data_pretty(self, obj):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(obj.context_data, indent=2, default=str))
+        return pretty_json(obj.context_data)
 
     def _decide(self, request, queryset, decision: str) -> None:
         done, refused = 0, []

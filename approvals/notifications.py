@@ -12,6 +12,8 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from workflows.nodes import log_entry
+
 from .display import readable_items
 from .models import ApprovalEvent, ApprovalRequest, ApprovalStatus
 from .selectors import eligible_users
@@ -60,7 +62,7 @@ def build_message(request: ApprovalRequest, user, *, kind: str) -> EmailMultiAlt
 
 def send(request_id, *, kind: str, usernames: list[str] | None = None) -> tuple[int, list[str]]:
     """Mail the request's approvers (or `usernames` among them); returns (sent, failed usernames)."""
-    from .services import append_node_logs, log_entry
+    from .services import append_node_logs
 
     request = ApprovalRequest.objects.select_related("node_run").filter(pk=request_id).first()
     if request is None or request.status != ApprovalStatus.PENDING:

@@ -14,11 +14,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from workflows.models import Execution, NodeRun
+from workflows.nodes import log_entry
 
 from .models import ApprovalEvent, ApprovalRequest, ApprovalStatus
 from .notifications import send_after_commit
 from .selectors import eligible_usernames
-from .services import append_node_logs, escalate, log_entry
+from .services import append_node_logs, escalate
 
 logger = logging.getLogger("workflows.approvals")
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from workflows import engine
 from workflows.fields import validate_config
 from workflows.models import Execution, NodeRun
-from workflows.nodes import NodeError
+from workflows.nodes import NodeError, log_entry
 
 from . import policies
 from .config import RequestSpec, form_field_objects
@@ -51,10 +51,6 @@ def retry_on_deadlock(fn):
         return None  # not reached: the last attempt returns or raises
 
     return wrapper
-
-
-def log_entry(type_: str, label: str, message: str) -> dict:
-    return {"type": type_, "label": label, "message": message, "timestamp": timezone.now().isoformat()}
 
 
 def append_node_logs(node_run_id: int, entries: list[dict]) -> None:

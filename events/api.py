@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
-from workflows.services import trigger_workflow
+from workflows.services import as_uuid, trigger_workflow
 
 from . import selectors, services
 from .authentication import HasWorkflowApiKey, WorkflowApiKeyAuthentication
@@ -155,10 +154,9 @@ class WaitListView(APIView):
                 waits = waits.filter(**{name: params[name]})
                 signals = signals.filter(**{name: params[name]})
         if params.get("execution"):
-            try:
-                execution_id = uuid.UUID(params["execution"])
-            except ValueError:
-                raise ValidationError({"execution": ["not a valid execution id"]}) from None
+            execution_id = as_uuid(params["execution"])
+            if execution_id is None:
+                raise ValidationError({"execution": ["not a valid execution id"]})
             waits = waits.filter(execution_id=execution_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(waits.order_by("-created_at"), request, view=self)

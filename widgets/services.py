@@ -18,7 +18,7 @@ from django.utils import timezone
 from workflows import engine
 from workflows.models import FINISHED_STATUSES, Execution, NodeRun, NodeRunStatus, Workflow
 from workflows.selectors import tenant_ids_for
-from workflows.services import trigger_workflow
+from workflows.services import as_uuid, trigger_workflow
 
 from .exceptions import Forbidden, InstanceFinished, InvalidConfig, NotFound, SyncTimeout
 from .models import Widget
@@ -46,13 +46,6 @@ class WidgetSpec:
         )
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def _check_tenant(obj_tenant_id, *, user, what: str) -> None:
     if obj_tenant_id not in tenant_ids_for(user):
         raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID")
@@ -62,14 +55,14 @@ def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
     """A tenantID sent by the client must be one of the caller's and the object's own."""
     if tenant_id in (None, ""):
         return
-    requested = _as_uuid(tenant_id)
+    requested = as_uuid(tenant_id)
     if requested is None or requested not in tenant_ids_for(user) or requested != obj_tenant_id:
         raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID")
 
 
 def find_execution(instance_id: Any, *, user) -> Execution:
     """The execution if the caller's tenants include it (NotFound / Forbidden otherwise)."""
-    pk = _as_uuid(instance_id)
+    pk = as_uuid(instance_id)
     execution = Execution.objects.select_related("workflow", "workflow_version").filter(pk=pk).first() if pk else None
     if execution is None:
         raise NotFound(f"Instance not found: {instance_id}", field="instanceID")
@@ -78,7 +71,7 @@ def find_execution(instance_id: Any, *, user) -> Execution:
 
 
 def find_workflow(workflow_id: Any, *, user) -> Workflow:
-    pk = _as_uuid(workflow_id)
+    pk = as_uuid(workflow_id)
     workflow = Workflow.objects.filter(pk=pk).first() if pk else None
     if workflow is None:
         raise NotFound(f"Workflow not found: {workflow_id}", field="workflowID")
@@ -88,7 +81,7 @@ def find_workflow(workflow_id: Any, *, user) -> Workflow:
 
 def saved_widget(widget_id: Any, *, user) -> Widget | None:
     """The saved widget with this id, None when the id names no saved widget."""
-    pk = _as_uuid(widget_id)
+    pk = as_uuid(widget_id)
     widget = Widget.objects.filter(pk=pk).first() if pk else None
     if widget is not None:
         _check_tenant(widget.tenant_id, user=user, what="widget")

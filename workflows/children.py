@@ -14,10 +14,10 @@ def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> l
     from .engine import start_execution
     from .models import Workflow
 
-    from .services import _as_uuid
+    from .services import as_uuid
 
     parent = Execution.objects.select_related("run_as").get(pk=parent_run.execution_id)
-    pk = _as_uuid(workflow_id)
+    pk = as_uuid(workflow_id)
     workflow = Workflow.objects.filter(pk=pk, tenant_id=parent.tenant_id).first() if pk else None
     if workflow is None:
         raise NodeError(f"Workflow not found: {workflow_id}", retryable=False)

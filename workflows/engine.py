@@ -24,7 +24,7 @@ from . import live, wakeup
 from .definition import Graph, advance, build_graph, edge_taken
 from .exceptions import InvalidState
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
-from .nodes import NodeError, Pause, StepResult, registry
+from .nodes import NodeError, Pause, StepResult, log_entry, registry
 
 logger = logging.getLogger("workflows.engine")
 
@@ -86,10 +86,6 @@ def backoff_delay(policy: dict, attempt: int) -> float:
     base = min(base, policy["maxInterval"])
     jitter = policy.get("jitter") or 0
     return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
-
-
-def _log(type_: str, label: str, message: str, now: datetime) -> dict:
-    return {"type": type_, "label": label, "message": message, "timestamp": now.isoformat()}
 
 
 # --- Starting ------------------------------------------------------------------------
@@ -238,7 +234,7 @@ def resume_node_run(
         if run.status != NodeRunStatus.PAUSED:
             raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
         if message:
-            run.logs = [*run.logs, _log("info", run.label, message, timezone.now())]
+            run.logs = [*run.logs, log_entry("info", run.label, message, timezone.now())]
         _settle(run, execution, outcome)
         return run
 
@@ -486,7 +482,7 @@ def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str |
             run.error = {"message": outcome.message, "attempt": run.attempt, "details": outcome.details}
             run.logs = [
                 *run.logs,
-                _log("warning", run.label, f"Attempt {run.attempt} failed: {outcome.message}; retrying in {delay:.1f}s", now),
+                log_entry("warning", run.label, f"Attempt {run.attempt} failed: {outcome.message}; retrying in {delay:.1f}s", now),
             ]
             run.save()
             wakeup.wake_after_commit()
@@ -500,7 +496,7 @@ def _settle(run: NodeRun, execution: Execution, outcome, *, handoff_owner: str |
     if isinstance(outcome, NodeError):
         run.status = NodeRunStatus.ERROR
         run.error = {"message": outcome.message, "attempt": run.attempt, "details": outcome.details}
-        run.logs = [*run.logs, _log("error", run.label, outcome.message, now)]
+        run.logs = [*run.logs, log_entry("error", run.label, outcome.message, now)]
         routed = any(e.branch == "error" for e in graph.outgoing.get(run.node_id, []))
         if not routed:
             run.save()
@@ -530,7 +526,7 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
     run.pause_data = pause.data
     run.lease_owner = run.lease_expires_at = None
     message = f"Paused until {pause.until.isoformat()}" if pause.until else "Paused"
-    run.logs = [*run.logs, _log("info", run.label, message, now)]
+    run.logs = [*run.logs, log_entry("info", run.label, message, now)]
     if pause.persist is not None:
         try:
             with transaction.atomic():
@@ -663,7 +659,7 @@ def _stop_active_runs(execution: Execution, now: datetime) -> list[NodeRun]:
         run.finished_at = now
         run.lease_owner = run.lease_expires_at = None
         run.wake_at = None
-        run.logs = [*run.logs, _log("warning", run.label, "Cancelled", now)]
+        run.logs = [*run.logs, log_entry("warning", run.label, "Cancelled", now)]
         run.save()
         node_type = registry.get(run.node_type)
         if was_paused and node_type and node_type.on_cancel:
@@ -771,7 +767,7 @@ def retry_execution(execution_id, *, from_node: str | None = None, version: Work
             run.output = run.error = run.pause_data = run.branch = None
             run.started_at = run.finished_at = run.wake_at = None
             run.lease_owner = run.lease_expires_at = None
-            run.logs = [*run.logs, _log("info", node.label, "Reset for retry", now)] if run.pk else []
+            run.logs = [*run.logs, log_entry("info", node.label, "Reset for retry", now)] if run.pk else []
             run.save()
         _cas_update(
             execution,

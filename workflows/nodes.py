@@ -77,6 +77,11 @@ class Field:
         return data
 
 
+def log_entry(type_: str, label: str, message: str, at: datetime | None = None) -> dict:
+    """One entry of a node run's log, as every writer of logs stores it."""
+    return {"type": type_, "label": label, "message": str(message), "timestamp": (at or timezone.now()).isoformat()}
+
+
 class StepLogger:
     """Collects a node's log entries; the engine stores them with the step's result."""
 
@@ -85,9 +90,7 @@ class StepLogger:
         self.entries: list[dict] = []
 
     def log(self, type_: str, message: str) -> None:
-        self.entries.append(
-            {"type": type_, "label": self.label, "message": str(message), "timestamp": timezone.now().isoformat()}
-        )
+        self.entries.append(log_entry(type_, self.label, message))
 
     def info(self, message: str) -> None:
         self.log("info", message)

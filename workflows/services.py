@@ -31,7 +31,8 @@ class TriggerResult:
     status: str = "running"
 
 
-def _as_uuid(value: Any) -> uuid.UUID | None:
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """`value` as a UUID, or None when it is not one (ids from URLs, bodies and sockets)."""
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
     except (ValueError, TypeError, AttributeError):
@@ -106,7 +107,7 @@ def trigger_workflow(
         input = {}
     if not isinstance(input, dict):
         raise InvalidInput("input must be a JSON object", field="input")
-    pk = _as_uuid(workflow_id)
+    pk = as_uuid(workflow_id)
     workflows = Workflow.objects.all() if tenant_ids is None else Workflow.objects.filter(tenant_id__in=tenant_ids)
     workflow = workflows.filter(pk=pk).first() if pk else None
     if workflow is None:
@@ -153,7 +154,7 @@ def retry_execution(execution: Execution, *, from_node: str | None = None, versi
 
 
 def get_execution(execution_id: Any, *, tenant_ids: list | None = None) -> Execution:
-    pk = _as_uuid(execution_id)
+    pk = as_uuid(execution_id)
     qs = Execution.objects.all() if tenant_ids is None else Execution.objects.filter(tenant_id__in=tenant_ids)
     execution = qs.filter(pk=pk).first() if pk else None
     if execution is None:

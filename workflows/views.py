@@ -190,7 +190,7 @@ def embed_example(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('workflows:embed-example')}?execution={result.execution_id}")
     execution = None
     if request.GET.get("execution"):
-        pk = services._as_uuid(request.GET["execution"])
+        pk = services.as_uuid(request.GET["execution"])
         execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
         if execution is None:
             raise Http404("Execution not found")

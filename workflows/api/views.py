@@ -161,7 +161,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def _filter(qs, params):
         errors = {}
         if params.get("workflow"):
-            pk = services._as_uuid(params["workflow"])
+            pk = services.as_uuid(params["workflow"])
             if pk is None:
                 errors["workflow"] = ["not a valid workflow id"]
             qs = qs.filter(workflow_id=pk)

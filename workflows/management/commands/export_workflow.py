@@ -4,6 +4,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows.models import Workflow
+from workflows.services import as_uuid
 
 
 class Command(BaseCommand):
@@ -14,7 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--output", "-o", default="-", help="file path, or - for stdout")
 
     def handle(self, workflow_id, output, **options):
-        workflow = Workflow.objects.filter(pk=workflow_id).first() if _is_uuid(workflow_id) else None
+        pk = as_uuid(workflow_id)
+        workflow = Workflow.objects.filter(pk=pk).first() if pk else None
         if workflow is None:
             raise CommandError(f"Workflow not found: {workflow_id}")
         version = workflow.latest_version
@@ -34,12 +36,3 @@ class Command(BaseCommand):
                 handle.write(text + "\n")
             self.stderr.write(f"wrote {output}")
 
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False
