@@ -33,29 +33,26 @@ class WorkflowUpdateSerializer(WorkflowSerializer):
     definition = serializers.JSONField(required=False)
 
 
-class TriggerSerializer(serializers.Serializer):
+class InputSerializer(serializers.Serializer):
+    """A body carrying an execution's `input`: a JSON object, empty when left out."""
+
     input = serializers.JSONField(required=False, default=dict)
+
+    def validate_input(self, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class TriggerSerializer(InputSerializer):
     version = serializers.CharField(required=False, allow_null=True)
     idempotencyKey = serializers.CharField(required=False, allow_null=True, max_length=255)
 
-    def validate_input(self, value):
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("must be a JSON object")
-        return value
 
-
-class TestRunSerializer(serializers.Serializer):
-    input = serializers.JSONField(required=False, default=dict)
+class TestRunSerializer(InputSerializer):
     definition = serializers.JSONField(required=False, allow_null=True, help_text="An unsaved definition to test")
-
-    def validate_input(self, value):
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("must be a JSON object")
-        return value
 
     def validate_definition(self, value):
         if value is not None and not isinstance(value, dict):
