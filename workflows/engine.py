@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DataError, OperationalError, connection, transaction
@@ -60,6 +61,8 @@ class Claim:
     # The execution's CAS counter when `context` was read (None: unknown, read it again).
     execution_version: int | None = None
     started_at: datetime | None = None
+    # The node run that waits for this (child) execution, if any.
+    parent_run_id: int | None = None
 
 
 @lru_cache(maxsize=512)
@@ -294,11 +297,31 @@ CAS_SQL = "UPDATE workflows_execution SET context = %s, version = %s, updated_at
 
 STATUS_SQL = "UPDATE workflows_execution SET status = %s, finished_at = %s WHERE id = %s"
 
+# On PostgreSQL, in autocommit mode, the whole fast outcome is one statement committed on its
+# own: one round trip. At the end of a branch (no successors) the execution becomes paused or
+# finished when no other node run is running. Reading the other node runs in the statement's
+# snapshot is safe because every change of a node run's status also bumps the execution's CAS
+# counter, so a concurrent change makes the compare-and-swap fail. Every part must apply, or a
+# division by zero undoes the whole statement and the general path takes over. The SELECT
+# names `exe` first, so the execution row is locked before any node run, the lock order of
+# every writer.
 FAST_PG_SQL = """
-WITH exe AS (
-    UPDATE workflows_execution SET context = %(context)s::jsonb, version = %(version)s + 1, updated_at = %(now)s
-    WHERE id = %(execution)s AND version = %(version)s
-    RETURNING status
+WITH ended AS (
+    SELECT CASE
+        WHEN NOT %(ends)s OR bool_or(status = 'running') THEN NULL
+        WHEN bool_or(status = 'paused') THEN 'paused'
+        ELSE 'success'
+    END AS status
+    FROM workflows_noderun
+    WHERE %(ends)s AND execution_id = %(execution)s AND id <> %(run)s AND status IN ('running', 'paused')
+), exe AS (
+    UPDATE workflows_execution e
+    SET context = %(context)s::jsonb, version = e.version + 1, updated_at = %(now)s,
+        status = COALESCE(ended.status, e.status),
+        finished_at = CASE WHEN ended.status = 'success' THEN %(now)s ELSE e.finished_at END
+    FROM ended
+    WHERE e.id = %(execution)s AND e.version = %(version)s
+    RETURNING e.status, e.tenant_id, e.workflow_id, e.is_test, e.error
 ), fin AS (
     UPDATE workflows_noderun
     SET status = 'success', output = %(output)s::jsonb, branch = %(branch)s, error = NULL,
@@ -314,10 +337,10 @@ WITH exe AS (
         attempt = CASE WHEN node_id = %(handoff)s THEN 1 ELSE attempt END,
         started_at = CASE WHEN node_id = %(handoff)s THEN %(now)s ELSE started_at END
     WHERE execution_id = %(execution)s AND node_id = ANY(%(targets)s::varchar[]) AND status = 'idle'
-    RETURNING id, node_id
+    RETURNING node_id, id
 )
 SELECT
-    (SELECT status FROM exe) AS status,
+    (SELECT json_build_array(status, tenant_id, workflow_id, is_test, error) FROM exe) AS execution,
     (SELECT json_agg(json_build_array(node_id, id)) FROM ready) AS ready,
     1 / ((SELECT count(*) FROM exe) * (SELECT count(*) FROM fin)
          * CASE WHEN (SELECT count(*) FROM ready) = %(count)s THEN 1 ELSE 0 END) AS all_applied
@@ -376,19 +399,34 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs, resolved_config, hando
         "lease": connection.ops.adapt_datetimefield_value(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)),
         "handoff": targets[0] if handoff and targets else None, "targets": targets,
     }
-    if targets and connection.vendor == "postgresql" and connection.get_autocommit():
-        status, ready_ids = _fast_statement_postgres(params, logs)
-        return _after_fast(claim, node, graph, targets, ready_ids, status, context, now, handoff)
+    # One statement needs PostgreSQL in autocommit mode (no caller's transaction to join),
+    # and not the last step of a child execution, whose parent resumes in the same transaction.
+    if connection.vendor == "postgresql" and connection.get_autocommit() and (targets or claim.parent_run_id is None):
+        ended, ready_ids = _fast_statement_postgres(params, logs)
+        execution = None
+        if ended is not None:
+            status, tenant_id, workflow_id, is_test, error = ended
+            execution = Execution(
+                id=claim.execution_id, tenant_id=tenant_id, workflow_id=workflow_id, status=status, context=context,
+                error=error, is_test=is_test, finished_at=now if status == ExecutionStatus.SUCCESS else None,
+            )
+        return _after_fast(claim, node, graph, ready_ids, context, now, handoff, execution)
     with transaction.atomic():
         status, ready_ids = _fast_statements(params, logs)
-        return _after_fast(claim, node, graph, targets, ready_ids, status, context, now, handoff)
+        execution = None
+        if status != ExecutionStatus.RUNNING:
+            execution = Execution.objects.get(pk=claim.execution_id)
+            if status == ExecutionStatus.SUCCESS:
+                _on_execution_finished(execution)
+        return _after_fast(claim, node, graph, ready_ids, context, now, handoff, execution)
 
 
-def _after_fast(claim: Claim, node, graph: Graph, targets, ready_ids, status, context, now, handoff) -> Claim | None:
-    """Wake, publish and (at the end of an execution) notify its parent; returns the hand-off."""
-    if len(targets) > (1 if handoff else 0):
+def _after_fast(claim: Claim, node, graph: Graph, ready_ids, context, now, handoff, ended) -> Claim | None:
+    """Wake and publish after a fast outcome; returns the hand-off. `ended` is the execution
+    when this step paused or finished it."""
+    first = next(iter(ready_ids)) if handoff and ready_ids else None
+    if len(ready_ids) > (1 if first else 0):
         wakeup.wake_after_commit()
-    first = targets[0] if handoff and targets else None
     live.publish_after_commit(
         runs=[
             live.RunUpdate(claim.execution_id, node.id, node.label, NodeRunStatus.SUCCESS, claim.attempt,
@@ -396,13 +434,9 @@ def _after_fast(claim: Claim, node, graph: Graph, targets, ready_ids, status, co
             *(live.RunUpdate(claim.execution_id, nid, graph.nodes[nid].label, NodeRunStatus.RUNNING,
                              1 if nid == first else 0, started_at=now if nid == first else None)
               for nid in ready_ids),
-        ]
+        ],
+        execution=ended,
     )
-    if status != ExecutionStatus.RUNNING:
-        execution = Execution.objects.get(pk=claim.execution_id)
-        live.publish_after_commit(execution=execution)
-        if status == ExecutionStatus.SUCCESS:
-            _on_execution_finished(execution)
     if first is None:
         return None
     return replace(
@@ -411,14 +445,26 @@ def _after_fast(claim: Claim, node, graph: Graph, targets, ready_ids, status, co
     )
 
 
-def _fast_statement_postgres(params: dict, logs: list[dict]) -> tuple[str, dict[str, int]]:
-    """The fast path in the middle of a branch as one statement, committed on its own (one
-    round trip): a failed compare-and-swap, lease check or successor update makes it divide
-    by zero, which undoes all of it, and the general path takes over."""
-    with connection.cursor() as cursor:
-        cursor.execute(FAST_PG_SQL, {**params, "logs": _json(logs), "count": len(params["targets"])})
-        status, ready, _ = cursor.fetchone()
-    return status, {node_id: pk for node_id, pk in (ready or [])}
+def _fast_statement_postgres(params: dict, logs: list[dict]) -> tuple[list | None, dict[str, int]]:
+    """The fast path as one statement, committed on its own. Returns the execution's
+    (status, tenant, workflow, is_test, error) when the step paused or finished it, and the
+    node runs it made ready, in the order of the graph's edges."""
+    ((execution, ready, _),) = execute_prepared(
+        FAST_PG_SQL, {**params, "ends": not params["targets"], "logs": _json(logs), "count": len(params["targets"])}
+    )
+    got = dict(ready or [])
+    ended = execution if execution[0] != ExecutionStatus.RUNNING else None
+    return ended, {target: got[target] for target in params["targets"]}
+
+
+def execute_prepared(sql: str, params: dict) -> list[tuple]:
+    """Run a hot PostgreSQL statement with server-side binding, prepared once per
+    connection (see DATABASE_PREPARED_STATEMENTS in the settings), so the server parses
+    and plans it once rather than at every step."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _fast_statements(params: dict, logs: list[dict]) -> tuple[str, dict[str, int]]:
@@ -538,8 +584,9 @@ def _pause(run: NodeRun, execution: Execution, pause: Pause, now: datetime) -> C
             return _settle_again(run, execution, result)
     run.save()
     still_running = NodeRun.objects.filter(execution_id=execution.pk, status=NodeRunStatus.RUNNING).exists()
-    if not still_running:
-        _cas_update(execution, status=ExecutionStatus.PAUSED)
+    # Moves the CAS counter even when the execution stays running: every change of a node
+    # run's status must, so the one-statement fast path can trust its snapshot.
+    _cas_update(execution, **({} if still_running else {"status": ExecutionStatus.PAUSED}))
     if pause.until is not None:
         wakeup.wake_after_commit()  # workers recompute their next deadline
     live.publish_after_commit(runs=[run], execution=execution if not still_running else None)
@@ -626,6 +673,7 @@ def _advance(
         is_test=execution.is_test,
         execution_version=execution.version,
         started_at=now,
+        parent_run_id=execution.parent_node_run_id,
     )
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -61,14 +61,46 @@ def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
+# On PostgreSQL the claim also reads what the steps need, in the same round trip.
+CLAIM_PG_SQL = """
+WITH c AS (
+    UPDATE workflows_noderun
+    SET lease_owner = %(owner)s, lease_expires_at = %(expires)s, attempt = attempt + 1,
+        started_at = COALESCE(started_at, %(now)s)
+    WHERE id IN (
+        SELECT id FROM workflows_noderun
+        WHERE status = 'running' AND available_at <= %(now)s
+          AND (lease_expires_at IS NULL OR lease_expires_at < %(now)s)
+        ORDER BY available_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, node_id, attempt, started_at, execution_id
+)
+SELECT c.id, c.node_id, c.attempt, c.started_at, c.execution_id, e.workflow_version_id, e.context, e.version,
+       e.tenant_id, e.workflow_id, e.run_as_id, e.is_test, e.parent_node_run_id
+FROM c JOIN workflows_execution e ON e.id = c.execution_id
+"""
+
+CLAIM_FIELDS = (
+    "run_id", "node_id", "attempt", "started_at", "execution_id", "version_id", "context", "execution_version",
+    "tenant_id", "workflow_id", "run_as_id", "is_test", "parent_run_id",
+)
+
+
 def claim(owner: str, limit: int) -> list[Claim]:
     """Lease up to `limit` ready node runs to `owner` and return them."""
     now = timezone.now()
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     expires = now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
+    if connection.vendor == "postgresql":
+        rows = engine.execute_prepared(CLAIM_PG_SQL, {"owner": owner, "expires": expires, "now": now, "limit": limit})
+        claims = [Claim(owner=owner, **dict(zip(CLAIM_FIELDS, row))) for row in rows]
+        for c in claims:  # Django leaves jsonb undecoded on its connections
+            c.context = json.loads(c.context)
+        return claims
     with connection.cursor() as cursor:
         cursor.execute(
-            CLAIM_SQL.format(lock=lock),
+            CLAIM_SQL.format(lock=""),
             [owner, _db_time(expires), _db_time(now), _db_time(now), _db_time(now), limit],
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -78,6 +110,7 @@ def claim(owner: str, limit: int) -> list[Claim]:
         "id", "node_id", "attempt", "started_at", "execution_id", "execution__workflow_version_id",
         "execution__context", "execution__version",
         "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
+        "execution__parent_node_run_id",
     )
     return [
         Claim(
@@ -94,6 +127,7 @@ def claim(owner: str, limit: int) -> list[Claim]:
             is_test=r["execution__is_test"],
             execution_version=r["execution__version"],
             started_at=r["started_at"],
+            parent_run_id=r["execution__parent_node_run_id"],
         )
         for r in rows
     ]
@@ -223,7 +257,11 @@ def _load_duties() -> list[tuple[callable, float]]:
 
 
 class Worker:
-    """A claim loop with a pool of step threads and a timer thread."""
+    """A claim loop feeding a fixed set of step threads, and a timer thread.
+
+    Each step thread keeps its database connection for its whole life (closed after an
+    error and when the thread ends): a new connection per claimed chain would cost more
+    than the steps themselves."""
 
     def __init__(self, *, concurrency: int | None = None, name: str | None = None, poll_seconds: float | None = None):
         self.concurrency = concurrency or settings.WORKFLOW_WORKER_CONCURRENCY
@@ -234,8 +272,9 @@ class Worker:
         self._timer_wake = threading.Event()
         self._held: set[int] = set()
         self.abandoned = 0
-        self._futures: set[Future] = set()
-        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Claim | None] = queue.SimpleQueue()
+        self._busy = 0  # claims queued or running
+        self._idle = threading.Condition()
         self.steps_done = 0
 
     # --- Synchronous use (tests, management commands) ----------------------------------
@@ -262,12 +301,15 @@ class Worker:
         threads = [threading.Thread(target=self._timer_loop, name=f"{self.owner}-timers", daemon=True)]
         if connection.vendor == "postgresql":
             threads.append(threading.Thread(target=self._listen_loop, name=f"{self.owner}-listen", daemon=True))
+        threads += [
+            threading.Thread(target=self._step_loop, name=f"{self.owner}-step-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
         for thread in threads:
             thread.start()
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"{self.owner}-step")
         try:
             while not self.stopping.is_set():
-                free = self.concurrency - len(self._futures)
+                free = self.concurrency - self._busy
                 got = []
                 if free > 0:
                     try:
@@ -278,13 +320,16 @@ class Worker:
                         self.stopping.wait(1.0)
                         continue
                 for c in got:
-                    self._submit(pool, c)
+                    with self._idle:
+                        self._busy += 1
+                        self._held.add(c.run_id)
+                    self._queue.put(c)
                 if got and len(got) == free:
                     continue  # more may be ready: claim again as soon as a slot frees
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
         finally:
-            self._shutdown(pool)
+            self._shutdown()
             wakeup.unsubscribe(self._wake)
             wakeup.unsubscribe(self._timer_wake)
             connection.close()
@@ -295,36 +340,39 @@ class Worker:
         self._wake.set()
         self._timer_wake.set()
 
-    def _submit(self, pool: ThreadPoolExecutor, c: Claim) -> None:
-        self._held.add(c.run_id)
-        future = pool.submit(self._execute_in_thread, c)
-        with self._lock:
-            self._futures.add(future)
-        future.add_done_callback(self._done)
-
-    def _execute_in_thread(self, c: Claim) -> int:
+    def _step_loop(self) -> None:
         try:
-            return execute(c, held=self._held)
-        except Exception:
-            logger.exception("recording node run %s failed; its lease will expire and it will be retried", c.run_id)
-            return 0
+            while (c := self._queue.get()) is not None:
+                steps = 0
+                try:
+                    steps = execute(c, held=self._held)
+                except Exception:
+                    logger.exception("recording node run %s failed; its lease will expire and it will be retried", c.run_id)
+                    connection.close()
+                finally:
+                    with self._idle:
+                        self._busy -= 1
+                        self.steps_done += steps
+                        self._idle.notify_all()
+                    self._wake.set()
         finally:
-            close_old_connections()
+            connection.close()
 
-    def _done(self, future: Future) -> None:
-        with self._lock:
-            self._futures.discard(future)
-            if not future.cancelled() and future.exception() is None:
-                self.steps_done += future.result() or 0
-        self._wake.set()
-
-    def _shutdown(self, pool: ThreadPoolExecutor) -> None:
+    def _shutdown(self) -> None:
         grace = getattr(settings, "WORKFLOW_SHUTDOWN_GRACE_SECONDS", 30.0)
-        with self._lock:
-            futures = list(self._futures)
-        if futures:
-            logger.info("waiting up to %.0fs for %d step(s) to finish", grace, len(futures))
-            wait_futures(futures, timeout=grace)
+        # Claims not started yet go back at once; running steps get the grace period.
+        while True:
+            try:
+                queued = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if queued is not None:
+                with self._idle:
+                    self._busy -= 1
+        with self._idle:
+            if self._busy:
+                logger.info("waiting up to %.0fs for %d step(s) to finish", grace, self._busy)
+                self._idle.wait_for(lambda: self._busy == 0, timeout=grace)
         unfinished = list(self._held)
         if unfinished:
             logger.warning("releasing %d unfinished node run(s)", len(unfinished))
@@ -332,7 +380,8 @@ class Worker:
             # Their steps still run in our threads: the process must end now (runworkflows
             # does), or a released attempt could run here and elsewhere at once.
             self.abandoned = len(unfinished)
-        pool.shutdown(wait=False, cancel_futures=True)
+        for _ in range(self.concurrency):
+            self._queue.put(None)  # each step thread ends after its current chain
         try:
             live.flush()
         except Exception:

@@ -63,5 +63,6 @@ def recording_nodes(settings):
     settings.WORKFLOW_NODE_MODULES = [*settings.WORKFLOW_NODE_MODULES, "tests.workflows.recording_nodes"]
     registry.reset()
     module.RECORDED.clear()
+    module.SESSIONS.clear()
     yield module
     registry.reset()

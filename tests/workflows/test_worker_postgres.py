@@ -67,3 +67,148 @@ def test_notify_from_another_process_wakes_a_sleeping_worker(make_workflow, user
     finally:
         worker.stop()
         thread.join(timeout=10)
+
+
+def _run_worker_until_done(worker: Worker, ids, timeout: float = 60) -> None:
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while Execution.objects.filter(pk__in=ids, status="success").count() < len(ids):
+            assert time.monotonic() < deadline, "executions did not finish"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+
+
+def test_step_threads_keep_their_database_connections(make_workflow, user, recording_nodes):
+    """A new connection per claimed chain cost more than the steps themselves: each step
+    thread keeps one session for its life."""
+    nodes = [{"id": f"n{i}", "type": "test/record", "label": f"N{i}", "config": {}} for i in range(3)]
+    wf = make_workflow(chain(*nodes))
+    ids = [trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id for _ in range(20)]
+    worker = Worker(concurrency=2, name="keeper", poll_seconds=0.2)
+    _run_worker_until_done(worker, ids)
+    assert len(recording_nodes.SESSIONS) == 20 * 3
+    assert len(set(recording_nodes.SESSIONS)) <= 2, "steps should run on the step threads' own sessions"
+
+
+def _branches(make_workflow):
+    """A trigger with two branches: a Set node and a one-hour Sleep."""
+    return make_workflow(chain(
+        {"id": "a", "type": "set", "label": "A", "config": {"values": {"v": 1}}},
+        {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
+        edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "z"}],
+    ))
+
+
+def _general_path_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries if "FOR UPDATE" in q["sql"]]
+
+
+def test_a_branch_ending_beside_a_paused_branch_pauses_the_execution_in_one_statement(make_workflow, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workflows import engine
+    from workflows.worker import claim, execute, release_leases
+
+    execution_id = trigger_workflow(workflow_id=_branches(make_workflow).pk, user_name="alice").execution_id
+    held = {c.node_id: c for c in claim("t", 2)}
+    release_leases("t", [held["a"].run_id])
+    execute(held["z"])  # the sleep pauses; the execution still has A to run
+    assert Execution.objects.get(pk=execution_id).status == "running"
+    [a] = claim("t", 1)
+    with CaptureQueriesContext(connection) as queries:
+        execute(a)
+    assert _general_path_queries(queries) == [], "the fast statement should have settled it alone"
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "paused" and execution.finished_at is None
+    assert execution.context["A"] == {"v": 1}
+
+    engine.resume_node_run(NodeRun.objects.get(execution_id=execution_id, node_id="z").pk, output={"woke": True})
+    execution.refresh_from_db()
+    assert execution.status == "success" and execution.finished_at is not None
+
+
+def test_a_pause_beside_a_running_branch_moves_the_cas_counter(make_workflow, user):
+    """A stale claim of the other branch then fails its compare-and-swap, and the general
+    path still pauses the execution."""
+    from workflows.worker import claim, execute
+
+    execution_id = trigger_workflow(workflow_id=_branches(make_workflow).pk, user_name="alice").execution_id
+    held = {c.node_id: c for c in claim("t", 2)}
+    before = Execution.objects.get(pk=execution_id).version
+    execute(held["z"])
+    assert Execution.objects.get(pk=execution_id).version == before + 1
+    execute(held["a"])  # read before the pause: its snapshot is stale
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "paused"
+    assert NodeRun.objects.get(execution_id=execution_id, node_id="a").status == "success"
+
+
+def test_last_branch_to_end_finishes_the_execution_in_one_statement(make_workflow, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from workflows.worker import claim, execute, release_leases
+
+    wf = make_workflow(chain(
+        {"id": "a", "type": "set", "label": "A", "config": {"values": {}}},
+        {"id": "b", "type": "set", "label": "B", "config": {"values": {}}},
+        edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"}],
+    ))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
+    held = {c.node_id: c for c in claim("t", 2)}
+    release_leases("t", [held["b"].run_id])
+    execute(held["a"])
+    assert Execution.objects.get(pk=execution_id).status == "running", "B is still to run"
+    [b] = claim("t", 1)
+    with CaptureQueriesContext(connection) as queries:
+        execute(b)
+    assert _general_path_queries(queries) == []
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "success" and execution.finished_at is not None
+    assert set(execution.context) == {"Trigger", "A", "B"}
+
+
+def test_hot_statements_are_prepared_once_and_planned_once(make_workflow, user):
+    """The one-statement step and the claim are prepared per connection and run on their
+    generic plan: PostgreSQL does not parse or plan them again at every step."""
+    from django.db import connection
+
+    from workflows.worker import Worker as InlineWorker
+
+    wf = make_workflow(chain(*[{"id": f"s{i}", "type": "set", "label": f"S{i}", "config": {"values": {}}} for i in range(4)]))
+    ids = [trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id for _ in range(3)]
+    InlineWorker(concurrency=1, name="inline").run_until_idle()
+    assert set(Execution.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        prepared = cursor.fetchall()
+    step = [row for row in prepared if "WITH ended AS" in row[0]]
+    claim_statement = [row for row in prepared if "FOR UPDATE SKIP LOCKED" in row[0]]
+    assert len(step) == 1 and len(claim_statement) == 1
+    assert step[0][1] >= 3 * 4 and step[0][2] == 0, "every step should reuse the one generic plan"
+
+
+def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user):
+    """DATABASE_PREPARED_STATEMENTS=false (poolers that cannot keep them): same results."""
+    from django.db import connection
+
+    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"v": "{{Trigger.n}}"}}}))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice", input={"n": 7}).execution_id
+    connection.close()  # a new session, with nothing prepared yet
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    try:
+        Worker(concurrency=1, name="unprepared").run_until_idle()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        raw.prepare_threshold = threshold
+    execution = Execution.objects.get(pk=execution_id)
+    assert execution.status == "success" and execution.context["A"] == {"v": 7}
