@@ -6,7 +6,7 @@ trips on one psycopg connection. Prints steps/s, commits/s and the ratio: the co
 step in single-row commits (target: at most 3).
 
     make bench                      # DATABASE_URL defaults to the local PostgreSQL
-    python bench/engine_bench.py --executions 300 --concurrency 4
+    python bench/engine_bench.py --executions 400 --concurrency 2
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ import django  # noqa: E402
 django.setup()
 
 import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
@@ -45,20 +46,26 @@ def ensure_database() -> None:
             conn.execute(f'CREATE DATABASE "{params["dbname"]}"')
 
 
-def commit_floor(seconds: float = 3.0) -> float:
-    """Single-row INSERT+COMMIT round trips per second on one connection."""
+def commit_floor(seconds: float = 3.0, *, durable: bool = False) -> float:
+    """Single-row INSERT+COMMIT round trips per second on one connection: into a temporary
+    table (the floor: a commit without a WAL flush to wait for), or with `durable` into a
+    logged table, whose every commit waits for the WAL to reach the disk as the engine's do."""
     params = connection.get_connection_params()
     conninfo = psycopg.conninfo.make_conninfo(
         **{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")}
     )
+    table = "bench_floor_durable" if durable else "bench_floor"
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("CREATE TEMP TABLE bench_floor (id bigserial primary key, v int)")
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            with conn.transaction():
-                conn.execute("INSERT INTO bench_floor (v) VALUES (%s)", (count,))
-            count += 1
-        return count / (time.perf_counter() - start)
+        conn.execute(f"CREATE {'' if durable else 'TEMP '}TABLE {table} (id bigserial primary key, v int)")
+        try:
+            count, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                with conn.transaction():
+                    conn.execute(f"INSERT INTO {table} (v) VALUES (%s)", (count,))
+                count += 1
+            return count / (time.perf_counter() - start)
+        finally:
+            conn.execute(f"DROP TABLE {table}")
 
 
 def setup_workflow():
@@ -111,7 +118,7 @@ def run_engine(workflow, user, *, executions: int, workers: int, concurrency: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=2, help="step threads per worker process (2 suits 2 cores)")
+    parser.add_argument("--concurrency", type=int, default=settings.WORKFLOW_WORKER_CONCURRENCY, help="step threads per worker process")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("the benchmark runs on PostgreSQL: set DATABASE_URL")
@@ -119,12 +126,15 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     workflow, user = setup_workflow()
     floor = commit_floor()
+    durable = commit_floor(durable=True)
     print(f"floor: single-row INSERT+COMMIT on one connection: {floor:,.0f} commits/s")
+    print(f"  (the same into a logged table, waiting for each WAL flush: {durable:,.0f} commits/s)")
     for workers in (1, 2):
         rate = run_engine(workflow, user, executions=args.executions, workers=workers, concurrency=args.concurrency)
         print(
             f"engine: {args.executions} executions x {STEPS} no-op steps, {workers} worker(s) x {args.concurrency} threads: "
-            f"{rate:,.0f} steps/s; cost per step = {floor / rate:.2f} single-row commits (target <= 3)"
+            f"{rate:,.0f} steps/s; cost per step = {floor / rate:.2f} single-row commits (target <= 3), "
+            f"{durable / rate:.2f} durable ones"
         )
     again = commit_floor()
     print(f"floor again after the runs: {again:,.0f} commits/s")
