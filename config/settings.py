@@ -89,15 +89,11 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # Django's own queries bind on the client and are never prepared; this only lets the
     # engine's hot statements (workflows.engine.execute_prepared) be parsed and planned once
-    # per connection. Set DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot
-    # keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    # per connection (and run on their generic plan, set when a connection opens). Set
+    # DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot keep prepared
+    # statements (PgBouncer before 1.21 in transaction mode).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        options = DATABASES["default"].setdefault("OPTIONS", {})
-        options.setdefault("prepare_threshold", 1)
-        # Their arrays make every custom plan look cheaper than the generic one, so without
-        # this PostgreSQL would plan them again at every execution. Only prepared statements
-        # are affected, and the engine's are the only ones.
-        options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USES_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg.types.numeric import Int8BinaryDumper, Int8Dumper
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DataError, OperationalError, connection, transaction
@@ -194,7 +195,10 @@ def finish_claimed(
             logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
             return None
         except (_Conflict, OperationalError, DataError):
-            pass  # the execution changed since we read it, or the lease is gone: the general path sorts it out
+            # The execution changed since we read it, or the lease is gone: the general path
+            # sorts it out, on a new connection if this one died (a server restart, an idle
+            # timeout), so the outcome of a step that already ran is not lost.
+            reset_broken_connection()
 
     def work() -> Claim | None:
         execution = lock_execution(claim.execution_id)
@@ -460,11 +464,32 @@ def _fast_statement_postgres(params: dict, logs: list[dict]) -> tuple[list | Non
 def execute_prepared(sql: str, params: dict) -> list[tuple]:
     """Run a hot PostgreSQL statement with server-side binding, prepared once per
     connection (see DATABASE_PREPARED_STATEMENTS in the settings), so the server parses
-    and plans it once rather than at every step."""
+    and plans it once rather than at every step. Not seen by Django's query logging."""
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        # Every integer as int8: psycopg picks int2/int4/int8 by value, and each choice
+        # would be prepared as a statement of its own.
+        cursor.adapters.register_dumper(int, Int8Dumper)
+        cursor.adapters.register_dumper(int, Int8BinaryDumper)
         cursor.execute(sql, params, prepare=True)
         return cursor.fetchall()
+
+
+def prepare_session(sender, connection, **kwargs) -> None:
+    """On a new PostgreSQL connection that prepares statements, run them on their generic
+    plan: their custom plans look cheaper to the planner, so it would plan them at every
+    execution. Only prepared statements are affected, and only the engine prepares any."""
+    if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+
+
+def reset_broken_connection() -> None:
+    """Drop this thread's database connection if it died, so the next query reconnects
+    (outside a transaction only: inside one the caller's atomic block must fail)."""
+    raw = connection.connection
+    if raw is not None and getattr(raw, "closed", False) and not connection.in_atomic_block:
+        connection.close()
 
 
 def _fast_statements(params: dict, logs: list[dict]) -> tuple[str, dict[str, int]]:

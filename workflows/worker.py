@@ -57,6 +57,15 @@ WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
 """
 
 
+# A step thread checks its connection before a chain when it has been idle this long.
+IDLE_HEALTH_CHECK_SECONDS = 10.0
+
+
+def _drop_unusable_connection() -> None:
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
 def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -341,15 +350,19 @@ class Worker:
         self._timer_wake.set()
 
     def _step_loop(self) -> None:
+        last_used = time.monotonic()
         try:
             while (c := self._queue.get()) is not None:
+                if time.monotonic() - last_used > IDLE_HEALTH_CHECK_SECONDS:
+                    _drop_unusable_connection()  # a server restart or idle timeout since
                 steps = 0
                 try:
                     steps = execute(c, held=self._held)
-                except Exception:
+                except BaseException:  # a step thread must outlive any step (even SystemExit)
                     logger.exception("recording node run %s failed; its lease will expire and it will be retried", c.run_id)
                     connection.close()
                 finally:
+                    last_used = time.monotonic()
                     with self._idle:
                         self._busy -= 1
                         self.steps_done += steps
@@ -360,28 +373,34 @@ class Worker:
 
     def _shutdown(self) -> None:
         grace = getattr(settings, "WORKFLOW_SHUTDOWN_GRACE_SECONDS", 30.0)
-        # Claims not started yet go back at once; running steps get the grace period.
-        while True:
-            try:
-                queued = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if queued is not None:
-                with self._idle:
-                    self._busy -= 1
-        with self._idle:
-            if self._busy:
-                logger.info("waiting up to %.0fs for %d step(s) to finish", grace, self._busy)
-                self._idle.wait_for(lambda: self._busy == 0, timeout=grace)
-        unfinished = list(self._held)
-        if unfinished:
-            logger.warning("releasing %d unfinished node run(s)", len(unfinished))
-            release_leases(self.owner, unfinished)
-            # Their steps still run in our threads: the process must end now (runworkflows
-            # does), or a released attempt could run here and elsewhere at once.
-            self.abandoned = len(unfinished)
-        for _ in range(self.concurrency):
-            self._queue.put(None)  # each step thread ends after its current chain
+        try:
+            # Claims not started yet go back at once; running steps get the grace period.
+            not_started = []
+            while True:
+                try:
+                    queued = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if queued is not None:
+                    not_started.append(queued.run_id)
+                    self._held.discard(queued.run_id)
+                    with self._idle:
+                        self._busy -= 1
+            release_leases(self.owner, not_started)
+            with self._idle:
+                if self._busy:
+                    logger.info("waiting up to %.0fs for %d step(s) to finish", grace, self._busy)
+                    self._idle.wait_for(lambda: self._busy == 0, timeout=grace)
+            unfinished = list(self._held)
+            if unfinished:
+                logger.warning("releasing %d unfinished node run(s)", len(unfinished))
+                # Their steps still run in our threads: the process must end now (runworkflows
+                # does), or a released attempt could run here and elsewhere at once.
+                self.abandoned = len(unfinished)
+                release_leases(self.owner, unfinished)
+        finally:
+            for _ in range(self.concurrency):
+                self._queue.put(None)  # each step thread ends after its current chain
         try:
             live.flush()
         except Exception:

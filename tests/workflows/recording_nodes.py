@@ -12,6 +12,10 @@ _lock = threading.Lock()
 
 
 def run_record(config, ctx):
+    if config.get("exit") and ctx.attempt == 1:
+        raise SystemExit("a step that ends its thread")
+    if config.get("killSession"):
+        _kill_own_session()
     delay = float(config.get("sleep") or 0)
     if delay:
         time.sleep(delay)
@@ -26,6 +30,22 @@ def run_record(config, ctx):
         if session is not None:
             SESSIONS.append(session)
     return {"attempt": ctx.attempt}
+
+
+def _kill_own_session():
+    """End this thread's PostgreSQL session from another connection, as a server restart or
+    an idle timeout would."""
+    import psycopg
+    from django.db import connection
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    conninfo = psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if k in ("dbname", "user", "password", "host", "port")}
+    )
+    with psycopg.connect(conninfo, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
 NODE_TYPES = [NodeType(type="test/record", label="Record", run=run_record)]

@@ -362,6 +362,36 @@ def test_worker_thread_runs_executions_and_stops_cleanly(make_workflow, user, fi
     assert Execution.objects.get(pk=execution_id).status == "success"
 
 
+def test_a_step_raising_system_exit_does_not_end_the_worker_thread(make_workflow, user, finished, recording_nodes, settings):
+    """Its node run waits for its lease to expire; the worker's only step thread goes on
+    with other executions."""
+    import threading
+    import time
+
+    settings.WORKFLOW_LEASE_SECONDS = 0.5
+    bad = make_workflow(chain({"id": "x", "type": "test/record", "label": "X", "config": {"exit": True}}), name="bad")
+    good = make_workflow(chain(set_node("a", "A")), name="good")
+    live_worker = Worker(concurrency=1, name="survivor", poll_seconds=0.1)
+    thread = threading.Thread(target=live_worker.run, daemon=True)
+    thread.start()
+    try:
+        bad_id = start(bad, user)
+        deadline = time.monotonic() + 10
+        while not runs(bad_id)["x"].attempt:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        good_id = start(good, user)
+        while not (finished(good_id)() and finished(bad_id)()):
+            assert time.monotonic() < deadline, "the step thread should have gone on"
+            time.sleep(0.05)
+    finally:
+        live_worker.stop()
+        thread.join(timeout=10)
+    assert Execution.objects.get(pk=good_id).status == "success"
+    assert Execution.objects.get(pk=bad_id).status == "success"
+    assert runs(bad_id)["x"].attempt == 2, "the lost attempt expired and ran again"
+
+
 def test_late_completion_through_the_fast_path_is_dropped(make_workflow, user, worker):
     from workflows.nodes import StepResult
 

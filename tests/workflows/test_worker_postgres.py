@@ -212,3 +212,48 @@ def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user
         raw.prepare_threshold = threshold
     execution = Execution.objects.get(pk=execution_id)
     assert execution.status == "success" and execution.context["A"] == {"v": 7}
+
+
+def test_a_session_that_dies_during_a_step_still_records_its_outcome(make_workflow, user, recording_nodes):
+    """The step has run (its effects are out): the outcome is recorded on a new connection
+    rather than lost, so the step does not run again."""
+    wf = make_workflow(chain(
+        {"id": "k", "type": "test/record", "label": "K", "config": {"killSession": True}},
+        {"id": "n", "type": "test/record", "label": "N", "config": {}},
+    ))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
+    Worker(concurrency=1, name="reconnect").run_until_idle()
+    assert Execution.objects.get(pk=execution_id).status == "success"
+    assert [attempt for _, attempt, _ in recording_nodes.RECORDED] == [1, 1]
+
+
+def test_a_step_thread_checks_its_connection_after_being_idle(make_workflow, user, recording_nodes, monkeypatch):
+    """A session ended while the thread waited (server restart, idle timeout) is replaced
+    before the next chain's step runs, not discovered after it."""
+    from django.db import connection
+
+    from workflows import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "IDLE_HEALTH_CHECK_SECONDS", 0.0)
+    wf = make_workflow(chain({"id": "n", "type": "test/record", "label": "N", "config": {}}))
+    w = Worker(concurrency=1, name="idle-check", poll_seconds=0.1)
+    thread = threading.Thread(target=w.run, daemon=True)
+    thread.start()
+    try:
+        first = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
+        deadline = time.monotonic() + 20
+        while Execution.objects.get(pk=first).status != "success":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        [old_session] = recording_nodes.SESSIONS
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [old_session])
+        second = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
+        while Execution.objects.get(pk=second).status != "success":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        w.stop()
+        thread.join(timeout=20)
+    assert len(recording_nodes.SESSIONS) == 2
+    assert recording_nodes.SESSIONS[1] != old_session, "the step ran on a fresh session"
