@@ -89,7 +89,7 @@ else:
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # Django's own queries bind on the client and are never prepared; this only lets the
     # engine's hot statements (workflows.engine.execute_prepared) be parsed and planned once
-    # per connection (and run on their generic plan, set when a connection opens). Set
+    # per connection (and run on their generic plan, set on a connection's first use). Set
     # DATABASE_PREPARED_STATEMENTS=false behind a pooler that cannot keep prepared
     # statements (PgBouncer before 1.21 in transaction mode).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):

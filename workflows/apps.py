@@ -8,9 +8,6 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the system checks, and the signal receivers of model-event triggers.
-        from django.db.backends.signals import connection_created
-
-        from . import checks, engine, triggers  # noqa: F401
+        from . import checks, triggers  # noqa: F401
 
         triggers.connect_model_events()
-        connection_created.connect(engine.prepare_session, dispatch_uid="workflows.prepare_session")

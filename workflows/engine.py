@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import weakref
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -461,34 +462,41 @@ def _fast_statement_postgres(params: dict, logs: list[dict]) -> tuple[list | Non
     return ended, {target: got[target] for target in params["targets"]}
 
 
-def execute_prepared(sql: str, params: dict) -> list[tuple]:
+# The connections already told to run prepared statements on their generic plan.
+_generic_plans: weakref.WeakSet = weakref.WeakSet()
+
+
+def execute_prepared(sql: str, params) -> list[tuple]:
     """Run a hot PostgreSQL statement with server-side binding, prepared once per
     connection (see DATABASE_PREPARED_STATEMENTS in the settings), so the server parses
     and plans it once rather than at every step. Not seen by Django's query logging."""
     connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        # Every integer as int8: psycopg picks int2/int4/int8 by value, and each choice
-        # would be prepared as a statement of its own.
-        cursor.adapters.register_dumper(int, Int8Dumper)
-        cursor.adapters.register_dumper(int, Int8BinaryDumper)
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchall()
-
-
-def prepare_session(sender, connection, **kwargs) -> None:
-    """On a new PostgreSQL connection that prepares statements, run them on their generic
-    plan: their custom plans look cheaper to the planner, so it would plan them at every
-    execution. Only prepared statements are affected, and only the engine prepares any."""
-    if connection.vendor == "postgresql" and connection.connection.prepare_threshold is not None:
-        with connection.cursor() as cursor:
-            cursor.execute("SET plan_cache_mode = force_generic_plan")
-
-
-def reset_broken_connection() -> None:
-    """Drop this thread's database connection if it died, so the next query reconnects
-    (outside a transaction only: inside one the caller's atomic block must fail)."""
     raw = connection.connection
-    if raw is not None and getattr(raw, "closed", False) and not connection.in_atomic_block:
+    with connection.wrap_database_errors:
+        if raw.prepare_threshold is not None and raw not in _generic_plans and not connection.in_atomic_block:
+            # The planner thinks each custom plan cheaper than the generic one, so it would
+            # plan these statements at every execution. Only prepared statements are
+            # affected, and only the engine prepares any. Outside a transaction, so no
+            # rollback undoes it.
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            _generic_plans.add(raw)
+        with psycopg.Cursor(raw) as cursor:
+            # Every integer as int8: psycopg picks int2/int4/int8 by value, and each choice
+            # would be prepared as a statement of its own.
+            cursor.adapters.register_dumper(int, Int8Dumper)
+            cursor.adapters.register_dumper(int, Int8BinaryDumper)
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchall()
+
+
+def reset_broken_connection(*, probe: bool = False) -> None:
+    """Drop this thread's database connection if it died, so the next query reconnects:
+    one known to be closed after a failed query, or with `probe` one that no longer
+    answers. Outside a transaction only: inside one the caller's atomic block must fail."""
+    raw = connection.connection
+    if raw is None or connection.in_atomic_block:
+        return
+    if getattr(raw, "closed", False) or (probe and not connection.is_usable()):
         connection.close()
 
 

@@ -46,8 +46,7 @@ WHERE id IN (
     LIMIT %s
     {lock}
 )
-RETURNING id
-"""
+RETURNING id"""
 
 RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
 
@@ -61,31 +60,13 @@ WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
 IDLE_HEALTH_CHECK_SECONDS = 10.0
 
 
-def _drop_unusable_connection() -> None:
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()
-
-
 def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
 # On PostgreSQL the claim also reads what the steps need, in the same round trip.
-CLAIM_PG_SQL = """
-WITH c AS (
-    UPDATE workflows_noderun
-    SET lease_owner = %(owner)s, lease_expires_at = %(expires)s, attempt = attempt + 1,
-        started_at = COALESCE(started_at, %(now)s)
-    WHERE id IN (
-        SELECT id FROM workflows_noderun
-        WHERE status = 'running' AND available_at <= %(now)s
-          AND (lease_expires_at IS NULL OR lease_expires_at < %(now)s)
-        ORDER BY available_at
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, node_id, attempt, started_at, execution_id
-)
+CLAIM_PG_SQL = f"""
+WITH c AS ({CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED")}, node_id, attempt, started_at, execution_id)
 SELECT c.id, c.node_id, c.attempt, c.started_at, c.execution_id, e.workflow_version_id, e.context, e.version,
        e.tenant_id, e.workflow_id, e.run_as_id, e.is_test, e.parent_node_run_id
 FROM c JOIN workflows_execution e ON e.id = c.execution_id
@@ -102,7 +83,7 @@ def claim(owner: str, limit: int) -> list[Claim]:
     now = timezone.now()
     expires = now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
     if connection.vendor == "postgresql":
-        rows = engine.execute_prepared(CLAIM_PG_SQL, {"owner": owner, "expires": expires, "now": now, "limit": limit})
+        rows = engine.execute_prepared(CLAIM_PG_SQL, [owner, expires, now, now, now, limit])
         claims = [Claim(owner=owner, **dict(zip(CLAIM_FIELDS, row))) for row in rows]
         for c in claims:  # Django leaves jsonb undecoded on its connections
             c.context = json.loads(c.context)
@@ -354,7 +335,7 @@ class Worker:
         try:
             while (c := self._queue.get()) is not None:
                 if time.monotonic() - last_used > IDLE_HEALTH_CHECK_SECONDS:
-                    _drop_unusable_connection()  # a server restart or idle timeout since
+                    engine.reset_broken_connection(probe=True)  # a server restart or idle timeout since
                 steps = 0
                 try:
                     steps = execute(c, held=self._held)
