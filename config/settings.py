@@ -99,11 +99,29 @@ USES_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.po
 
 # --- Channel layer --------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# How long one Redis read may take before the connection counts as dead (seconds). It must
+# exceed channels-redis's blocking pop (5 s): redis-py 6 and later default to a 5 s socket
+# timeout, which races that pop and cut every idle socket and SSE stream after about 5 s.
+# A `socket_timeout` in REDIS_URL's query string still wins (workflows.checks refuses one
+# that is too short).
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=20.0)
 if REDIS_URL:
+    import redis.exceptions
+
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNEL_PREFIX", default="asgi")},
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 5,
+                    # After a Redis restart the pooled connections are dead: a command that
+                    # finds one reconnects and runs once more instead of failing.
+                    "retry_on_error": [redis.exceptions.ConnectionError],
+                }],
+                "prefix": env("CHANNEL_PREFIX", default="asgi"),
+            },
         }
     }
 else:
@@ -180,8 +198,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The project's own loggers print once, with their names, whatever the server adds to root.
     "loggers": {
-        "workflows": {"handlers": ["console"], "level": env("WORKFLOW_LOG_LEVEL", default="INFO")},
+        app: {"handlers": ["console"], "level": env("WORKFLOW_LOG_LEVEL", default="INFO"), "propagate": False}
+        for app in ("workflows", "approvals", "events", "widgets")
     },
 }
 WORKFLOW_MAX_CHILD_DEPTH = env.int("WORKFLOW_MAX_CHILD_DEPTH", default=10)

@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from workflows.exceptions import WorkflowError
-from workflows.live import execution_group
+from workflows.live import LAYER_ERRORS, execution_group
 from workflows.models import FINISHED_STATUSES, Execution
 
 from . import registry, services
@@ -30,6 +30,9 @@ logger = logging.getLogger("widgets.consumers")
 COMPLETED_NODE_STATUSES = ("success", "error")
 MODES = ("execute", "subscribe", "replay")
 TOUCH_EVERY_SECONDS = 60.0
+# Close code telling the client that the live channel is unavailable (a Redis restart) and
+# that it should reconnect and subscribe again; the browser client does so with backoff.
+RECONNECT = 4503
 
 
 @dataclass
@@ -59,9 +62,23 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.contexts: dict[str, dict] = {}
         await self.accept()
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_ERRORS as exc:
+            # The channel layer went away: say so with a close code the client answers by
+            # reconnecting, rather than failing the connection with a traceback.
+            logger.warning("widget socket closed, the channel layer is unavailable (%s)", exc)
+            await self._release(groups=False)
+            await self.close(code=RECONNECT)
+
     async def disconnect(self, code):
-        for group in list(getattr(self, "joined", ())):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await self._release(groups=True)
+
+    async def _release(self, *, groups: bool) -> None:
+        if groups:
+            for group in list(getattr(self, "joined", ())):
+                await self.channel_layer.group_discard(group, self.channel_name)
         if getattr(self, "widgets", None):
             await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
 
@@ -88,6 +105,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await handler(data)
+        except LAYER_ERRORS:
+            raise  # ends the socket with RECONNECT (see __call__)
         except Exception as exc:
             if not isinstance(exc, WorkflowError):  # a refusal is expected; anything else is a bug
                 logger.exception("widget event %s failed", event)

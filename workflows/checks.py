@@ -43,3 +43,49 @@ def check_integration_keys(app_configs=None, **kwargs) -> list[checks.CheckMessa
                 )
             )
     return problems
+
+
+@checks.register()
+def check_channel_layer_timeouts(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A Redis channel layer's socket timeout outlasts its blocking receive (else idle live
+    connections fail every few seconds)."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    problems = []
+    for alias, layer in getattr(settings, "CHANNEL_LAYERS", {}).items():
+        try:
+            blocking = getattr(import_string(layer["BACKEND"]), "brpop_timeout", None)
+        except ImportError as exc:
+            problems.append(checks.Error(f"CHANNEL_LAYERS[{alias!r}]: {exc}", id="workflows.E012"))
+            continue
+        if blocking is None:
+            continue
+        for host in layer.get("CONFIG", {}).get("hosts", []):
+            timeout = redis_socket_timeout(host)
+            if timeout is not None and timeout <= blocking:
+                problems.append(checks.Error(
+                    f"CHANNEL_LAYERS[{alias!r}]: Redis socket timeout {timeout:g}s does not exceed the "
+                    f"layer's blocking receive ({blocking}s): idle live connections would fail",
+                    hint="set REDIS_SOCKET_TIMEOUT (default 20) and drop socket_timeout from REDIS_URL",
+                    id="workflows.E012",
+                ))
+    return problems
+
+
+def redis_socket_timeout(host) -> float | None:
+    """The read timeout redis-py will use for a channels-redis host entry (None: no timeout)."""
+    import inspect
+    from urllib.parse import parse_qs, urlsplit
+
+    from redis.asyncio.connection import AbstractConnection
+
+    timeout = inspect.signature(AbstractConnection.__init__).parameters["socket_timeout"].default
+    if isinstance(host, dict):
+        timeout = host.get("socket_timeout", timeout)
+        host = host.get("address", "")
+    if isinstance(host, str):
+        query = parse_qs(urlsplit(host).query)
+        if query.get("socket_timeout"):
+            timeout = float(query["socket_timeout"][0])
+    return None if timeout is None else float(timeout)

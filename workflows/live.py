@@ -18,6 +18,18 @@ from django.db import transaction
 
 logger = logging.getLogger("workflows.live")
 
+# What a channel layer raises when its server is unreachable (a Redis restart or outage).
+# Live connections end on these and ask their client to come back; publishers log them.
+try:
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+    from redis.exceptions import TimeoutError as _RedisTimeoutError
+
+    LAYER_ERRORS: tuple[type[BaseException], ...] = (
+        ConnectionError, TimeoutError, _RedisConnectionError, _RedisTimeoutError,
+    )
+except ImportError:  # the embedded default needs no Redis client
+    LAYER_ERRORS = (ConnectionError, TimeoutError)
+
 
 def execution_group(execution_id) -> str:
     return f"execution-{execution_id}"
@@ -125,6 +137,7 @@ def _enqueue(messages) -> None:
 
 
 async def _drain(queue: asyncio.Queue) -> None:
+    layer_down = False
     while True:
         messages = await queue.get()
         try:
@@ -132,8 +145,16 @@ async def _drain(queue: asyncio.Queue) -> None:
             if layer is not None:
                 for group, message in messages:
                     await layer.group_send(group, message)
-        except Exception:  # the engine must not fail because nobody can listen
+        except LAYER_ERRORS as exc:  # the engine must not fail because nobody can listen
+            if not layer_down:
+                logger.warning("live updates are not reaching the channel layer (%s); executions go on", exc)
+            layer_down = True
+        except Exception:
             logger.exception("could not publish %d live update(s)", len(messages))
+        else:
+            if layer_down:
+                logger.info("live updates reach the channel layer again")
+            layer_down = False
         finally:
             queue.task_done()
 

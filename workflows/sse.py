@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
@@ -22,9 +23,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from . import live
+from .authentication import user_for_request
+from .exceptions import ExecutionNotFound, error_body
 from .models import Execution
 from .selectors import tenant_ids_for
 from .viewer import snapshot, viewer_executions
+
+logger = logging.getLogger("workflows.sse")
 
 FINISHED = {"success", "error", "cancelled"}
 EVENT_NAMES = {"node.update": "node", "status.update": "status"}
@@ -48,21 +53,26 @@ async def _authenticated_user(request: HttpRequest):
     user = await request.auser()
     if user.is_authenticated:
         return user
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Token "):
-        from rest_framework.authtoken.models import Token
-
-        token = await Token.objects.select_related("user").filter(key=header[6:].strip()).afirst()
-        if token is not None and token.user.is_active:
-            return token.user
-    return None
+    return await sync_to_async(user_for_request)(request)
 
 
 def _stream(body: AsyncIterator[str]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response = StreamingHttpResponse(_ending_cleanly(body), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
     return response
+
+
+async def _ending_cleanly(body: AsyncIterator[str]) -> AsyncIterator[str]:
+    """End the stream on any error, so the browser's EventSource reconnects (with
+    Last-Event-ID, to a fresh snapshot) instead of waiting on a response left open."""
+    try:
+        async for chunk in body:
+            yield chunk
+    except live.LAYER_ERRORS as exc:
+        logger.warning("event stream ended, the channel layer is unavailable (%s); the client reconnects", exc)
+    except Exception:
+        logger.exception("event stream failed; the client reconnects")
 
 
 class Subscription:
@@ -83,8 +93,11 @@ class Subscription:
     async def __aexit__(self, *exc) -> None:
         if self._pending is not None:
             self._pending.cancel()
-        for group in self.groups:
-            await self.layer.group_discard(group, self.channel)
+        try:
+            for group in self.groups:
+                await self.layer.group_discard(group, self.channel)
+        except live.LAYER_ERRORS:
+            pass  # the layer is gone, and its groups with it (or they expire)
 
     async def next(self, timeout: float) -> dict | None:
         # Keep one receive in flight across timeouts rather than cancelling it: a cancelled
@@ -108,11 +121,11 @@ async def execution_events(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Stream one execution's updates (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
-        return JsonResponse({"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}, status=401)
+        return JsonResponse(error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401)
     await sync_to_async(tenant_ids_for)(user)  # cache the tenants before leaving the sync world
     exists = await viewer_executions(user).filter(pk=pk).aexists()
     if not exists:
-        return JsonResponse({"detail": f"Execution not found: {pk}", "code": "not_found", "field": "executionId"}, status=404)
+        return JsonResponse(ExecutionNotFound(pk).as_dict(), status=404)
     start_id = last_event_id(request)
     return _stream(_execution_stream(user, pk, first_id=(start_id or 0) + 1))
 
@@ -172,17 +185,17 @@ async def tenant_events(request: HttpRequest) -> HttpResponse:
     """Stream status changes of the caller's executions (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
-        return JsonResponse({"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}, status=401)
+        return JsonResponse(error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401)
     tenant_ids = await sync_to_async(tenant_ids_for)(user)
     workflows = None
     if request.GET.get("workflow"):
         try:
             workflows = {str(uuid.UUID(w.strip())) for w in request.GET["workflow"].split(",") if w.strip()}
         except ValueError:
-            return JsonResponse({"detail": "not a valid workflow id", "code": "invalid", "field": "workflow"}, status=400)
+            return JsonResponse(error_body(code="invalid", message="not a valid workflow id", field="workflow"), status=400)
     is_test = (request.GET.get("isTest") or "false").lower()
     if is_test not in ("true", "false", "all"):
-        return JsonResponse({"detail": "use true, false or all", "code": "invalid", "field": "isTest"}, status=400)
+        return JsonResponse(error_body(code="invalid", message="use true, false or all", field="isTest"), status=400)
     groups = [live.tenant_group(tid) for tid in tenant_ids]
     return _stream(_tenant_stream(groups, workflows=workflows, is_test=is_test, first_id=(last_event_id(request) or 0) + 1))
 

@@ -1,0 +1,35 @@
+"""Start-up checks of the channel layer's settings."""
+from workflows.checks import check_channel_layer_timeouts, redis_socket_timeout
+
+REDIS = "channels_redis.core.RedisChannelLayer"
+
+
+def layer(host) -> dict:
+    return {"default": {"BACKEND": REDIS, "CONFIG": {"hosts": [host]}}}
+
+
+def test_the_projects_redis_settings_pass(settings):
+    settings.CHANNEL_LAYERS = layer({"address": "redis://127.0.0.1:6379/0", "socket_timeout": settings.REDIS_SOCKET_TIMEOUT})
+    assert check_channel_layer_timeouts() == []
+
+
+def test_a_socket_timeout_no_longer_than_the_blocking_receive_is_refused(settings):
+    for host in (
+        {"address": "redis://127.0.0.1:6379/0", "socket_timeout": 5},
+        {"address": "redis://127.0.0.1:6379/0?socket_timeout=3", "socket_timeout": 20},  # the URL wins
+    ):
+        settings.CHANNEL_LAYERS = layer(host)
+        problems = check_channel_layer_timeouts()
+        assert [p.id for p in problems] == ["workflows.E012"], host
+
+
+def test_a_bare_url_gets_redis_pys_default_which_is_refused_when_too_short(settings):
+    settings.CHANNEL_LAYERS = layer("redis://127.0.0.1:6379/0")
+    default = redis_socket_timeout("redis://127.0.0.1:6379/0")  # 5 s since redis-py 6, None before
+    expected = ["workflows.E012"] if default is not None and default <= 5 else []
+    assert [p.id for p in check_channel_layer_timeouts()] == expected
+
+
+def test_the_in_memory_layer_needs_no_timeout(settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert check_channel_layer_timeouts() == []
