@@ -12,10 +12,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from widgets.middleware import SocketAuthMiddleware  # noqa: E402
 from widgets.routing import websocket_urlpatterns  # noqa: E402
 from workflows.live import LoopCaptureMiddleware  # noqa: E402
 
@@ -26,7 +26,8 @@ application = LoopCaptureMiddleware(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+            # Browsers: session cookie and a same-site Origin; scripts: an API token, no Origin.
+            "websocket": AuthMiddlewareStack(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
         }
     )
 )

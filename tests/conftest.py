@@ -14,6 +14,12 @@ from workflows.models import Execution, Membership, Tenant
 from workflows.worker import Worker
 
 
+def pytest_configure(config):
+    # The tests run their own workers; importing config.asgi (the production application,
+    # which socket tests go through) must not start the embedded one in this process.
+    settings.WORKFLOW_EMBEDDED_WORKER = False
+
+
 def pytest_collection_modifyitems(config, items):
     if settings.USES_POSTGRES:
         return
@@ -62,6 +68,12 @@ def other_tenant(make_tenant) -> Tenant:
 @pytest.fixture
 def other_user(make_user, other_tenant):
     return make_user("mallory", tenant=other_tenant)
+
+
+def error_fields(response) -> set:
+    """The fields an error answer names (its `field` and each of its `errors`)."""
+    body = response.json()
+    return {e.get("field") for e in body.get("errors", [])} | {body.get("field")} - {None}
 
 
 def chain(*nodes: dict, edges: list[dict] | None = None) -> dict:

@@ -1,9 +1,8 @@
-"""Websocket routes (config/asgi.py wraps them in the session auth stack)."""
+"""Websocket routes (config/asgi.py wraps them in the session auth stack and the socket guard)."""
 from django.urls import path
 
 from .consumers import WidgetConsumer
-from .middleware import TokenAuthMiddleware
 
 websocket_urlpatterns = [
-    path("ws/widgets/", TokenAuthMiddleware(WidgetConsumer.as_asgi())),
+    path("ws/widgets/", WidgetConsumer.as_asgi()),
 ]

@@ -5,16 +5,28 @@ import asyncio
 import threading
 
 import pytest
-from channels.routing import URLRouter
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.test import Client
 
 from tests.conftest import chain
-from widgets.routing import websocket_urlpatterns
-from workflows.live import LoopCaptureMiddleware
 from workflows.worker import Worker
 
-# As in config/asgi.py: the loop capture makes the engine publish on the test's event loop.
-APP = LoopCaptureMiddleware(URLRouter(websocket_urlpatterns))
+# Sockets go through the production ASGI application: the session and Origin checks, the
+# routes, and the loop capture that makes the engine publish on the test's event loop.
+ORIGIN = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+
+
+def asgi_application():
+    from config.asgi import application
+
+    return application
+
+
+def session_cookie(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
 class Socket:
@@ -64,10 +76,12 @@ class Socket:
         await self.communicator.disconnect()
 
 
-async def open_socket(user, *, path: str = "/ws/widgets/", app=APP) -> Socket:
-    communicator = WebsocketCommunicator(app, path)
+async def open_socket(user, *, path: str = "/ws/widgets/") -> Socket:
+    """A browser's socket: this site's Origin and the user's session cookie."""
+    headers = list(ORIGIN)
     if user is not None:
-        communicator.scope["user"] = user
+        headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))
+    communicator = WebsocketCommunicator(asgi_application(), path, headers=headers)
     connected, _ = await communicator.connect()
     assert connected, "the socket was refused"
     return Socket(communicator)

@@ -3,16 +3,12 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
-from channels.routing import URLRouter
-from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import chain
-from tests.widgets.conftest import CHART, open_socket, three_steps, waits_for_input
+from tests.widgets.conftest import CHART, asgi_application, open_socket, session_cookie, three_steps, waits_for_input
 from widgets.models import WidgetConnection
-from widgets.routing import websocket_urlpatterns
 from workflows import engine
 from workflows.models import Execution, NodeRun
 from workflows.services import trigger_workflow
@@ -31,52 +27,62 @@ def connect_frame(workflow, **extra) -> dict:
             "widgetType": "vega-lite", "widgetConfig": CHART, "workflowConfig": {}, **extra}
 
 
-# --- Authentication -------------------------------------------------------------------------
+# --- Authentication and origins (through config.asgi.application) ---------------------------
 
 
-def test_anonymous_socket_is_refused():
+async def handshake(path: str = "/ws/widgets/", headers=()) -> tuple[bool, object]:
+    """Open a socket on the production application; (accepted, close code or None)."""
     from channels.testing import WebsocketCommunicator
 
-    async def scenario():
-        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/widgets/")
-        connected, code = await communicator.connect()
-        assert not connected and code == 4401
-
-    run(scenario)
-
-
-def test_token_query_parameter_authenticates(user):
-    token = Token.objects.create(user=user)
-
-    async def scenario():
-        from channels.testing import WebsocketCommunicator
-
-        communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/widgets/?token={token.key}")
-        connected, _ = await communicator.connect()
-        assert connected
+    communicator = WebsocketCommunicator(asgi_application(), path, headers=[(b"host", b"testserver"), *headers])
+    connected, code = await communicator.connect()
+    if connected:
         await communicator.disconnect()
-        bad = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/widgets/?token=nope")
-        connected, _ = await bad.connect()
-        assert not connected
-
-    run(scenario)
+    return connected, code
 
 
-def test_session_cookie_authenticates(user):
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+def test_browser_socket_with_this_sites_origin_and_a_session_is_accepted(user):
+    cookie = session_cookie(user)
+    assert async_to_sync(handshake)(headers=[(b"origin", b"http://testserver"), (b"cookie", cookie)]) == (True, None)
 
-    async def scenario():
-        from channels.testing import WebsocketCommunicator
 
-        app = AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        communicator = WebsocketCommunicator(app, "/ws/widgets/", headers=[(b"cookie", cookie)])
-        connected, _ = await communicator.connect()
-        assert connected
-        await communicator.disconnect()
+def test_browser_socket_from_a_foreign_origin_is_refused_even_with_a_session(user):
+    cookie = session_cookie(user)
+    for origin in (b"https://evil.example", b"http://testserver:8080", b"null"):
+        connected, _ = async_to_sync(handshake)(headers=[(b"origin", origin), (b"cookie", cookie)])
+        assert not connected, origin
 
-    run(scenario)
+
+def test_anonymous_browser_socket_is_closed_as_unauthenticated():
+    connected, code = async_to_sync(handshake)(headers=[(b"origin", b"http://testserver")])
+    assert not connected and code == 4401
+
+
+def test_script_with_a_token_and_no_origin_is_accepted(user):
+    token = Token.objects.create(user=user).key
+    assert async_to_sync(handshake)(f"/ws/widgets/?token={token}") == (True, None)
+    header = [(b"authorization", f"Token {token}".encode())]
+    assert async_to_sync(handshake)(headers=header) == (True, None)
+
+
+def test_script_with_a_bad_or_no_token_is_refused(user):
+    user_cookie = session_cookie(user)
+    for path, headers in (
+        ("/ws/widgets/?token=nope", []),
+        ("/ws/widgets/", [(b"authorization", b"Token nope")]),
+        # No Origin means no browser: a cookie alone does not authenticate.
+        ("/ws/widgets/", [(b"cookie", user_cookie)]),
+    ):
+        connected, _ = async_to_sync(handshake)(path, headers=headers)
+        assert not connected, (path, headers)
+
+
+def test_inactive_users_token_is_refused(user):
+    token = Token.objects.create(user=user).key
+    user.is_active = False
+    user.save()
+    connected, _ = async_to_sync(handshake)(f"/ws/widgets/?token={token}")
+    assert not connected
 
 
 # --- execute ----------------------------------------------------------------------------------
