@@ -7,7 +7,9 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/workflows
 REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-pg bench install migrate demo services clean
+.PHONY: run test test-pg bench install migrate demo services chromium clean
+# apt-get needs root; as another user it goes through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,11 +32,11 @@ run: demo
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 # The suite on the embedded default (SQLite file, in-memory channel layer).
-test: install
+test: install chromium
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 
 # The same suite on the local PostgreSQL and Redis services.
-test-pg: install services
+test-pg: install services chromium
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
 
 # Benchmarks (never part of the test suite), on PostgreSQL: the engine against the commit
@@ -47,6 +49,12 @@ bench: install services
 
 services:
 	@bash .ci/services.sh
+
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (browser tests)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .test-db* staticfiles

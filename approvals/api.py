@@ -7,6 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from workflows.api.serializers import StrictSerializer
+
 from . import services
 from .exceptions import NotEligible
 from .models import ApprovalRequest, ApprovalStatus, Channel
@@ -46,13 +48,13 @@ class ApprovalRequestSerializer(serializers.Serializer):
         }
 
 
-class DecideSerializer(serializers.Serializer):
+class DecideSerializer(StrictSerializer):
     decision = serializers.ChoiceField(choices=["approved", "rejected"])
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     formValues = serializers.DictField(required=False, default=dict)
 
 
-class DelegateSerializer(serializers.Serializer):
+class DelegateSerializer(StrictSerializer):
     delegateTo = serializers.CharField(max_length=150)
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 

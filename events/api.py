@@ -11,6 +11,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.api.serializers import refuse_unknown_keys
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
 from workflows.services import as_uuid, trigger_workflow
@@ -45,6 +46,7 @@ def _iso(moment):
 
 # --- The signal API --------------------------------------------------------------------
 
+SIGNAL_KEYS = {"eventNamespace", "eventKey", "payload"}
 SignalRequest = inline_serializer(
     "SignalRequest",
     {"eventNamespace": serializers.CharField(), "eventKey": serializers.CharField(),
@@ -73,6 +75,7 @@ class SignalView(APIView):
     )
     def post(self, request):
         body = json_object_body(request)
+        refuse_unknown_keys(body, SIGNAL_KEYS)
         api_key = request.auth
         result = services.signal_event(
             tenant_id=api_key.tenant_id,

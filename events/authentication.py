@@ -11,7 +11,9 @@ from .models import WorkflowApiKey
 
 
 def _failed(message: str, code: str) -> AuthenticationFailed:
-    return AuthenticationFailed({"detail": message, "code": code, "field": "Authorization"})
+    failed = AuthenticationFailed(message, code)
+    failed.field = "Authorization"  # named in the error answer (workflows.api.errors)
+    return failed
 
 
 class WorkflowApiKeyAuthentication(BaseAuthentication):

@@ -2,6 +2,17 @@
 from __future__ import annotations
 
 
+def error_body(*, code: str, message: str, field: str | None = None, **extra) -> dict:
+    """The one shape of every error answer: `code` (stable, for programs), `message` (for
+    people) and `field` when one input is at fault. `detail` repeats the message for clients
+    written against Django REST framework's usual shape."""
+    body = {"code": code, "message": message, "detail": message}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return body
+
+
 class WorkflowError(Exception):
     """Base class: a request that the engine refuses, with an HTTP status for the API."""
 
@@ -14,10 +25,7 @@ class WorkflowError(Exception):
         self.field = field
 
     def as_dict(self) -> dict:
-        body = {"detail": self.message, "code": self.code}
-        if self.field:
-            body["field"] = self.field
-        return body
+        return error_body(code=self.code, message=self.message, field=self.field)
 
 
 class WorkflowNotFound(WorkflowError):

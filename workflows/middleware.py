@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import JsonResponse
 
+from .exceptions import error_body
+
 
 class ApiBodyLimitMiddleware:
     def __init__(self, get_response):
@@ -14,11 +16,11 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return JsonResponse({"detail": "Content-Length is not a number", "field": "body"}, status=400)
+                return JsonResponse(error_body(code="invalid", message="Content-Length is not a number", field="body"), status=400)
             limit = settings.API_MAX_BODY_BYTES
             if length > limit:
                 return JsonResponse(
-                    {"detail": f"Request body is {length} bytes; the limit is {limit}", "field": "body", "code": "too_large"},
+                    error_body(code="too_large", message=f"Request body is {length} bytes; the limit is {limit}", field="body"),
                     status=413,
                 )
         return self.get_response(request)

@@ -2,6 +2,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.conftest import error_fields
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -23,7 +25,7 @@ def test_pending_lists_only_what_the_caller_may_decide(start_approval, approvers
 
 def test_unknown_status_filter_names_the_field(approvers):
     answer = api_for(approvers["bob"]).get("/api/approvals/?status=maybe")
-    assert answer.status_code == 400 and "status" in answer.json()
+    assert answer.status_code == 400 and "status" in error_fields(answer)
 
 
 def test_decide_settles_the_request(start_approval, approvers, worker):
@@ -46,7 +48,7 @@ def test_refusals_are_clear_4xx_answers(start_approval, approvers, other_user):
                                  "formFields": [{"key": "po", "label": "PO", "required": True}]})
     path = f"/api/approvals/{request.pk}/decide/"
     bad = api_for(approvers["bob"]).post(path, {"decision": "maybe"}, format="json")
-    assert bad.status_code == 400 and "decision" in bad.json()
+    assert bad.status_code == 400 and "decision" in error_fields(bad)
     form = api_for(approvers["bob"]).post(path, {"decision": "approved"}, format="json")
     assert form.status_code == 400 and form.json()["field"] == "formValues.po"
     stranger = api_for(approvers["dave"]).post(path, {"decision": "approved"}, format="json")
@@ -81,3 +83,22 @@ def test_pending_leaves_out_what_the_caller_already_decided(start_approval, appr
     assert bob.get("/api/approvals/?status=pending").json()["count"] == 0
     everything = bob.get("/api/approvals/").json()["results"]
     assert [(r["title"], r["status"], r["canDecide"]) for r in everything] == [("Needs both", "pending", False)]
+
+
+def test_an_unknown_key_in_a_decision_is_refused_and_decides_nothing(start_approval, approvers):
+    _, request = start_approval({"title": "T", "approvers": "bob"})
+    answer = api_for(approvers["bob"]).post(
+        f"/api/approvals/{request.pk}/decide/", {"decision": "approved", "coment": "typo"}, format="json"
+    )
+    assert answer.status_code == 400 and answer.json()["field"] == "coment"
+    request.refresh_from_db()
+    assert request.status == "pending" and not request.decisions.exists()
+
+
+def test_malformed_json_decision_is_a_400_naming_the_body(start_approval, approvers):
+    _, request = start_approval({"title": "T", "approvers": "bob"})
+    answer = api_for(approvers["bob"]).post(
+        f"/api/approvals/{request.pk}/decide/", data="{decision", content_type="application/json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "parse_error" and answer.json()["field"] == "body"

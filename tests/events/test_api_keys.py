@@ -6,6 +6,7 @@ from events import keys, services
 from events.models import WorkflowApiKey
 from tests.events.conftest import SIGNAL_URL
 from workflows.models import Membership
+from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_create_with_a_trailing_slash_works_too(api):
 
 def test_create_without_a_name_answers_400_naming_it(api):
     response = api.post("/api/api-keys/create", {}, format="json")
-    assert response.status_code == 400 and "name" in response.json()
+    assert response.status_code == 400 and "name" in error_fields(response)
     assert not WorkflowApiKey.objects.exists()
 
 
@@ -43,7 +44,7 @@ def test_create_needs_a_tenant_when_the_user_has_several(api, user, other_tenant
     Membership.objects.create(tenant=other_tenant, user=user)
     user._tenant_ids = None
     response = api.post("/api/api-keys/create", {"name": "k"}, format="json")
-    assert response.status_code == 400 and "tenant" in response.json()
+    assert response.status_code == 400 and "tenant" in error_fields(response)
     ok = api.post("/api/api-keys/create", {"name": "k", "tenant": str(other_tenant.pk)}, format="json")
     assert ok.status_code == 201 and WorkflowApiKey.objects.get().tenant_id == other_tenant.pk
 

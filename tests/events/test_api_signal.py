@@ -114,6 +114,14 @@ def test_a_body_that_is_not_a_json_object_answers_400(waiting, key_client, raw):
     assert response.status_code == 400 and response.json()["field"] == "body"
 
 
+def test_an_unknown_key_in_a_signal_is_refused_naming_it(waiting, key_client):
+    body = {"eventNamespace": "payments", "eventKey": "order-42", "paylaod": {"amount": 1}}
+    response = key_client.post(SIGNAL_URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["field"] == "paylaod" and response.json()["errors"][0]["code"] == "unknown_field"
+    assert WaitEvent.objects.get(execution=waiting).status == "waiting"
+
+
 def test_a_body_sent_without_a_json_content_type_is_still_read(waiting, key_client):
     response = key_client.post(
         SIGNAL_URL, b'{"eventNamespace": "payments", "eventKey": "order-42"}', content_type="text/plain"

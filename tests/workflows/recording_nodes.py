@@ -16,6 +16,8 @@ def run_record(config, ctx):
         raise SystemExit("a step that ends its thread")
     if config.get("killSession"):
         _kill_own_session()
+    if config.get("startedFile"):  # tells a test in another process that the step is running
+        open(config["startedFile"], "w").close()
     delay = float(config.get("sleep") or 0)
     if delay:
         time.sleep(delay)

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from tests.conftest import chain
 from workflows.models import Execution, Workflow
 from workflows.services import trigger_workflow
+from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,7 +42,7 @@ def test_create_reports_every_definition_error(api):
 
 def test_missing_name_and_definition_name_the_fields(api):
     response = api.post("/api/workflows/", {}, format="json")
-    assert response.status_code == 400 and {"name", "definition"} <= set(response.json())
+    assert response.status_code == 400 and {"name", "definition"} <= error_fields(response)
 
 
 def test_trigger_answers_202_and_runs(api, worker, make_workflow):
@@ -72,10 +73,32 @@ def test_trigger_bad_input_names_the_field(api, make_workflow, payload, field):
     assert Execution.objects.count() == 0
 
 
-def test_malformed_json_is_a_400(api, make_workflow):
+def test_malformed_json_is_a_400_in_the_error_shape(api, make_workflow):
     wf = make_workflow(DEFINITION)
     response = api.post(f"/api/workflows/{wf.pk}/trigger/", data="{not json", content_type="application/json")
-    assert response.status_code == 400 and "JSON" in response.json()["detail"]
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "parse_error" and body["field"] == "body" and "JSON" in body["message"]
+    assert Execution.objects.count() == 0
+
+
+@pytest.mark.parametrize("path", ["trigger", "test-run"])
+def test_an_unknown_key_in_a_start_body_is_refused_naming_it(api, make_workflow, path):
+    wf = make_workflow(DEFINITION)
+    response = api.post(f"/api/workflows/{wf.pk}/{path}/", {"inputs": {"orderId": 1}}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["field"] == "inputs" and body["code"] == "invalid"
+    assert body["errors"][0]["code"] == "unknown_field" and "input" in body["message"]
+    assert Execution.objects.count() == 0
+
+
+def test_an_unknown_key_in_a_retry_body_is_refused(api, make_workflow, worker):
+    wf = make_workflow(DEFINITION)
+    execution_id = api.post(f"/api/workflows/{wf.pk}/trigger/", {"input": {"x": 5}}, format="json").json()["executionId"]
+    worker.run_until_idle()
+    response = api.post(f"/api/executions/{execution_id}/retry/", {"from_node": "a"}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "from_node"
 
 
 def test_oversized_body_is_a_413(api, make_workflow, settings):
@@ -107,7 +130,7 @@ def test_other_tenants_objects_answer_404(api, make_workflow, other_tenant, othe
 
 def test_cannot_create_in_a_tenant_you_do_not_belong_to(api, other_tenant):
     response = api.post("/api/workflows/", {"name": "x", "tenant": str(other_tenant.pk), "definition": DEFINITION}, format="json")
-    assert response.status_code == 400 and "tenant" in response.json()
+    assert response.status_code == 400 and "tenant" in error_fields(response)
 
 
 def test_anonymous_is_refused(make_workflow):
@@ -139,7 +162,7 @@ def test_execution_list_filters_and_paginates(api, make_workflow, user, worker):
     assert api.get("/api/executions/?createdAfter=2000-01-01T00:00:00Z&createdBefore=2999-01-01T00:00:00Z").json()["count"] == 4
     assert api.get("/api/executions/?createdAfter=2999-01-01T00:00:00Z").json()["count"] == 0
     bad = api.get("/api/executions/?status=weird&createdAfter=yesterday&workflow=zzz")
-    assert bad.status_code == 400 and {"status", "createdAfter", "workflow"} <= set(bad.json())
+    assert bad.status_code == 400 and {"status", "createdAfter", "workflow"} <= error_fields(bad)
 
 
 def test_cancel_and_retry_through_the_api(api, make_workflow, user, worker):
@@ -176,4 +199,4 @@ def test_delete_a_workflow_that_never_ran_but_not_one_that_did(api, make_workflo
 
 def test_impossible_dates_in_filters_are_a_400(api):
     response = api.get("/api/executions/?createdAfter=2020-13-45T00:00:00")
-    assert response.status_code == 400 and "createdAfter" in response.json()
+    assert response.status_code == 400 and "createdAfter" in error_fields(response)

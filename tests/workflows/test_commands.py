@@ -117,10 +117,12 @@ def test_admin_pages_render(client, make_workflow, user, django_user_model):
     assert "{{Trigger.x}}" in page  # the definition is shown readably
 
 
-def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(make_workflow, user, recording_nodes, settings):
+def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(make_workflow, user, recording_nodes, settings, tmp_path):
     from workflows.models import NodeRun
 
-    wf = make_workflow(chain({"id": "slow", "type": "test/record", "label": "Slow", "config": {"sleep": 60}}))
+    started = tmp_path / "started"
+    wf = make_workflow(chain({"id": "slow", "type": "test/record", "label": "Slow",
+                              "config": {"sleep": 60, "startedFile": str(started)}}))
     execution_id = call("trigger_workflow", str(wf.pk), "--user", "alice")
     env = {
         **os.environ, "DATABASE_URL": _test_database_url(), "WORKFLOW_SHUTDOWN_GRACE_SECONDS": "0.5",
@@ -131,8 +133,8 @@ def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(make_workflow,
     run = NodeRun.objects.get(execution_id=execution_id, node_id="slow")
     try:
         deadline = time.monotonic() + 20
-        while NodeRun.objects.get(pk=run.pk).lease_owner is None:
-            assert time.monotonic() < deadline, "the worker did not claim the step"
+        while not started.exists():  # claimed and running in a step thread, not just leased
+            assert time.monotonic() < deadline, "the worker did not start the step"
             time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -33,7 +33,29 @@ class WorkflowUpdateSerializer(WorkflowSerializer):
     definition = serializers.JSONField(required=False)
 
 
-class InputSerializer(serializers.Serializer):
+def refuse_unknown_keys(data, known) -> None:
+    """A request body naming a key it may not have is refused with the key named: a typo
+    (`inputs` for `input`) must fail loudly, never run a workflow with an empty input."""
+    if not isinstance(data, dict):
+        return
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        expected = ", ".join(sorted(known))
+        raise serializers.ValidationError(
+            {key: [serializers.ErrorDetail(f"Unknown field; expected one of: {expected}", code="unknown_field")]
+             for key in unknown}
+        )
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body that refuses keys it does not declare (see refuse_unknown_keys)."""
+
+    def to_internal_value(self, data):
+        refuse_unknown_keys(data, set(self.fields))
+        return super().to_internal_value(data)
+
+
+class InputSerializer(StrictSerializer):
     """A body carrying an execution's `input`: a JSON object, empty when left out."""
 
     input = serializers.JSONField(required=False, default=dict)
@@ -142,6 +164,6 @@ class ExecutionDetailSerializer(ExecutionSerializer):
         read_only_fields = fields
 
 
-class RetrySerializer(serializers.Serializer):
+class RetrySerializer(StrictSerializer):
     fromNode = serializers.CharField(required=False, allow_null=True)
     version = serializers.CharField(required=False, allow_null=True)
