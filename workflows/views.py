@@ -23,7 +23,8 @@ from .viewer import can_operate, viewer_executions
 RECENT = 20
 
 
-def home(request):
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 

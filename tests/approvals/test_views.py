@@ -21,7 +21,7 @@ def test_pages_need_a_login(start_approval, approvers):
     _, request = start_approval({"title": "T", "approvers": "bob"})
     for path in ("/workflows/approvals/", url(request)):
         answer = Client().get(path)
-        assert answer.status_code == 302 and answer["Location"].startswith("/admin/login/")
+        assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/?next=")
 
 
 def test_inbox_lists_what_waits_for_the_user_and_their_history(start_approval, approvers):

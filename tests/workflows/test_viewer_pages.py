@@ -31,7 +31,7 @@ def test_pages_need_login(make_workflow):
     wf = make_workflow(chain(SET_A))
     for url in ("/workflows/", f"/workflows/{wf.pk}/", "/workflows/examples/embed/"):
         response = Client().get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
 
 
 def test_list_shows_workflows_health_and_latest_executions(client, make_workflow, user, worker):
