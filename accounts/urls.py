@@ -28,4 +28,5 @@ urlpatterns = [
     path("reset/done/",
          auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
          name="password_reset_complete"),
+    path("tenant/", views.switch_active_tenant, name="switch-tenant"),
 ]

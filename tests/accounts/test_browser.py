@@ -8,7 +8,7 @@ import pytest
 from approvals.models import ApprovalRequest
 from tests.accounts.conftest import PASSWORD
 from tests.approvals.conftest import approval_definition
-from workflows.models import Execution
+from workflows.models import Execution, Membership
 from workflows.services import trigger_workflow
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -70,3 +70,33 @@ def test_a_logged_out_approver_logs_in_from_the_link_and_approves(
     decision = request.decisions.get()
     assert (decision.user_id, decision.decision, decision.channel) == (fiona.pk, "approved", "page")
 
+
+def test_a_member_of_two_tenants_switches_tenant_in_the_nav(daphne_server, logged_in_page, make_workflow, make_tenant,
+                                                            user, tenant, fiona, artifacts_dir):
+    aardvark = make_tenant("Aardvark")  # first by name: fiona's default
+    Membership.objects.create(tenant=aardvark, user=fiona)
+    config = {"title": "Invoice {{Trigger.orderId}}", "approverRoles": "finance"}
+    runs = [
+        trigger_workflow(workflow_id=make_workflow(approval_definition(config)).pk, user_name=user.username,
+                         input={"orderId": "ACME-1"}),
+        trigger_workflow(workflow_id=make_workflow(approval_definition(config), on_tenant=aardvark).pk,
+                         user_name=fiona.username, input={"orderId": "AARD-1"}),
+    ]
+    wait_for(lambda: ApprovalRequest.objects.filter(execution_id__in=[r.execution_id for r in runs]).count() == 2,
+             "both pauses")
+
+    page = logged_in_page(fiona)
+    page.set_viewport_size(PHONE)
+    page.goto(daphne_server.url + "/workflows/approvals/")
+    assert page.is_visible("text=Invoice AARD-1") and not page.is_visible("text=Invoice ACME-1")
+    assert "1 in Acme" in page.text_content("[data-elsewhere]")
+    assert fits_the_width(page)
+    page.screenshot(path=str(artifacts_dir / "tenant-switcher-phone.png"), full_page=True)
+
+    page.select_option("#nav-tenant", str(tenant.pk))
+    page.click(".tenant-switch button")
+    page.wait_for_url(daphne_server.url + "/workflows/approvals/")
+    assert page.is_visible("text=Invoice ACME-1") and not page.is_visible("text=Invoice AARD-1")
+    assert page.eval_on_selector("#nav-tenant", "select => select.selectedOptions[0].textContent") == "Acme"
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(artifacts_dir / "tenant-switcher-desktop.png"), full_page=True)
