@@ -1,7 +1,8 @@
 """The tenant a signed-in user acts in on the product pages: chosen in the nav, kept in the
 session; with no choice made, the user's first tenant by name.
 
-Only pages use it. The REST API stays scoped to all of the caller's tenants.
+The REST API stays scoped to all of the caller's tenants; it only takes the active tenant as
+the default where a browser session creates something without naming a tenant.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """The active tenant: its default, the switcher, and the pages and API calls that follow it."""
 import pytest
 from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from tests.conftest import chain
-from workflows.models import Execution, Membership
+from workflows.models import Execution, Membership, Workflow
 from workflows.services import trigger_workflow
 from workflows.tenancy import SESSION_KEY
 
@@ -120,3 +122,22 @@ def test_the_api_still_lists_every_tenant_of_yours(user, tenant, second, make_wo
     names = {w["name"] for w in logged_in(user).get("/api/workflows/").json()["results"]}
     assert names == {"Acme intake", "Aardvark payroll"}
 
+
+def test_a_session_api_create_without_tenant_goes_to_the_active_tenant(user, tenant, second):
+    client = logged_in(user)
+    body = {"name": "From the browser", "definition": SET_A}
+    answer = client.post("/api/workflows/", body, content_type="application/json")
+    assert answer.status_code == 201 and answer.json()["tenant"] == str(second.pk)
+    switch(client, tenant.pk)
+    answer = client.post("/api/workflows/", {**body, "tenant": str(second.pk)}, content_type="application/json")
+    assert answer.json()["tenant"] == str(second.pk)  # an explicit tenant still wins
+    answer = client.post("/api/workflows/", body, content_type="application/json")
+    assert answer.json()["tenant"] == str(tenant.pk)
+
+
+def test_a_token_api_create_still_needs_a_tenant_from_members_of_several(user, tenant, second):
+    token = Token.objects.create(user=user)
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    answer = client.post("/api/workflows/", {"name": "From a script", "definition": SET_A}, format="json")
+    assert answer.status_code == 400 and "2 tenants" in str(answer.json())
+    assert not Workflow.objects.filter(name="From a script").exists()
