@@ -48,11 +48,13 @@ def is_participant(request: ApprovalRequest, user) -> bool:
     ).exists()
 
 
-def requests_in_tenants(user) -> QuerySet[ApprovalRequest]:
-    """Every request of the user's tenants (the scope of every other read)."""
-    return ApprovalRequest.objects.filter(tenant_id__in=tenant_ids_for(user)).select_related(
-        "workflow", "execution", "requested_by"
-    )
+def requests_in_tenants(user, *, tenant_id=None) -> QuerySet[ApprovalRequest]:
+    """Every request of the user's tenants, or of the one of them given (the scope of every
+    other read)."""
+    qs = ApprovalRequest.objects.filter(tenant_id__in=tenant_ids_for(user))
+    if tenant_id is not None:
+        qs = qs.filter(tenant_id=tenant_id)
+    return qs.select_related("workflow", "execution", "requested_by")
 
 
 HISTORY_SCAN_LIMIT = 500
@@ -83,13 +85,13 @@ def pending_for(user) -> list[ApprovalRequest]:
     return found
 
 
-def history_for(user) -> list[ApprovalRequest]:
+def history_for(user, *, tenant_id=None) -> list[ApprovalRequest]:
     """Requests the user decided or delegated, and ended ones the user was asked to decide
-    (among the latest HISTORY_SCAN_LIMIT of the user's tenants), newest first."""
+    (among the latest HISTORY_SCAN_LIMIT of the user's tenants, or of `tenant_id`), newest first."""
     username, groups = _names_of(user)
     decided = ApprovalDecision.objects.filter(user_id=user.pk).values("request_id")
     delegated = ApprovalEvent.objects.filter(kind=ApprovalEvent.Kind.DELEGATED, actor_id=user.pk).values("request_id")
-    scope = requests_in_tenants(user)
+    scope = requests_in_tenants(user, tenant_id=tenant_id)
     took_part = {r.pk: r for r in scope.filter(Q(pk__in=decided) | Q(pk__in=delegated))}
     ended = scope.exclude(status=ApprovalStatus.PENDING)
     for request in ended.order_by("-created_at")[:HISTORY_SCAN_LIMIT]:

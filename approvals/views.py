@@ -4,6 +4,7 @@ A GET never decides: every decision is a CSRF-protected POST from a button.
 """
 from __future__ import annotations
 
+from collections import Counter
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +14,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_http_methods, require_POST
+
+from workflows.tenancy import active_tenant, tenancy_for
 
 from . import links, services
 from .display import readable_items
@@ -29,18 +32,24 @@ def forbidden(request, message: str) -> HttpResponse:
 
 @login_required
 def inbox(request):
+    """What waits for the user in the active tenant, with a count of what waits in the others."""
     wanted = request.GET.get("status") or "all"
     if wanted not in STATUS_FILTERS:
         wanted = "all"
-    waiting = pending_for(request.user)
+    tenant = active_tenant(request)
+    waiting_anywhere = pending_for(request.user)
+    waiting = [r for r in waiting_anywhere if tenant and r.tenant_id == tenant.pk]
     seen = {r.pk for r in waiting}
     pending = [r for r in waiting if wanted in ("all", "pending")]
-    history = [r for r in history_for(request.user) if r.pk not in seen and wanted in ("all", r.status)]
-    return render(
-        request,
-        "approvals/inbox.html",
-        {"pending": pending, "history": history, "status": wanted, "statuses": STATUS_FILTERS},
-    )
+    history = [] if tenant is None else [
+        r for r in history_for(request.user, tenant_id=tenant.pk) if r.pk not in seen and wanted in ("all", r.status)
+    ]
+    names = {t.pk: t.name for t in tenancy_for(request).choices}
+    elsewhere = Counter(names.get(r.tenant_id, "") for r in waiting_anywhere if r.pk not in seen)
+    return render(request, "approvals/inbox.html", {
+        "pending": pending, "history": history, "status": wanted,
+        "statuses": STATUS_FILTERS, "elsewhere": sorted(elsewhere.items()),
+    })
 
 
 def _execution_url(approval: ApprovalRequest) -> str | None:

@@ -1,10 +1,11 @@
-"""Top-level URLs: admin, REST API with its schema, and the apps' pages."""
+"""Top-level URLs: admin, REST API with its schema, the login pages, and the apps' pages."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("workflows.api.urls")),

@@ -207,7 +207,7 @@ class ApiKeyCreateView(APIView):
     def post(self, request):
         body = ApiKeyCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        tenant = choose_tenant(request.user, body.validated_data.get("tenant"))
+        tenant = choose_tenant(request, body.validated_data.get("tenant"))
         api_key, raw = services.create_api_key(tenant=tenant, name=body.validated_data["name"], user=request.user)
         return Response(
             {"id": str(api_key.id), "name": api_key.name, "key": raw, "keyPrefix": api_key.prefix,

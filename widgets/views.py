@@ -1,8 +1,10 @@
-"""The widget dashboard page."""
+"""The widget dashboard page: the active tenant's saved widgets."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+
+from workflows.tenancy import in_active_tenant
 
 from .selectors import last_data, widgets_for
 
@@ -10,7 +12,7 @@ from .selectors import last_data, widgets_for
 @login_required
 def dashboard(request):
     cards = []
-    for number, widget in enumerate(widgets_for(request.user), start=1):
+    for number, widget in enumerate(in_active_tenant(widgets_for(request.user), request), start=1):
         data, instance = last_data(widget)
         cards.append({
             "options_id": f"widget-options-{number}",

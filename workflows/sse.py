@@ -4,8 +4,8 @@
   from the channel-layer group `execution-<id>`, and `end` once the execution is finished.
   Reconnecting with `Last-Event-ID` gets a fresh snapshot; ids keep counting up from it.
 - `GET /api/executions/events/`: `status` events of every execution in the caller's tenants
-  (groups `tenant-<id>`), for live lists; filters `workflow` (ids, comma-separated) and
-  `isTest` (false|true|all).
+  (groups `tenant-<id>`), for live lists; filters `tenant` (one of yours), `workflow` (ids,
+  comma-separated) and `isTest` (false|true|all).
 
 Comment lines (`: heartbeat`) keep proxies from closing idle streams.
 """
@@ -27,6 +27,7 @@ from .authentication import user_for_request
 from .exceptions import ExecutionNotFound, error_body
 from .models import Execution
 from .selectors import tenant_ids_for
+from .services import as_uuid
 from .viewer import snapshot, viewer_executions
 
 logger = logging.getLogger("workflows.sse")
@@ -187,6 +188,11 @@ async def tenant_events(request: HttpRequest) -> HttpResponse:
     if user is None:
         return JsonResponse(error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401)
     tenant_ids = await sync_to_async(tenant_ids_for)(user)
+    if request.GET.get("tenant"):
+        wanted = as_uuid(request.GET["tenant"])
+        if wanted not in tenant_ids:
+            return JsonResponse({"detail": f"Tenant not found: {request.GET['tenant']}", "code": "not_found", "field": "tenant"}, status=404)
+        tenant_ids = [wanted]
     workflows = None
     if request.GET.get("workflow"):
         try:

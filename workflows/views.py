@@ -17,14 +17,17 @@ from . import services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
 from .models import Execution, Workflow
-from .selectors import executions_for, tenant_ids_for, workflows_for
+from .selectors import executions_for, workflows_for
+from .tenancy import active_tenant, in_active_tenant
 from .viewer import can_operate, viewer_executions
 
 RECENT = 20
 
 
-def home(request):
-    return render(request, "home.html")
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    workflows = in_active_tenant(_visible_workflows(request.user), request)
+    return render(request, "home.html", {"workflow_count": workflows.count()})
 
 
 def _visible_workflows(user):
@@ -35,8 +38,8 @@ def _workflow_or_404(user, pk) -> Workflow:
     return get_object_or_404(_visible_workflows(user), pk=pk)
 
 
-def _recent(user, *, is_test: bool, workflow_ids=None, limit: int = RECENT):
-    qs = executions_for(user).select_related("workflow", "workflow_version", "run_as").filter(is_test=is_test)
+def _recent(executions, *, is_test: bool, workflow_ids=None, limit: int = RECENT):
+    qs = executions.select_related("workflow", "workflow_version", "run_as").filter(is_test=is_test)
     if workflow_ids is not None:
         qs = qs.filter(workflow_id__in=workflow_ids)
     return list(qs.order_by("-created_at")[:limit])
@@ -46,7 +49,7 @@ def _recent(user, *, is_test: bool, workflow_ids=None, limit: int = RECENT):
 def workflow_list(request: HttpRequest) -> HttpResponse:
     latest = Execution.objects.filter(workflow_id=OuterRef("pk"), is_test=False).order_by("-created_at")
     workflows = list(
-        _visible_workflows(request.user).select_related("tenant").annotate(
+        in_active_tenant(_visible_workflows(request.user), request).annotate(
             last_id=Subquery(latest.values("id")[:1]), last_status=Subquery(latest.values("status")[:1]),
             last_at=Subquery(latest.values("created_at")[:1]),
         )
@@ -55,7 +58,7 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     rows = [{"workflow": w, "health": health.get(w.pk)} for w in workflows]
     return render(request, "workflows/list.html", {
         "rows": rows,
-        "executions": _recent(request.user, is_test=False),
+        "executions": _recent(in_active_tenant(executions_for(request.user), request), is_test=False),
         "workflow_names": {str(w.pk): w.name for w in workflows},
     })
 
@@ -80,8 +83,8 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
         "graph": graph,
         "definition_json": json.dumps(version.definition, indent=2) if version else "",
         "health": stats.workflow_health(workflow.pk),
-        "executions": _recent(request.user, is_test=False, workflow_ids=[workflow.pk]),
-        "test_runs": _recent(request.user, is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10),
+        "executions": _recent(executions_for(request.user), is_test=False, workflow_ids=[workflow.pk]),
+        "test_runs": _recent(executions_for(request.user), is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10),
         "workflow_names": {str(workflow.pk): workflow.name, **{str(d): f"{workflow.name} (test draft)" for d in draft_ids}},
         "test_filter_ids": ",".join(str(i) for i in [workflow.pk, *draft_ids]),
         "input_text": form.get("input_text", "{}"),
@@ -170,8 +173,10 @@ def _back(request, execution_pk) -> str:
 @login_required
 @require_http_methods(["GET", "POST"])
 def embed_example(request: HttpRequest) -> HttpResponse:
-    """An example page: trigger a workflow, then show its execution inline and in a dialog."""
-    workflows = list(_visible_workflows(request.user).filter(is_active=True))
+    """An example page: trigger a workflow of the active tenant, then show its execution
+    inline and in a dialog."""
+    tenant = active_tenant(request)
+    workflows = list(in_active_tenant(_visible_workflows(request.user), request).filter(is_active=True))
     error = None
     if request.method == "POST":
         errors: list = []
@@ -182,7 +187,7 @@ def embed_example(request: HttpRequest) -> HttpResponse:
             try:
                 result = services.trigger_workflow(
                     workflow_id=request.POST.get("workflow"), user_name=request.user.get_username(), input=data,
-                    tenant_ids=tenant_ids_for(request.user),
+                    tenant_ids=[tenant.pk] if tenant else [],
                 )
             except WorkflowError as exc:
                 error = exc.message

@@ -3,6 +3,9 @@ import pytest
 from django.test import Client
 
 from approvals.models import ApprovalRequest
+from tests.approvals.conftest import approval_definition
+from workflows.models import Membership
+from workflows.services import trigger_workflow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +24,7 @@ def test_pages_need_a_login(start_approval, approvers):
     _, request = start_approval({"title": "T", "approvers": "bob"})
     for path in ("/workflows/approvals/", url(request)):
         answer = Client().get(path)
-        assert answer.status_code == 302 and answer["Location"].startswith("/admin/login/")
+        assert answer.status_code == 302 and answer["Location"].startswith("/accounts/login/?next=")
 
 
 def test_inbox_lists_what_waits_for_the_user_and_their_history(start_approval, approvers):
@@ -179,3 +182,26 @@ def test_execution_is_linked_only_when_the_viewer_path_resolves(start_approval, 
     assert f'href="/no-viewer-here/{request.execution_id}/"' not in bob.get(url(request)).content.decode()
     settings.APPROVALS_EXECUTION_URL = "/admin/workflows/execution/{id}/change/"
     assert f'href="/admin/workflows/execution/{request.execution_id}/change/"' in bob.get(url(request)).content.decode()
+
+
+def test_inbox_lists_the_active_tenant_and_counts_what_waits_in_the_others(start_approval, approvers, make_tenant,
+                                                                            make_workflow, worker):
+    bob = approvers["bob"]
+    aardvark = make_tenant("Aardvark")  # first by name: bob's default tenant
+    Membership.objects.create(tenant=aardvark, user=bob)
+    _, acme_request = start_approval({"title": "Acme laptops", "approvers": "bob", "onRejection": "continue"})
+    workflow = make_workflow(approval_definition({"title": "Aardvark payroll", "approvers": "bob"}), on_tenant=aardvark)
+    trigger_workflow(workflow_id=workflow.pk, user_name="bob", input={})
+    worker.run_until_idle()
+
+    client = client_for(bob)
+    page = client.get("/workflows/approvals/").content.decode()
+    assert "Aardvark payroll" in page and "Acme laptops" not in page
+    assert "1 waiting for you in Aardvark" in page and "Also waiting for you in your other tenants: 1 in Acme." in page
+    client.post("/accounts/tenant/", {"tenant": str(acme_request.tenant_id)})
+    client.post(url(acme_request), {"decision": "rejected"})
+    page = client.get("/workflows/approvals/").content.decode()
+    assert "Acme laptops" in page.split("History", 1)[1] and "Aardvark payroll" not in page.split("History", 1)[1]
+    assert "1 in Aardvark." in page
+    client.post("/accounts/tenant/", {"tenant": str(aardvark.pk)})
+    assert "Acme laptops" not in client.get("/workflows/approvals/?status=rejected").content.decode()

@@ -7,14 +7,14 @@ from django.test import Client
 
 from widgets.demo import WEEKS, create_demo, ensure_widget_demo
 from widgets.models import Widget
-from workflows.models import Workflow
+from workflows.models import Membership, Workflow
 
 pytestmark = pytest.mark.django_db
 
 
 def test_dashboard_needs_a_login():
     response = Client().get("/widgets/")
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
 
 
 def test_dashboard_lists_only_your_tenants_widgets(user, tenant, other_tenant, make_user):
@@ -63,3 +63,20 @@ def test_demo_is_idempotent_and_hooks_into_the_seed(tenant, user, monkeypatch):
     call_command("seed_demo")
     assert Workflow.objects.filter(tenant__slug="demo", name="Weekly sales (widget demo)").count() == 1
     assert Widget.objects.filter(tenant__slug="demo").count() == 4
+
+
+def test_dashboard_lists_the_active_tenants_widgets(user, tenant, make_tenant):
+    second = make_tenant("Aardvark")
+    Membership.objects.create(tenant=second, user=user)
+    create_demo(tenant=tenant, user=user)
+    create_demo(tenant=second, user=user)
+    client = Client()
+    client.force_login(user)
+    body = client.get("/widgets/").content.decode()
+    assert body.count('class="widget-card"') == 4
+    assert all(str(w.pk) in body for w in Widget.objects.filter(tenant=second))
+    assert not any(str(w.pk) in body for w in Widget.objects.filter(tenant=tenant))
+    client.post("/accounts/tenant/", {"tenant": str(tenant.pk)})
+    body = client.get("/widgets/").content.decode()
+    assert all(str(w.pk) in body for w in Widget.objects.filter(tenant=tenant))
+    assert f'"tenantID": "{tenant.pk}"' in body

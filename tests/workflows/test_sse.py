@@ -4,7 +4,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 
 from tests.conftest import chain
 from tests.workflows.sse_client import SSEStream
-from workflows.models import Execution
+from workflows.models import Execution, Membership
 from workflows.services import trigger_workflow
 from workflows.testruns import start_test_run
 
@@ -215,6 +215,39 @@ def test_tenant_stream_filters_by_workflow_and_test_runs(make_workflow, user, wo
 
     test_run, first = async_to_sync(scenario)()
     assert first["data"]["executionId"] == str(test_run) and first["data"]["isTest"] is True
+
+
+def test_tenant_stream_filters_by_one_of_your_tenants(make_workflow, user, worker, other_tenant):
+    Membership.objects.create(tenant=other_tenant, user=user)
+    mine = make_workflow(TWO_STEPS, name="Mine")
+    elsewhere = make_workflow(TWO_STEPS, name="Elsewhere", on_tenant=other_tenant)
+
+    async def scenario():
+        stream = SSEStream(f"/api/executions/events/?tenant={other_tenant.pk}", user=user)
+        await stream.open()
+
+        def work():
+            start(mine, user)
+            wanted = start(elsewhere, user)
+            worker.run_until_idle()
+            return wanted
+
+        wanted = await sync_to_async(work)()
+        first = await stream.next_event()
+        await stream.disconnect()
+        return wanted, first
+
+    wanted, first = async_to_sync(scenario)()
+    assert first["data"]["executionId"] == str(wanted) and first["data"]["workflowId"] == str(elsewhere.pk)
+
+
+def test_tenant_stream_refuses_a_tenant_that_is_not_yours(user, other_tenant):
+    async def scenario():
+        stream = SSEStream(f"/api/executions/events/?tenant={other_tenant.pk}", user=user)
+        return await stream.open(), await stream.body()
+
+    status, body = async_to_sync(scenario)()
+    assert status == 404 and '"field": "tenant"' in body
 
 
 def test_tenant_stream_rejects_bad_filters(user):

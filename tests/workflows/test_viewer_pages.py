@@ -31,10 +31,10 @@ def test_pages_need_login(make_workflow):
     wf = make_workflow(chain(SET_A))
     for url in ("/workflows/", f"/workflows/{wf.pk}/", "/workflows/examples/embed/"):
         response = Client().get(url)
-        assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
 
 
-def test_list_shows_workflows_health_and_latest_executions(client, make_workflow, user, worker):
+def test_list_shows_workflows_health_and_latest_executions(client, make_workflow, user, tenant, worker):
     wf = make_workflow(chain(SET_A), name="Order intake")
     execution = run(wf, user, worker, n=1)
     page = client.get("/workflows/").content.decode()
@@ -43,7 +43,7 @@ def test_list_shows_workflows_health_and_latest_executions(client, make_workflow
     assert 'data-health-for="%s"' % wf.pk in page
     last_run = page.split(f'data-last-run-for="{wf.pk}">')[1].split("</td>")[0]
     assert f'href="/workflows/executions/{execution.pk}/"' in last_run and "success" in last_run
-    assert 'data-events-url="/api/executions/events/?isTest=false"' in page
+    assert f'data-events-url="/api/executions/events/?isTest=false&amp;tenant={tenant.pk}"' in page
     assert "✓</span> success" in page  # status by icon and text, not colour alone
 
 

@@ -44,7 +44,7 @@ class IntegrationViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = services.create_integration(
-            tenant=choose_tenant(self.request.user, data.get("tenant_id")),
+            tenant=choose_tenant(self.request, data.get("tenant_id")),
             owner=self.request.user,
             type=data["type"],
             name=data["name"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -12,6 +13,7 @@ from .. import services, stats, testruns
 from ..exceptions import InvalidState
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
+from ..tenancy import active_tenant
 from .serializers import (
     ExecutionDetailSerializer,
     ExecutionSerializer,
@@ -25,16 +27,20 @@ from .serializers import (
 )
 
 
-def choose_tenant(user, requested) -> Tenant:
-    """The tenant a new object goes to: the one asked for, or the user's only tenant."""
-    tenant_ids = tenant_ids_for(user)
+def choose_tenant(request, requested) -> Tenant:
+    """The tenant a new object goes to: the one asked for, the user's only tenant, or for a
+    browser session of a member of several, the tenant its pages act in."""
+    tenant_ids = tenant_ids_for(request.user)
     if requested is not None:
         if requested not in tenant_ids:
             raise ValidationError({"tenant": ["not a tenant you belong to"]})
         return Tenant.objects.get(pk=requested)
-    if len(tenant_ids) != 1:
-        raise ValidationError({"tenant": ["required: you belong to %d tenants" % len(tenant_ids)]})
-    return Tenant.objects.get(pk=tenant_ids[0])
+    if len(tenant_ids) == 1:
+        return Tenant.objects.get(pk=tenant_ids[0])
+    # Scripts (token, API key) must say which tenant; only a session has an active one.
+    if isinstance(request.successful_authenticator, SessionAuthentication) and len(tenant_ids) > 1:
+        return active_tenant(request)
+    raise ValidationError({"tenant": ["required: you belong to %d tenants" % len(tenant_ids)]})
 
 
 class WorkflowViewSet(viewsets.ModelViewSet):
@@ -60,7 +66,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        tenant = choose_tenant(self.request.user, data.get("tenant_id"))
+        tenant = choose_tenant(self.request, data.get("tenant_id"))
         serializer.instance = services.create_workflow(
             tenant=tenant,
             name=data["name"],
