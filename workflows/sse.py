@@ -191,7 +191,7 @@ async def tenant_events(request: HttpRequest) -> HttpResponse:
     if request.GET.get("tenant"):
         wanted = as_uuid(request.GET["tenant"])
         if wanted not in tenant_ids:
-            return JsonResponse({"detail": f"Tenant not found: {request.GET['tenant']}", "code": "not_found", "field": "tenant"}, status=404)
+            return JsonResponse(error_body(code="not_found", message=f"Tenant not found: {request.GET['tenant']}", field="tenant"), status=404)
         tenant_ids = [wanted]
     workflows = None
     if request.GET.get("workflow"):
