@@ -615,7 +615,7 @@ def retry_execution(execution_id, *, from_node: str | None = None, version: Work
             run.save()
         store.cas_update(
             execution, status=ExecutionStatus.RUNNING, context=context, error=None, workflow_version=target_version,
-            finished_at=None,
+            finished_at=None, retry_count=execution.retry_count + 1,
         )
         wakeup.wake_after_commit()
         live.publish_after_commit(execution=execution)

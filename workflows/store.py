@@ -81,6 +81,13 @@ class Claim:
     started_at: datetime | None = None
     # The node run that waits for this (child) execution, if any.
     parent_run_id: int | None = None
+    # Execution.retry_count: with the execution and node, the step's idempotency key.
+    retry_count: int = 0
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt of this node run, new after a retry from a node."""
+        return f"{self.execution_id}:{self.node_id}:{self.retry_count}"
 
     def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> "Claim":
         """The claim on a successor handed to the same worker in the same transaction."""
@@ -108,7 +115,7 @@ RETURNING id, execution_id, node_id, attempt, started_at"""
 CLAIM_PG_SQL = f"""
 WITH c AS ({CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED")})
 SELECT c.id, c.execution_id, c.node_id, c.attempt, e.workflow_version_id, e.context, e.tenant_id, e.workflow_id,
-       e.run_as_id, e.is_test, e.revision, c.started_at, e.parent_node_run_id
+       e.run_as_id, e.is_test, e.revision, c.started_at, e.parent_node_run_id, e.retry_count
 FROM c JOIN workflows_execution e ON e.id = c.execution_id
 """
 
@@ -116,7 +123,7 @@ FROM c JOIN workflows_execution e ON e.id = c.execution_id
 CLAIM_FIELDS = (
     "id", "execution_id", "node_id", "attempt", "execution__workflow_version_id", "execution__context",
     "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
-    "execution__revision", "started_at", "execution__parent_node_run_id",
+    "execution__revision", "started_at", "execution__parent_node_run_id", "execution__retry_count",
 )
 
 RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
@@ -130,13 +137,14 @@ WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
 
 def _claim_from_row(owner: str, row) -> Claim:
     (run_id, execution_id, node_id, attempt, version_id, context, tenant_id, workflow_id, run_as_id,
-     is_test, revision, started_at, parent_run_id) = row
+     is_test, revision, started_at, parent_run_id, retry_count) = row
     if isinstance(context, str):  # Django's connections leave jsonb undecoded in raw rows
         context = json.loads(context)
     return Claim(
         run_id=run_id, execution_id=execution_id, node_id=node_id, attempt=attempt, owner=owner,
         version_id=version_id, context=context, tenant_id=tenant_id, workflow_id=workflow_id, run_as_id=run_as_id,
         is_test=is_test, revision=revision, started_at=started_at, parent_run_id=parent_run_id,
+        retry_count=retry_count,
     )
 
 

@@ -78,6 +78,7 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
         run_as_id=claim.run_as_id,
         context=claim.context,
         logger=step_logger,
+        idempotency_key=claim.idempotency_key,
         credentials=credentials,
         is_test=claim.is_test,
     )

@@ -8,10 +8,18 @@ from workflows.nodes import NodeType
 RECORDED: list[tuple] = []
 # The database session each step ran beside (PostgreSQL backend pid), to see connections kept.
 SESSIONS: list[int] = []
+# (node run id, attempt, idempotency key) of every step.
+KEYS: list[tuple] = []
 _lock = threading.Lock()
 
 
 def run_record(config, ctx):
+    with _lock:
+        KEYS.append((ctx.node_run_id, ctx.attempt, ctx.idempotency_key))
+    if config.get("failFirst") and ctx.attempt == 1:
+        from workflows.nodes import NodeError
+
+        raise NodeError("the first attempt fails")
     if config.get("exit") and ctx.attempt == 1:
         raise SystemExit("a step that ends its thread")
     if config.get("killSession"):
