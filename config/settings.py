@@ -192,6 +192,8 @@ WORKFLOW_DEFAULT_RETRY = {
 }
 WORKFLOW_HTTP_TIMEOUT_SECONDS = env.float("WORKFLOW_HTTP_TIMEOUT_SECONDS", default=30.0)
 WORKFLOW_MAX_FOREACH_ITEMS = env.int("WORKFLOW_MAX_FOREACH_ITEMS", default=1000)
+# A step output larger than this (bytes of JSON) fails its node instead of being stored.
+WORKFLOW_MAX_OUTPUT_BYTES = env.int("WORKFLOW_MAX_OUTPUT_BYTES", default=8 * 1024 * 1024)
 # Extra node-type modules: each exposes NODE_TYPES, a list of workflows.nodes.NodeType.
 WORKFLOW_NODE_MODULES = env.list(
     "WORKFLOW_NODE_MODULES",

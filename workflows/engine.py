@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import DataError, OperationalError, transaction
 from django.utils import timezone
 
-from . import live, store, wakeup
+from . import live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for
 from .exceptions import ExecutionFinished, InvalidState, VersionMismatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
@@ -144,6 +144,7 @@ def finish_claimed(
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
+    outcome, logs = _storable(outcome, logs)
     if _fast_path_applies(claim, outcome):
         try:
             return _finish_fast(claim, outcome, list(logs), resolved_config, handoff)
@@ -168,6 +169,20 @@ def finish_claimed(
             return _settle(run, locked.execution, outcome, handoff_from=claim if handoff else None)
 
     return store.retrying(f"record node run {claim.run_id}", work)
+
+
+def _storable(outcome, logs) -> tuple[StepResult | Pause | NodeError, list[dict]]:
+    """An outcome is stored as it is or not at all (workflows.values): an output or pause
+    data that cannot be stored fails the node at once, saying why; text about the step (logs,
+    error messages and details) is cleaned."""
+    logs = values.clean(list(logs))
+    if isinstance(outcome, NodeError):
+        return NodeError(values.clean(outcome.message), retryable=outcome.retryable, details=values.clean(outcome.details)), logs
+    what, data = ("output", outcome.output) if isinstance(outcome, StepResult) else ("pause data", outcome.data)
+    problem = values.unstorable(data, max_bytes=settings.WORKFLOW_MAX_OUTPUT_BYTES)
+    if problem is None:
+        return outcome, logs
+    return NodeError(f"The step's {what} cannot be stored: {problem}", retryable=False), logs
 
 
 def _fast_path_applies(claim: Claim, outcome) -> bool:

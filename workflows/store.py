@@ -216,7 +216,7 @@ def retrying(what: str, work: Callable[[], T]) -> T:
             if getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
                 logger.info("retrying %s after %s", what, type(exc.__cause__).__name__)
                 continue
-            if connection.in_atomic_block or not connection_lost() or lost >= len(RECONNECT_DELAYS):
+            if connection.in_atomic_block or not connection_lost(exc) or lost >= len(RECONNECT_DELAYS):
                 raise
             logger.warning("lost the database connection during %s; reconnecting (%s)", what, exc)
             connection.close()
@@ -225,12 +225,18 @@ def retrying(what: str, work: Callable[[], T]) -> T:
     raise RuntimeError(f"could not {what}: too many concurrent updates")
 
 
-def connection_lost() -> bool:
-    """This thread's connection is gone (closed by the server, a restart, a network fault)."""
-    raw = connection.connection
-    if raw is None:
-        return False
-    return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False)) or not connection.is_usable()
+# SQLSTATEs of a session that is gone: connection exceptions (08...), and the server
+# ending it (admin_shutdown, crash_shutdown, cannot_connect_now).
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: Exception) -> bool:
+    """Whether a database error means this thread's session is gone (a server restart, a
+    terminated backend, a network fault), so the work may run again on a new one."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate is None:  # raised by the driver itself: a closed or broken connection
+        return True
+    return sqlstate.startswith("08") or sqlstate in LOST_SQLSTATES
 
 
 def reset_broken_connection(*, probe: bool = False) -> None:

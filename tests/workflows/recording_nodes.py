@@ -23,7 +23,7 @@ def run_record(config, ctx):
     if config.get("exit") and ctx.attempt == 1:
         raise SystemExit("a step that ends its thread")
     if config.get("killSession"):
-        _kill_own_session()
+        kill_own_session()
     if config.get("startedFile"):  # tells a test in another process that the step is running
         open(config["startedFile"], "w").close()
     delay = float(config.get("sleep") or 0)
@@ -39,10 +39,13 @@ def run_record(config, ctx):
         RECORDED.append((ctx.node_run_id, ctx.attempt, threading.current_thread().name))
         if session is not None:
             SESSIONS.append(session)
+    if config.get("badOutput"):  # what an HTTP response may carry, and PostgreSQL cannot store
+        ctx.logger.info("read \x00 and \ud800 from the response")
+        return {"text": {"nul": "a\x00b", "surrogate": "\ud800"}[config["badOutput"]]}
     return {"attempt": ctx.attempt}
 
 
-def _kill_own_session():
+def kill_own_session():
     """End this thread's PostgreSQL session from another connection, as a server restart or
     an idle timeout would."""
     import psycopg
