@@ -90,12 +90,15 @@ class Client:
     def __init__(self, port: int):
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.requests = self.connections = 0
 
     def post(self, path: str, body: dict, headers: dict[str, str]) -> tuple[int, dict]:
         payload = json.dumps(body)
         headers = {"Content-Type": "application/json", **headers}
         for attempt in (1, 2):
             try:
+                self.requests += 1
+                self.connections += self.conn.sock is None
                 self.conn.request("POST", path, body=payload, headers=headers)
                 response = self.conn.getresponse()
                 data = response.read()
