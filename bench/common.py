@@ -84,6 +84,15 @@ def migrated_template(url: str, env: dict[str, str]) -> str:
     return template
 
 
+def raise_open_files_limit() -> None:
+    """Let this process and its children (daphne, the socket clients) hold many sockets."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
 def machine() -> dict:
     load1, load5, load15 = os.getloadavg()
     return {"cores": os.cpu_count(), "load_avg_1m": round(load1, 2), "load_avg_5m": round(load5, 2),

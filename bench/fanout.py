@@ -28,7 +28,8 @@ class Round:
     frames_per_socket_step: float = 0.0
     bytes_per_socket_step: float = 0.0
     bare_frames_per_socket_step: float = 0.0
-    missing: int = 0  # (socket, node) updates that never arrived
+    missing: int = 0  # (socket, update) pairs that never arrived
+    incomplete: int = 0  # updates that never reached every socket (no reach-all time)
 
 
 class Clients:
@@ -121,8 +122,10 @@ def measure_round(clients: Clients, watcher, *, fixtures, execution_id, segment:
     for node, committed in zip(nodes, commits):
         latest, count = _merge(answers, "nodes", node)
         result.missing += clients.sockets - count
-        if latest is not None:
+        if count == clients.sockets:
             result.reach_ms.append(1000 * (latest - committed))
+        else:
+            result.incomplete += 1
     per = clients.sockets * steps
     result.frames_per_socket_step = sum(a["frames"] for a in answers) / per
     result.bytes_per_socket_step = sum(a["bytes"] for a in answers) / per
@@ -133,7 +136,9 @@ def measure_round(clients: Clients, watcher, *, fixtures, execution_id, segment:
     for seq, at in zip(seqs, sent):
         latest, count = _merge(answers, "bare", seq)
         result.missing += clients.sockets - count
-        if latest is not None:
+        if count == clients.sockets:
             result.bare_reach_ms.append(1000 * (latest - at))
+        else:
+            result.incomplete += 1
     result.bare_frames_per_socket_step = sum(a["frames"] for a in answers) / per
     return result

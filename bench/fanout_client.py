@@ -114,8 +114,10 @@ class Sockets:
 
         while not complete() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        # A node may come in several frames: wait for the stream to go quiet.
-        while time.time() - self.last_frame < 0.3 and time.monotonic() < deadline:
+        # A node may come in several frames, and what is late must not spill into the next
+        # measurement: wait for the stream to go quiet (a while longer after a timeout).
+        drain = time.monotonic() + max(5.0, timeout / 2)
+        while time.time() - self.last_frame < 0.3 and time.monotonic() < drain:
             await asyncio.sleep(0.05)
         answer = {
             "nodes": {n: _latest(self.node_seen.get(n, {})) for n in nodes},

@@ -68,7 +68,9 @@ def table(results: dict) -> str:
     fan = results.get("fanout_sockets")
     if fan:
         lines.append(f"(fan-out: {fan} sockets over {results.get('fanout_daphnes', 2)} daphne processes, "
-                     f"{results.get('fanout_steps')} steps a round; missed updates: {results.get('fanout_missing', 0)})")
+                     f"{results.get('fanout_steps')} steps a round; updates that never reached every socket, "
+                     f"left out of reach-all: {results.get('fanout_incomplete', 0)}, "
+                     f"frames lost: {results.get('fanout_missing', 0)})")
     paused = results.get("paused") or []
     if paused:
         lines.append("")

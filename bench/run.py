@@ -32,6 +32,7 @@ from .common import (
     machine,
     migrated_template,
     percentile,
+    raise_open_files_limit,
     recreate_database,
     start,
     start_workers,
@@ -306,11 +307,12 @@ class Bench:
             subscribed = memory_kib(pids)
             self.results["kib_per_connected_socket"] = (connected - base) / sockets
             self.results["kib_per_idle_widget"] = (subscribed - base) / sockets
-            missing = 0
+            missing = incomplete = 0
             for r in range(rounds):
                 result = measure_round(clients, watcher, fixtures=fx, execution_id=execution_id, segment=r, steps=steps,
                                        bare_group=f"{self.prefix}-bare")
                 missing += result.missing
+                incomplete += result.incomplete
                 self.rounds.extend("fanout_reach_all_ms", result.reach_ms)
                 self.rounds.extend("fanout_bare_reach_all_ms", result.bare_reach_ms)
                 widget_p99, bare_p99 = percentile(result.reach_ms, 0.99), percentile(result.bare_reach_ms, 0.99)
@@ -326,7 +328,7 @@ class Bench:
                       f"p99 {bare_p99:,.0f} ms; {result.frames_per_socket_step:.1f} frames per socket per step",
                       flush=True)
             self.results.update(fanout_sockets=sockets, fanout_steps=steps, fanout_daphnes=len(servers),
-                                fanout_missing=missing)
+                                fanout_missing=missing, fanout_incomplete=incomplete)
         finally:
             clients.close()
 
@@ -418,6 +420,7 @@ class Bench:
 
 def main(argv=None) -> int:
     args = options(argv)
+    raise_open_files_limit()
     bench = Bench(args)
     started = time.monotonic()
     bench.machine_start = machine()
