@@ -305,8 +305,9 @@ class Bench:
                 raise RuntimeError(f"{failed} of {sockets} widgets could not subscribe: see bench/logs/")
             time.sleep(2)
             subscribed = memory_kib(pids)
-            self.results["kib_per_connected_socket"] = (connected - base) / sockets
-            self.results["kib_per_idle_widget"] = (subscribed - base) / sockets
+            # Measured once (sockets stay open for the rounds), kept in the same shape as the rest.
+            self.rounds.add("kib_per_connected_socket", (connected - base) / sockets)
+            self.rounds.add("kib_per_idle_widget", (subscribed - base) / sockets)
             missing = incomplete = 0
             for r in range(rounds):
                 result = measure_round(clients, watcher, fixtures=fx, execution_id=execution_id, segment=r, steps=steps,
