@@ -366,11 +366,12 @@ class Bench:
         levels, have = [], 0
         try:
             for level in self.args.paused:
-                if level > have:
-                    started = time.monotonic()
-                    throughput.add_paused(fx, waiting, count=level - have, offset=have, starters=self.args.starters)
-                    print(f"paused executions: {level:,} (made in {time.monotonic() - started:.0f}s)", flush=True)
-                    have = level
+                started = time.monotonic()
+                while have < level:  # in chunks, saying how far it got: 100k takes minutes
+                    chunk = min(10_000, level - have)
+                    throughput.add_paused(fx, waiting, count=chunk, offset=have, starters=self.args.starters)
+                    have += chunk
+                    print(f"paused executions: {have:,} ({time.monotonic() - started:.0f}s)", flush=True)
                 self.pg.execute("VACUUM ANALYZE")
                 runs = [throughput.engine(fx, self.chain, executions=self.args.executions, starters=self.args.starters,
                                           workers=workers, pg_conn=self.pg, datname=self.datname)
