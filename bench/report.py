@@ -15,7 +15,7 @@ ROWS = [
     ("floor4_commits_per_step", "  against the 4-connection floor", "commits", "{:.2f}"),
     ("start_cost_steps", "starting an execution, in steps' worth", "steps", "{:.1f}"),
     ("worker_cpu_ms_per_step", "worker CPU per step, Redis on (steps only)", "ms", "{:.3f}"),
-    ("worker_cpu_ms_per_step_no_redis", "worker CPU per step, no channel layer", "ms", "{:.3f}"),
+    ("worker_cpu_ms_per_step_no_redis", "worker CPU per step, in-memory layer (no Redis)", "ms", "{:.3f}"),
     ("redis_cpu_overhead_pct", "worker CPU added by publishing to Redis", "%", "{:+.0f}"),
     ("pg_cpu_ms_per_step", "PostgreSQL CPU per step (steps only)", "ms", "{:.3f}"),
     ("dbos_pg_cpu_ms_per_step", "PostgreSQL CPU per DBOS step", "ms", "{:.3f}"),

@@ -149,18 +149,18 @@ class Bench:
         from . import throughput
 
         n = self.args.executions
-        common = dict(executions=n, starters=self.args.starters, pg_conn=self.pg, datname=self.datname)
+        sizes = dict(executions=n, starters=self.args.starters, pg_conn=self.pg, datname=self.datname)
         workers = start_workers(self.args.workers, env=self.env, concurrency=self.concurrency, tag="redis")
         try:
-            with_starts = throughput.engine(self.fx, self.chain, workers=workers, **common)
-            steps_only = throughput.engine(self.fx, self.chain, workers=workers, starts_included=False, **common)
+            with_starts = throughput.engine(self.fx, self.chain, workers=workers, **sizes)
+            steps_only = throughput.engine(self.fx, self.chain, workers=workers, starts_included=False, **sizes)
         finally:
             stop(workers)
-        # The same without a channel layer (the embedded default's publishing): the CPU Redis adds.
+        # The same on the in-memory channel layer (the embedded default's publishing): what Redis adds.
         quiet_env = {**self.env, "REDIS_URL": ""}
         workers = start_workers(self.args.workers, env=quiet_env, concurrency=self.concurrency, tag="noredis")
         try:
-            no_redis = throughput.engine(self.fx, self.chain, workers=workers, starts_included=False, **common)
+            no_redis = throughput.engine(self.fx, self.chain, workers=workers, starts_included=False, **sizes)
         finally:
             stop(workers)
         return {
@@ -179,11 +179,13 @@ class Bench:
             return {}
         from . import dbos_peer, throughput
 
+        workers = []
         try:
             workers = dbos_peer.start_workers(self.args.workers, system_database_url=self.dbos_url, env=self.env,
                                               concurrency=self.args.dbos_concurrency, poll=self.args.dbos_poll)
             peer = dbos_peer.Peer(self.dbos_url)
         except Exception as exc:  # no dbos package, or it cannot start: say why, never a number
+            stop(workers)
             reason = f"DBOS could not run: {type(exc).__name__}: {exc}".splitlines()[0][:200]
             self.results["unavailable"].update(dbos_steps_per_s=reason, ratio_vs_dbos=reason)
             print(reason, file=sys.stderr)
