@@ -28,6 +28,7 @@ from .common import (
     Rounds,
     bench_environment,
     database_name,
+    free_port,
     libpq,
     machine,
     migrated_template,
@@ -207,7 +208,7 @@ class Bench:
 
         servers, ports = [], []
         for i in range(2):
-            port = self._free_port()
+            port = free_port()
             env = {**self.env, "BENCH_BARE_GROUP": f"{self.prefix}-bare"}
             proc = start(f"daphne-{i}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                          "bench.asgi:application"], env)
@@ -227,12 +228,6 @@ class Bench:
         finally:
             watcher.close()
             stop(workers + servers)
-
-    @staticmethod
-    def _free_port() -> int:
-        from .common import free_port
-
-        return free_port()
 
     def _http(self, port: int, watcher, fixtures) -> None:
         from .latency import Client, measure_round, prepare_paused
