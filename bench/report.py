@@ -91,6 +91,7 @@ def plot(results: dict, path: Path) -> Path | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, NullFormatter
     except ImportError:
         return None
     samples = results.get("samples", {})
@@ -99,7 +100,9 @@ def plot(results: dict, path: Path) -> Path | None:
         values = sorted(samples.get(f"{key}_http_to_commit_ms", []))
         if values:
             left.plot(values, [i / len(values) for i in range(1, len(values) + 1)], label=label)
-    left.set(title="HTTP request -> node committed", xlabel="ms", ylabel="share of requests", xscale="log")
+    left.set(title="HTTP request -> node committed", xlabel="ms (log scale)", ylabel="share of requests", xscale="log")
+    left.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    left.xaxis.set_minor_formatter(NullFormatter())
     for key, label in (("fanout_reach_all_ms", "widget updates"), ("fanout_bare_reach_all_ms", "bare group send")):
         values = sorted(samples.get(key, []))
         if values:
@@ -115,6 +118,7 @@ def plot(results: dict, path: Path) -> Path | None:
         right.plot(xs, [p["steps_per_s"] for p in paused], marker="o", label="engine, starts included")
         right.set(xscale="log", ylim=(0, None))
         right.set_xticks(xs, [f"{p['paused']:,}" for p in paused])
+        right.xaxis.set_minor_formatter(NullFormatter())
     right.set(title="steps/s against paused executions", xlabel="paused executions", ylabel="steps/s")
     fig.suptitle(f"make bench ({results['mode']}), {results['machine']['cores']} cores")
     fig.tight_layout()
