@@ -199,10 +199,10 @@ def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user
 
     wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"v": "{{Trigger.n}}"}}}))
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice", input={"n": 7}).execution_id
-    connection.close()  # a new session, with nothing prepared yet
     connection.ensure_connection()
     raw = connection.connection
     threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    raw.execute("DEALLOCATE ALL")  # a session with nothing prepared yet (the pool lends used ones)
     try:
         Worker(concurrency=1, name="unprepared").run_until_idle()
         with connection.cursor() as cursor:
