@@ -394,6 +394,28 @@ def signal_event(
 # --- Housekeeping (a worker duty and the expire_events command) --------------------------
 
 
+# Where the orphan check goes on from (per process): each run looks at the next batch of
+# open waits, so its cost does not grow with their number, and every wait is looked at in turn.
+ORPHAN_BATCH = 500
+_orphan_cursor = {"after": None}
+
+
+def _close_orphaned_waits(now) -> int:
+    """Close waits whose node run stopped waiting without closing them (a safety net: the
+    node's cancel and deadline hooks close them)."""
+    waiting = WaitEvent.objects.filter(status=WaitStatus.WAITING).order_by("pk")
+    if _orphan_cursor["after"] is not None:
+        waiting = waiting.filter(pk__gt=_orphan_cursor["after"])
+    batch = list(waiting.values_list("pk", "node_run__status")[:ORPHAN_BATCH])
+    _orphan_cursor["after"] = batch[-1][0] if len(batch) == ORPHAN_BATCH else None  # wrap around
+    orphans = [pk for pk, run_status in batch if run_status != NodeRunStatus.PAUSED]
+    if not orphans:
+        return 0
+    return WaitEvent.objects.filter(pk__in=orphans, status=WaitStatus.WAITING).exclude(
+        node_run__status=NodeRunStatus.PAUSED
+    ).update(status=WaitStatus.CANCELLED, finished_at=now)
+
+
 def expire_and_purge() -> dict:
     """Fire waits whose deadline passed unnoticed, close orphaned waits, delete stale buffered signals."""
     now = timezone.now()
@@ -402,9 +424,7 @@ def expire_and_purge() -> dict:
         "node_run_id", flat=True
     )[:500]:
         fired += int(engine.fire_deadline(run_id))
-    orphaned = WaitEvent.objects.filter(status=WaitStatus.WAITING).exclude(
-        node_run__status=NodeRunStatus.PAUSED
-    ).update(status=WaitStatus.CANCELLED, finished_at=now)
+    orphaned = _close_orphaned_waits(now)
     purged, _ = BufferedSignal.objects.filter(expires_at__lte=now).delete()
     if fired or orphaned or purged:
         logger.info("events: %d wait(s) expired, %d orphaned wait(s) closed, %d buffered signal(s) purged",
