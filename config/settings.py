@@ -125,7 +125,7 @@ if REDIS_URL:
 
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "workflows.layers.RedisChannelLayer",  # channels-redis, cheap on empty groups
             "CONFIG": {
                 "hosts": [{
                     "address": REDIS_URL,
