@@ -32,7 +32,7 @@ export class Canvas {
      options: interactive (pan/zoom, fills the host), editable (handles), minimap, ariaLabel,
      onActivate(nodeId, event) when a node is clicked or Enter/Space pressed on it,
      onBackgroundPointerDown(event) returning true to take a background drag over (else it pans),
-     onEdgeActivate(edge, event), onViewChange(view). */
+     onEdgeActivate(edge, event), onBackgroundClick(event), onViewChange(view). */
   constructor(host, options = {}) {
     this.host = host;
     this.options = { interactive: false, editable: false, minimap: false, ariaLabel: "Workflow graph", ...options };
@@ -84,6 +84,7 @@ export class Canvas {
     }
     const edge = event.target.closest(".wf-edge-group");
     if (edge && this.options.onEdgeActivate) this.options.onEdgeActivate(this.edges.get(edge.getAttribute("data-edge-key")).data, event);
+    else if (!node && !edge && this.options.onBackgroundClick) this.options.onBackgroundClick(event);
   }
 
   // --- Drawing ------------------------------------------------------------------------------
