@@ -90,7 +90,7 @@ export function attachCompletion(input, source) {
   document.addEventListener("wb-validated", revalidated);
   input.addEventListener("input", () => { active = 0; open(); });
   input.addEventListener("click", open);
-  input.addEventListener("blur", () => setTimeout(close, 150));
+  input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
   input.addEventListener("keydown", (event) => {
     if (list.hidden) return;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {

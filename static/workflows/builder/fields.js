@@ -76,11 +76,13 @@ function combobox(id, value, field, ctx) {
     const found = (options || []).find((o) => String(o.value) === String(v));
     return found ? found.label ?? String(found.value) : asText(v);
   };
-  input.value = labelFor(value);
+  let displayed = "";
+  const show = (v) => { displayed = labelFor(v); input.value = displayed; };
+  show(value);
   const load = () => (options || !ctx.loadOptions ? Promise.resolve(options || []) : ctx.loadOptions(field).then((found) => {
     options = found;
     wrap.dataset.loaded = "true";
-    if (document.activeElement !== input) input.value = labelFor(value);
+    if (document.activeElement !== input || input.value === displayed) show(value);
     return found;
   }));
   if (!field.options && ctx.loadOptions) load().catch(() => {});
@@ -99,7 +101,7 @@ function combobox(id, value, field, ctx) {
   let shown = [];
   const pick = (option) => {
     value = option.value;
-    input.value = option.label ?? String(option.value);
+    show(value);
     ctx.change(option.value);
     close();
   };
@@ -109,18 +111,20 @@ function combobox(id, value, field, ctx) {
   input.addEventListener("click", () => openList(""));
   input.addEventListener("input", () => { active = -1; openList(input.value); });
   input.addEventListener("blur", () => setTimeout(() => {
+    if (document.activeElement === input) return;  // focused again meanwhile
     close();
     const typed = input.value.trim();
+    if (typed === displayed) return;  // what we showed, not something typed
     const exact = (options || []).find((o) => String(o.label ?? o.value) === typed || String(o.value) === typed);
-    if (exact) { if (exact.value !== value) pick(exact); else input.value = labelFor(value); }
-    else if (typed !== asText(value) && typed !== labelFor(value)) { value = typed || undefined; ctx.change(value); }
+    if (exact) { if (exact.value !== value) pick(exact); else show(value); }
+    else { value = typed || undefined; displayed = typed; ctx.change(value); }
   }, 150));
   input.addEventListener("keydown", (event) => {
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       event.preventDefault();
       if (list.hidden) { openList(""); return; }
       active = shown.length ? (active + (event.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length : -1;
-      shown = render(input.value === labelFor(value) ? "" : input.value);
+      shown = render(input.value === displayed ? "" : input.value);
     } else if (event.key === "Enter" && !list.hidden && active >= 0 && shown[active]) {
       event.preventDefault();
       pick(shown[active]);

@@ -91,7 +91,7 @@ class Editor {
       def = setPositions(def, Object.fromEntries(placed.nodes.map((n) => [n.id, n])));
     }
     this.history.reset(def);
-    this.select([]);
+    this.select([...this.selection].filter((id) => nodeById(def, id)));
   }
 
   // --- Changes -------------------------------------------------------------------------------

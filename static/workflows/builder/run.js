@@ -21,7 +21,7 @@ export class Runs {
 
   restore() {
     const id = new URLSearchParams(location.search).get("run");
-    if (id) this.attach(id, { focus: false });
+    if (id) this.attach(id);
     else this.render();
   }
 
