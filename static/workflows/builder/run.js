@@ -247,8 +247,9 @@ export class Runs {
     editor.root.dataset.runStatus = status;
     let stopping = false;
     try { stopping = sessionStorage.getItem(stopKey(exec.id)) === "1"; } catch (e) { /* private mode */ }
+    // Once pressed it stays disabled (also after a reload: the flag is in sessionStorage).
     const stop = el("button", { type: "button", className: "danger", "data-role": "stop-run", disabled: stopping || FINISHED[status],
-      text: FINISHED[status] ? (status === "cancelled" ? "Stopped" : "Finished") : stopping ? "Stopping…" : "Stop" });
+      hidden: FINISHED[status] && status !== "cancelled", text: status === "cancelled" ? "Stopped" : stopping ? "Stopping…" : "Stop" });
     stop.addEventListener("click", () => { if (!stop.disabled) { stop.disabled = true; this.stop(); } });
     const clear = el("button", { type: "button", "data-role": "clear-run", text: "Clear from canvas" });
     clear.addEventListener("click", () => this.clear());
