@@ -9,6 +9,7 @@ from workflows import templating
 from workflows.nodes import Field, NodeError, NodeType, Pause, StepContext
 
 from .config import ConfigError, parse_spec, validate_saved_config
+from .services import cancel_for_node_run, create_request, expire_for_node_run
 
 REQUEST_APPROVAL = "approvals/request"
 
@@ -27,22 +28,16 @@ def run_request_approval(config: dict, ctx: StepContext) -> Pause:
     request_id = uuid.uuid4()
 
     def persist(run) -> None:
-        from .services import create_request
-
         create_request(node_run=run, spec=spec, request_id=request_id, now=now)
 
     return Pause(until=deadline, data={"approvalRequestId": str(request_id)}, persist=persist)
 
 
 def on_deadline(run):
-    from .services import expire_for_node_run
-
     return expire_for_node_run(run)
 
 
 def on_cancel(run) -> None:
-    from .services import cancel_for_node_run
-
     cancel_for_node_run(run)
 
 

@@ -12,9 +12,11 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from workflows import engine
 from workflows.nodes import log_entry
 
 from .display import readable_items
+from .links import link_path
 from .models import ApprovalEvent, ApprovalRequest, ApprovalStatus
 from .selectors import eligible_users
 
@@ -40,8 +42,6 @@ def subject_for(request: ApprovalRequest, kind: str) -> str:
 
 
 def build_message(request: ApprovalRequest, user, *, kind: str) -> EmailMultiAlternatives:
-    from .links import link_path
-
     one_click = None
     if settings.APPROVALS_EMAIL_LINKS:
         one_click = settings.SITE_URL.rstrip("/") + link_path(request, user)
@@ -62,8 +62,6 @@ def build_message(request: ApprovalRequest, user, *, kind: str) -> EmailMultiAlt
 
 def send(request_id, *, kind: str, usernames: list[str] | None = None) -> tuple[int, list[str]]:
     """Mail the request's approvers (or `usernames` among them); returns (sent, failed usernames)."""
-    from .services import append_node_logs
-
     request = ApprovalRequest.objects.select_related("node_run").filter(pk=request_id).first()
     if request is None or request.status != ApprovalStatus.PENDING:
         return 0, []
@@ -86,5 +84,5 @@ def send(request_id, *, kind: str, usernames: list[str] | None = None) -> tuple[
     if sent:
         entries.append(log_entry("info", label, f"E-mail ({kind}) sent to {sent} approver(s)"))
     ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.NOTIFIED, data={"kind": kind, "sent": sent, "failed": failed})
-    append_node_logs(request.node_run_id, entries)
+    engine.append_logs(request.node_run_id, entries)
     return sent, failed

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from workflows.models import Execution, NodeRun
+from workflows import engine
 from workflows.nodes import log_entry
 
 from .models import ApprovalEvent, ApprovalRequest, ApprovalStatus
 from .notifications import send_after_commit
 from .selectors import eligible_usernames
-from .services import append_node_logs, escalate
+from .services import escalate
 
 logger = logging.getLogger("workflows.approvals")
 
@@ -44,26 +43,22 @@ def run_due(now: datetime | None = None) -> int:
 
 
 def _handle(request_id, now: datetime) -> int:
-    with transaction.atomic():
-        ids = ApprovalRequest.objects.filter(pk=request_id).values_list("execution_id", "node_run_id").first()
-        if ids is None:
-            return 0
-        execution_id, node_run_id = ids
-        if not list(Execution.objects.select_for_update(skip_locked=True).filter(pk=execution_id).values_list("pk", flat=True)):
+    node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
+    if node_run_id is None:
+        return 0
+    with engine.locked_run(node_run_id, skip_locked=True) as locked:
+        if locked is None:
             return 0  # busy (or gone): the next round tries again
-        locked = NodeRun.objects.select_for_update(skip_locked=True).filter(pk=node_run_id).values_list("label", flat=True)
-        label = next(iter(locked), None)
-        if label is None:
-            return 0
         request = ApprovalRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id, status=ApprovalStatus.PENDING).first()
         if request is None:
             return 0
+        label = locked.run.label
         entries = []
         if request.escalate_at and request.escalate_at <= now and request.escalated_at is None:
             entries.append(_escalate(request, label))
         if request.next_reminder_at and request.next_reminder_at <= now:
             entries.append(_remind(request, label, now))
-        append_node_logs(node_run_id, entries)
+        engine.append_logs(node_run_id, entries)
     return 1
 
 

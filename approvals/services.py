@@ -6,14 +6,14 @@ decision racing a cancel or the deadline waits instead of deadlocking.
 """
 from __future__ import annotations
 
-import functools
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from workflows import engine
@@ -21,7 +21,7 @@ from workflows.fields import validate_config
 from workflows.models import Execution, NodeRun
 from workflows.nodes import NodeError, log_entry
 
-from . import policies
+from . import notifications, policies
 from .config import RequestSpec, form_field_objects
 from .exceptions import AlreadyDecided, ApprovalNotFound, InvalidDecision, NotEligible, RequestNotPending
 from .models import ApprovalDecision, ApprovalEvent, ApprovalRequest, ApprovalStatus, Channel
@@ -31,38 +31,6 @@ logger = logging.getLogger("workflows.approvals")
 
 ROLE_PREFIX = "role:"
 MAX_COMMENT_LENGTH = 5000
-RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
-
-
-def retry_on_deadlock(fn):
-    """Run `fn` again when PostgreSQL aborted it as a deadlock or serialization victim (a
-    safety net: the lock order prevents the known cycles); only outside the caller's transaction."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        for attempt in range(3):
-            try:
-                return fn(*args, **kwargs)
-            except OperationalError as exc:
-                sqlstate = getattr(exc.__cause__, "sqlstate", None)
-                if sqlstate not in RETRYABLE_SQLSTATES or connection.in_atomic_block or attempt == 2:
-                    raise
-                logger.info("approval write was a deadlock victim; retrying")
-        return None  # not reached: the last attempt returns or raises
-
-    return wrapper
-
-
-def append_node_logs(node_run_id: int, entries: list[dict]) -> None:
-    """Add entries to a node run's log under its row lock (the engine saves whole rows)."""
-    if not entries:
-        return
-    with transaction.atomic():
-        run = NodeRun.objects.select_for_update().filter(pk=node_run_id).first()
-        if run is not None:
-            NodeRun.objects.filter(pk=node_run_id).update(logs=[*run.logs, *entries])
-
-
 # --- Raising a request (inside the node's pausing transaction) --------------------------------
 
 
@@ -111,24 +79,21 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
         log_entry("info", node_run.label, f"Approval requested from {len(eligible)} approver(s): {request.pk}"),
     ]
     if spec.send_notification:
-        from .notifications import send_after_commit
-
-        send_after_commit(request.pk, kind="request")
+        notifications.send_after_commit(request.pk, kind="request")
     return request
 
 
 # --- Deciding ----------------------------------------------------------------------------------
 
 
-def _lock(request_id) -> ApprovalRequest:
-    """Lock the execution, the node run, then the request (see the module docstring)."""
-    ids = ApprovalRequest.objects.filter(pk=request_id).values_list("execution_id", "node_run_id").first()
-    if ids is None:
+@contextlib.contextmanager
+def _locked(request_id) -> Iterator[ApprovalRequest]:
+    """The request, locked after its execution and node run: the engine's lock order."""
+    node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
+    if node_run_id is None:
         raise ApprovalNotFound(request_id)
-    execution_id, node_run_id = ids
-    list(Execution.objects.select_for_update().filter(pk=execution_id).values_list("pk", flat=True))
-    list(NodeRun.objects.select_for_update().filter(pk=node_run_id).values_list("pk", flat=True))
-    return ApprovalRequest.objects.select_for_update().get(pk=request_id)
+    with engine.locked_run(node_run_id):
+        yield ApprovalRequest.objects.select_for_update().get(pk=request_id)
 
 
 def ensure_open(request: ApprovalRequest, *, now: datetime | None = None) -> None:
@@ -196,7 +161,6 @@ def output_for(request: ApprovalRequest, decision: str) -> dict:
     }
 
 
-@retry_on_deadlock
 def decide(
     *,
     request_id,
@@ -213,8 +177,14 @@ def decide(
     if channel not in Channel.values:
         raise InvalidDecision(f"unknown channel {channel!r}", field="channel")
     check_comment(comment)
-    with transaction.atomic():
-        request = _lock(request_id)
+    return engine.retrying(
+        f"decide approval request {request_id}",
+        lambda: _decide(request_id, user=user, decision=decision, comment=comment, form_values=form_values, channel=channel),
+    )
+
+
+def _decide(request_id, *, user, decision: str, comment: str, form_values, channel: str) -> ApprovalRequest:
+    with _locked(request_id) as request:
         ensure_open(request)
         ensure_can_decide(request, user)
         values = clean_form_values(request.form_fields, form_values, decision=decision)
@@ -228,7 +198,7 @@ def decide(
         label = request.node_run.label
         message = f"{user.get_username()} {decision} via {channel}"
         if outcome == policies.PENDING:
-            append_node_logs(request.node_run_id, [log_entry("info", label, message)])
+            engine.append_logs(request.node_run_id, [log_entry("info", label, message)])
         else:
             _settle(request, outcome, message=message)
     return request
@@ -251,13 +221,18 @@ def _settle(request: ApprovalRequest, outcome: str, *, message: str) -> None:
 # --- Delegation --------------------------------------------------------------------------------
 
 
-@retry_on_deadlock
 def delegate(*, request_id, user, to_username: str, comment: str = "", channel: str = Channel.PAGE) -> ApprovalRequest:
     """Hand the request from an eligible approver to another member of the tenant."""
     to_username = (to_username or "").strip()
     check_comment(comment)
-    with transaction.atomic():
-        request = _lock(request_id)
+    return engine.retrying(
+        f"delegate approval request {request_id}",
+        lambda: _delegate(request_id, user=user, to_username=to_username, comment=comment, channel=channel),
+    )
+
+
+def _delegate(request_id, *, user, to_username: str, comment: str, channel: str) -> ApprovalRequest:
+    with _locked(request_id) as request:
         ensure_open(request)
         ensure_can_decide(request, user)
         target = (
@@ -282,14 +257,12 @@ def delegate(*, request_id, user, to_username: str, comment: str = "", channel: 
             request=request, kind=ApprovalEvent.Kind.DELEGATED, actor=user, target=target,
             comment=(comment or "").strip(), channel=channel,
         )
-        append_node_logs(
+        engine.append_logs(
             request.node_run_id,
             [log_entry("info", request.node_run.label, f"{user.get_username()} delegated to {target.username}")],
         )
         if request.send_notification:
-            from .notifications import send_after_commit
-
-            send_after_commit(request.pk, kind="delegation", usernames=[target.username])
+            notifications.send_after_commit(request.pk, kind="delegation", usernames=[target.username])
     return request
 
 

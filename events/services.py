@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -96,11 +96,9 @@ def record_use(api_key: WorkflowApiKey) -> None:
 
 
 def lock_event_key(tenant_id: Any, namespace: str, key: str) -> None:
-    """Hold a lock on (tenant, namespace, key) until the current transaction ends."""
-    if connection.vendor != "postgresql":
-        return  # SQLite runs one writing transaction at a time (BEGIN IMMEDIATE)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"events:{tenant_id}:{namespace}:{key}"])
+    """Hold a lock on (tenant, namespace, key) until the current transaction ends: signals
+    and waits of one key are taken one at a time, even before any row for it exists."""
+    engine.named_lock(f"events:{tenant_id}:{namespace}:{key}")
 
 
 # --- Waits -------------------------------------------------------------------------------
@@ -300,10 +298,12 @@ def _replay(tenant_id: Any, namespace: str, key: str, idempotency_key: str) -> S
 def _deliver(wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
     # The engine's lock order: the execution row, then its node run (then the wait), as the
     # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
-    execution_id = NodeRun.objects.filter(pk=run_id).values_list("execution_id", flat=True).first()
-    if execution_id is not None:
-        engine.lock_execution(execution_id)
-    run = NodeRun.objects.select_for_update().filter(pk=run_id).first()
+    with engine.locked_run(run_id) as locked:
+        return _deliver_locked(locked.run if locked else None, wait_id, payload=payload, source=source,
+                               api_key=api_key, idempotency_key=idempotency_key, now=now)
+
+
+def _deliver_locked(run, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
     wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
     if wait is None:
         return None

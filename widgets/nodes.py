@@ -6,6 +6,7 @@ from typing import Any
 from django.utils import timezone
 
 from workflows.durations import parse_duration
+from workflows.models import Execution
 from workflows.nodes import Field, NodeError, NodeType, Pause, StepContext
 
 INPUT_KEY = "__widgetInput"
@@ -25,8 +26,6 @@ def run_widget_input(config: dict, ctx: StepContext) -> Any:
     def persist(run) -> dict | None:
         # Input that arrived after this node started but before it paused: take it now.
         # The row lock orders this read against widget_send_input's compare-and-swap write.
-        from workflows.models import Execution
-
         current = Execution.objects.select_for_update().get(pk=run.execution_id).context.get(INPUT_KEY) or {}
         if current.get("id") and current["id"] != seen and (not input_type or current.get("inputType") == input_type):
             return dict(current)

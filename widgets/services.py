@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows import engine
-from workflows.models import FINISHED_STATUSES, Execution, NodeRun, NodeRunStatus, Workflow
+from workflows.exceptions import ExecutionFinished, InvalidState
+from workflows.models import Execution, NodeRun, NodeRunStatus, Workflow
 from workflows.selectors import tenant_ids_for
 from workflows.services import as_uuid, trigger_workflow
 
@@ -162,13 +163,12 @@ def send_input(*, user, instance_id: Any, widget_id: str, input_type: Any, data:
         "userName": user.get_username(),
         "receivedAt": timezone.now().isoformat(),
     }
-    with transaction.atomic():
-        # The row lock makes "not finished" and the write one step: a finishing node
-        # commits before (we refuse) or after (its compare-and-swap sees our input).
-        status = Execution.objects.select_for_update().values_list("status", flat=True).get(pk=execution.pk)
-        if status in FINISHED_STATUSES:
-            raise InstanceFinished(f"The instance is already {status}", field="instanceID")
-        engine.write_context(execution.pk, INPUT_KEY, value)
+    # The compare-and-swap makes "not finished" and the write one step: a finishing node
+    # commits before (we refuse) or after (its compare-and-swap sees our input).
+    try:
+        engine.write_context(execution.pk, INPUT_KEY, value, unless_finished=True)
+    except ExecutionFinished as exc:
+        raise InstanceFinished(f"The instance is already {exc.status}", field="instanceID") from None
     return {"value": value, "resumedNodes": resume_waiting_nodes(execution.pk, value)}
 
 
@@ -178,17 +178,17 @@ def resume_waiting_nodes(execution_id, value: dict) -> list[str]:
     waiting = NodeRun.objects.filter(
         execution_id=execution_id, status=NodeRunStatus.PAUSED, node_type=WIDGET_INPUT_NODE
     ).values_list("pk", flat=True)
+    def accepts(run: NodeRun) -> bool:
+        wanted = (run.pause_data or {}).get("inputType")
+        return not wanted or wanted == value["inputType"]
+
     for pk in list(waiting):
-        with transaction.atomic():
-            # The engine's lock order: the execution row, then its node runs.
-            Execution.objects.select_for_update().filter(pk=execution_id).first()
-            run = NodeRun.objects.select_for_update().filter(pk=pk, status=NodeRunStatus.PAUSED).first()
-            if run is None:
-                continue
-            wanted = (run.pause_data or {}).get("inputType")
-            if wanted and wanted != value["inputType"]:
-                continue
-            engine.resume_node_run(run.pk, output=value, message=f"Widget input {value['inputType']!r} received")
+        try:
+            run = engine.resume_node_run(pk, output=value, accept=accepts,
+                                         message=f"Widget input {value['inputType']!r} received")
+        except InvalidState:
+            continue  # resumed or cancelled meanwhile
+        if run is not None:
             resumed.append(run.node_id)
     return resumed
 

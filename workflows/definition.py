@@ -319,3 +319,23 @@ def advance(graph: Graph, states: dict[str, tuple[str, str | None]], finished: l
                 skipped.append(target)
                 queue.append(target)
     return ready, skipped
+
+
+def execution_status(node_statuses) -> str:
+    """The status of an execution from the statuses of its node runs: running while any
+    runs, paused while any waits, and done (success) when none does. Failures and cancels
+    end an execution directly, without asking this."""
+    statuses = set(node_statuses)
+    if "running" in statuses:
+        return "running"
+    if "paused" in statuses:
+        return "paused"
+    return "success"
+
+
+def successors_wait_only_for(graph: Graph, node_id: str, branch: str | None) -> bool:
+    """Whether every successor of a node that succeeded (taking `branch`) waits for it alone
+    and is taken: then they simply become ready, with no other node run to read."""
+    return all(
+        len(graph.incoming[e.target]) == 1 and edge_taken(e, "success", branch) for e in graph.outgoing.get(node_id, [])
+    )

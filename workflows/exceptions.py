@@ -100,6 +100,14 @@ class InvalidState(WorkflowError):
     code = "invalid_state"
 
 
+class ExecutionFinished(InvalidState):
+    """A write that needs a running or paused execution found it finished."""
+
+    def __init__(self, status: str):
+        super().__init__(f"The execution is already {status}", field="status")
+        self.status = status
+
+
 class VersionMismatch(WorkflowError):
     status_code = 409
     code = "version_mismatch"

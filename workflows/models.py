@@ -112,8 +112,9 @@ class Execution(models.Model):
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.RUNNING)
     input = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)
-    # Compare-and-swap counter: every write of context or status bumps it.
-    version = models.PositiveIntegerField(default=0)
+    # Compare-and-swap counter: every write of the context or a status (the execution's or
+    # any of its node runs') moves it on (workflows.store.cas_update).
+    revision = models.PositiveIntegerField(default=0)
     run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     error = models.JSONField(null=True, blank=True)
     parent_execution = models.ForeignKey(

@@ -77,6 +77,12 @@ class Field:
         return data
 
 
+def merge_output(context: dict, label: str, *, output: Any = None, error: str | None = None) -> dict:
+    """The execution context after a node finished: its output under its label, or, for a
+    failure routed onward by an error branch, {"error": message}. Returns a new dict."""
+    return {**context, label: {"error": error} if error is not None else output}
+
+
 def log_entry(type_: str, label: str, message: str, at: datetime | None = None) -> dict:
     """One entry of a node run's log, as every writer of logs stores it."""
     return {"type": type_, "label": label, "message": str(message), "timestamp": (at or timezone.now()).isoformat()}

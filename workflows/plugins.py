@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .nodes import Field, NodeError, NodeType, StepContext
+from .fields import field_definition_problems
 
 INTEGRATION_FIELD = "integrationId"
 
@@ -303,8 +304,6 @@ def _top_level_names(tree: ast.Module) -> set[str]:
 
 def plugin_problems(plugins: list[Plugin]) -> list[Problem]:
     """Every misconfiguration of the given plugins."""
-    from .fields import field_definition_problems
-
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     for plugin in plugins:

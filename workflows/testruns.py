@@ -23,6 +23,7 @@ from .durations import parse_duration
 from .exceptions import InvalidInput, InvalidState
 from .models import Execution, ExecutionStatus, NodeRun, Workflow, WorkflowVersion
 from .nodes import registry
+from .services import run_trigger_checks
 
 logger = logging.getLogger("workflows.testruns")
 
@@ -75,7 +76,6 @@ def start_test_run(*, workflow: Workflow, user, input: Any = None, definition: A
         raise InvalidInput("input must be a JSON object", field="input")
     if definition is not None and not isinstance(definition, dict):
         raise InvalidInput("definition must be a JSON object with nodes and edges", field="definition")
-    from .services import run_trigger_checks
 
     with transaction.atomic():  # a refused check leaves no draft behind
         if definition is None:

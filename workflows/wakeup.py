@@ -1,12 +1,13 @@
-"""Wake workers when work becomes ready: PostgreSQL NOTIFY (delivered at commit) for
-workers in any process, and in-process events for workers in this one."""
+"""Wake workers when work becomes ready: the store's notification (delivered at commit)
+for workers in any process, and in-process events for workers in this one."""
 from __future__ import annotations
 
 import threading
 
-from django.db import connection, transaction
+from django.db import transaction
 
-CHANNEL = "workflows_wakeup"
+from . import store
+
 _listeners: set[threading.Event] = set()
 _lock = threading.Lock()
 
@@ -29,7 +30,5 @@ def wake_local() -> None:
 
 def wake_after_commit() -> None:
     """Wake every worker once the current transaction commits (at once outside one)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"NOTIFY {CHANNEL}")
+    store.notify_workers()
     transaction.on_commit(wake_local)

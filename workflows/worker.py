@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import json
 import logging
 import os
 import queue
@@ -21,142 +20,34 @@ import threading
 import time
 import traceback
 import uuid
-from datetime import datetime, timedelta
-
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import Min
 from django.utils import timezone
 
-from . import engine, live, templating, wakeup
-from .engine import Claim
-from .models import NodeRun, NodeRunStatus
+from . import engine, live, store, templating, wakeup
 from .nodes import NodeError, Pause, StepContext, StepLogger, StepResult, registry
+from .store import Claim
 
 logger = logging.getLogger("workflows.worker")
-
-CLAIM_SQL = """
-UPDATE workflows_noderun
-SET lease_owner = %s, lease_expires_at = %s, attempt = attempt + 1, started_at = COALESCE(started_at, %s)
-WHERE id IN (
-    SELECT id FROM workflows_noderun
-    WHERE status = 'running' AND available_at <= %s
-      AND (lease_expires_at IS NULL OR lease_expires_at < %s)
-    ORDER BY available_at
-    LIMIT %s
-    {lock}
-)
-RETURNING id"""
-
-RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
-
-RELEASE_SQL = """
-UPDATE workflows_noderun SET lease_owner = NULL, lease_expires_at = NULL, attempt = attempt - 1
-WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
-"""
-
 
 # A step thread checks its connection before a chain when it has been idle this long.
 IDLE_HEALTH_CHECK_SECONDS = 10.0
 
 
-def _db_time(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-# On PostgreSQL the claim also reads what the steps need, in the same round trip.
-CLAIM_PG_SQL = f"""
-WITH c AS ({CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED")}, node_id, attempt, started_at, execution_id)
-SELECT c.id, c.node_id, c.attempt, c.started_at, c.execution_id, e.workflow_version_id, e.context, e.version,
-       e.tenant_id, e.workflow_id, e.run_as_id, e.is_test, e.parent_node_run_id
-FROM c JOIN workflows_execution e ON e.id = c.execution_id
-"""
-
-CLAIM_FIELDS = (
-    "run_id", "node_id", "attempt", "started_at", "execution_id", "version_id", "context", "execution_version",
-    "tenant_id", "workflow_id", "run_as_id", "is_test", "parent_run_id",
-)
-
-
 def claim(owner: str, limit: int) -> list[Claim]:
     """Lease up to `limit` ready node runs to `owner` and return them."""
-    now = timezone.now()
-    expires = now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
-    if connection.vendor == "postgresql":
-        rows = engine.execute_prepared(CLAIM_PG_SQL, [owner, expires, now, now, now, limit])
-        claims = [Claim(owner=owner, **dict(zip(CLAIM_FIELDS, row))) for row in rows]
-        for c in claims:  # Django leaves jsonb undecoded on its connections
-            c.context = json.loads(c.context)
-        return claims
-    with connection.cursor() as cursor:
-        cursor.execute(
-            CLAIM_SQL.format(lock=""),
-            [owner, _db_time(expires), _db_time(now), _db_time(now), _db_time(now), limit],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        return []
-    rows = NodeRun.objects.filter(pk__in=ids, lease_owner=owner).values(
-        "id", "node_id", "attempt", "started_at", "execution_id", "execution__workflow_version_id",
-        "execution__context", "execution__version",
-        "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
-        "execution__parent_node_run_id",
-    )
-    return [
-        Claim(
-            run_id=r["id"],
-            execution_id=r["execution_id"],
-            node_id=r["node_id"],
-            attempt=r["attempt"],
-            owner=owner,
-            version_id=r["execution__workflow_version_id"],
-            context=r["execution__context"],
-            tenant_id=r["execution__tenant_id"],
-            workflow_id=r["execution__workflow_id"],
-            run_as_id=r["execution__run_as_id"],
-            is_test=r["execution__is_test"],
-            execution_version=r["execution__version"],
-            started_at=r["started_at"],
-            parent_run_id=r["execution__parent_node_run_id"],
-        )
-        for r in rows
-    ]
-
-
-def renew_leases(owner: str, run_ids: list[int]) -> None:
-    if not run_ids:
-        return
-    expires = timezone.now() + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)
-    with connection.cursor() as cursor:
-        cursor.execute(RENEW_SQL.format(ids=",".join(["%s"] * len(run_ids))), [_db_time(expires), owner, *run_ids])
+    return store.claim(owner, limit)
 
 
 def release_leases(owner: str, run_ids: list[int]) -> None:
     """Give node runs back unfinished, without counting the interrupted attempt."""
-    if not run_ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(RELEASE_SQL.format(ids=",".join(["%s"] * len(run_ids))), [owner, *run_ids])
+    store.release_leases(owner, run_ids)
     wakeup.wake_after_commit()
 
 
 def fire_due_deadlines(limit: int = 100) -> int:
     """Fire the deadlines of paused node runs that are due; returns how many fired."""
-    due = list(
-        NodeRun.objects.filter(status=NodeRunStatus.PAUSED, wake_at__lte=timezone.now())
-        .order_by("wake_at")
-        .values_list("id", flat=True)[:limit]
-    )
-    return sum(1 for run_id in due if engine.fire_deadline(run_id))
-
-
-def next_due() -> datetime | None:
-    """The earliest moment a pause ends or a delayed (retrying) node run becomes ready."""
-    now = timezone.now()
-    wake = NodeRun.objects.filter(status=NodeRunStatus.PAUSED, wake_at__isnull=False).aggregate(m=Min("wake_at"))["m"]
-    ready = NodeRun.objects.filter(status=NodeRunStatus.RUNNING, available_at__gt=now).aggregate(m=Min("available_at"))["m"]
-    moments = [m for m in (wake, ready) if m is not None]
-    return min(moments) if moments else None
+    return sum(1 for run_id in store.due_deadlines(limit) if engine.fire_deadline(run_id))
 
 
 def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], object]:
@@ -289,7 +180,7 @@ class Worker:
         wakeup.subscribe(self._wake)
         wakeup.subscribe(self._timer_wake)
         threads = [threading.Thread(target=self._timer_loop, name=f"{self.owner}-timers", daemon=True)]
-        if connection.vendor == "postgresql":
+        if store.listens():
             threads.append(threading.Thread(target=self._listen_loop, name=f"{self.owner}-listen", daemon=True))
         threads += [
             threading.Thread(target=self._step_loop, name=f"{self.owner}-step-{i}", daemon=True)
@@ -335,7 +226,7 @@ class Worker:
         try:
             while (c := self._queue.get()) is not None:
                 if time.monotonic() - last_used > IDLE_HEALTH_CHECK_SECONDS:
-                    engine.reset_broken_connection(probe=True)  # a server restart or idle timeout since
+                    store.reset_broken_connection(probe=True)  # a server restart or idle timeout since
                 steps = 0
                 try:
                     steps = execute(c, held=self._held)
@@ -398,13 +289,13 @@ class Worker:
                 try:
                     fire_due_deadlines()
                     if now_mono - last_renewal >= settings.WORKFLOW_LEASE_SECONDS / 3:
-                        renew_leases(self.owner, list(self._held))
+                        store.renew_leases(self.owner, list(self._held))
                         last_renewal = now_mono
                     for i, (fn, every, last) in enumerate(duties):
                         if now_mono - last >= every:
                             duties[i] = (fn, every, now_mono)
                             fn()
-                    due = next_due()
+                    due = store.next_due()
                 except Exception:
                     logger.exception("timer duty failed")
                     close_old_connections()
@@ -419,21 +310,13 @@ class Worker:
             connection.close()
 
     def _listen_loop(self) -> None:
-        """Turn PostgreSQL notifications into wake-ups of this worker's loops."""
-        while not self.stopping.is_set():
-            try:
-                connection.ensure_connection()
-                raw = connection.connection
-                raw.execute(f"LISTEN {wakeup.CHANNEL}")
-                while not self.stopping.is_set():
-                    for _ in raw.notifies(timeout=1.0, stop_after=1):
-                        self._wake.set()
-                        self._timer_wake.set()
-            except Exception:
-                logger.exception("listening for notifications failed; reconnecting")
-                connection.close()
-                self.stopping.wait(1.0)
-        connection.close()
+        """Turn notifications from other processes into wake-ups of this worker's loops."""
+
+        def woken() -> None:
+            self._wake.set()
+            self._timer_wake.set()
+
+        store.wait_for_notifications(self.stopping, woken)
 
 
 _embedded: Worker | None = None

@@ -2,9 +2,9 @@
 import pytest
 
 from tests.conftest import chain
-from workflows.definition import advance, build_graph, validate_definition
+from workflows.definition import advance, build_graph, execution_status, successors_wait_only_for, validate_definition
 from workflows.exceptions import InvalidDefinition
-from workflows.nodes import registry
+from workflows.nodes import merge_output, registry
 
 
 def problems(definition) -> list[dict]:
@@ -144,3 +144,38 @@ def test_ids_labels_and_branches_fit_their_columns():
 def test_reserved_labels_are_refused_for_other_nodes():
     errors = problems(chain({"id": "a", "type": "set", "label": "Trigger"}, {"id": "b", "type": "set", "label": "__widgetInput"}))
     assert has(errors, "a", "label", "reserved") and has(errors, "b", "label", "reserved")
+
+
+@pytest.mark.parametrize(
+    "statuses, expected",
+    [
+        ([], "success"),
+        (["success", "skipped", "error"], "success"),  # a failure routed onward does not end it
+        (["success", "paused"], "paused"),
+        (["paused", "running", "success"], "running"),
+        (["idle", "success"], "success"),
+    ],
+)
+def test_the_execution_status_rule(statuses, expected):
+    assert execution_status(statuses) == expected
+
+
+def test_successors_that_wait_only_for_a_node_are_recognised():
+    graph = build_graph({
+        "nodes": [{"id": n, "type": "set", "label": n} for n in ("t", "c", "a", "b", "j")],
+        "edges": [
+            {"source": "t", "target": "c"},
+            {"source": "c", "target": "a", "branch": "true"}, {"source": "c", "target": "b", "branch": "false"},
+            {"source": "a", "target": "j"}, {"source": "b", "target": "j"},
+        ],
+    })
+    assert successors_wait_only_for(graph, "t", None)
+    assert not successors_wait_only_for(graph, "c", "true")  # the false branch is not taken
+    assert not successors_wait_only_for(graph, "a", None)  # the join waits for b too
+
+
+def test_merge_output_keeps_the_context_and_marks_routed_errors():
+    context = {"Trigger": {"x": 1}}
+    assert merge_output(context, "A", output=[1]) == {"Trigger": {"x": 1}, "A": [1]}
+    assert merge_output(context, "A", error="boom") == {"Trigger": {"x": 1}, "A": {"error": "boom"}}
+    assert context == {"Trigger": {"x": 1}}

@@ -55,7 +55,7 @@ def test_chain_passes_outputs_through_context(make_workflow, user, worker):
     assert execution.context == {"Trigger": {"n": 7}, "First": {"n": 7}, "Second": {"total": 7, "text": "n=7"}}
     assert execution.finished_at is not None
     assert {r.status for r in runs(execution_id).values()} == {"success"}
-    assert execution.version >= 2  # every context write bumped the CAS counter
+    assert execution.revision >= 2  # every context write moved the revision on
 
 
 @pytest.mark.parametrize("amount, taken, skipped", [(500, "yes", "no"), (5, "no", "yes")])
@@ -320,10 +320,10 @@ def test_retry_from_a_chosen_node_on_the_latest_version(make_workflow, user, wor
 def test_write_context_bumps_version(make_workflow, user):
     wf = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
     execution_id = start(wf, user)
-    before = Execution.objects.get(pk=execution_id).version
+    before = Execution.objects.get(pk=execution_id).revision
     engine.write_context(execution_id, "__widgetInput", {"clicked": True})
     execution = Execution.objects.get(pk=execution_id)
-    assert execution.context["__widgetInput"] == {"clicked": True} and execution.version == before + 1
+    assert execution.context["__widgetInput"] == {"clicked": True} and execution.revision == before + 1
 
 
 def test_resume_node_run_is_the_one_resumer(make_workflow, user, worker):

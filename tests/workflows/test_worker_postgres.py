@@ -139,9 +139,9 @@ def test_a_pause_beside_a_running_branch_moves_the_cas_counter(make_workflow, us
 
     execution_id = trigger_workflow(workflow_id=_branches(make_workflow).pk, user_name="alice").execution_id
     held = {c.node_id: c for c in claim("t", 2)}
-    before = Execution.objects.get(pk=execution_id).version
+    before = Execution.objects.get(pk=execution_id).revision
     execute(held["z"])
-    assert Execution.objects.get(pk=execution_id).version == before + 1
+    assert Execution.objects.get(pk=execution_id).revision == before + 1
     execute(held["a"])  # read before the pause: its snapshot is stale
     execution = Execution.objects.get(pk=execution_id)
     assert execution.status == "paused"
@@ -187,7 +187,7 @@ def test_hot_statements_are_prepared_once_and_planned_once(make_workflow, user):
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
         prepared = cursor.fetchall()
-    step = [row for row in prepared if "WITH ended AS" in row[0]]
+    step = [row for row in prepared if "workflows_not_applied" in row[0]]
     claim_statement = [row for row in prepared if "FOR UPDATE SKIP LOCKED" in row[0]]
     assert len(step) == 1 and len(claim_statement) == 1
     assert step[0][1] >= 3 * 4 and step[0][2] == 0, "every step should reuse the one generic plan"
