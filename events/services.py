@@ -87,6 +87,8 @@ def authenticate_api_key(raw: str) -> WorkflowApiKey | None:
 def record_use(api_key: WorkflowApiKey) -> None:
     """Record that the key was used now (at most once per LAST_USED_PRECISION)."""
     now = timezone.now()
+    if api_key.last_used_at is not None and api_key.last_used_at >= now - LAST_USED_PRECISION:
+        return  # recorded recently (as read with the key): no statement at all
     WorkflowApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
     ).update(last_used_at=now)

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import DataError, OperationalError, transaction
 from django.utils import timezone
 
-from . import live, store, wakeup
+from . import live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for
 from .exceptions import ExecutionFinished, InvalidState, VersionMismatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
@@ -73,61 +73,68 @@ def backoff_delay(policy: dict, attempt: int) -> float:
 # --- Starting ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=512)
+def version_owner(version_id) -> tuple[Any, Any]:
+    """(workflow id, tenant id) of an immutable version, read once per process."""
+    return WorkflowVersion.objects.filter(pk=version_id).values_list("workflow_id", "workflow__tenant_id").get()
+
+
 def start_execution(
     *,
-    version: WorkflowVersion,
-    run_as,
+    version_id,
+    run_as_id: int,
     input: dict,
     idempotency_key: str | None = None,
     parent_node_run: NodeRun | None = None,
     parent_index: int | None = None,
     is_test: bool = False,
 ) -> Execution:
-    """Create the execution and its node runs in the caller's transaction; the trigger node
-    finishes at once with the input, and its successors become ready on commit."""
-    graph = graph_for_version(version.pk)
+    """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
+    transaction if there is one; the trigger node finishes at once with the input, and its
+    successors become ready on commit."""
+    graph = graph_for_version(version_id)
+    workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
-    with transaction.atomic():
-        trigger = graph.nodes[graph.trigger_id]
-        context = {"Trigger": input}
-        if trigger.label != "Trigger":
-            context[trigger.label] = input
-        execution = Execution.objects.create(
-            tenant_id=version.workflow.tenant_id,
-            workflow_id=version.workflow_id,
-            workflow_version=version,
-            input=input,
-            context=context,
-            run_as=run_as,
-            idempotency_key=idempotency_key,
-            parent_execution_id=parent_node_run.execution_id if parent_node_run else None,
-            parent_node_run=parent_node_run,
-            parent_index=parent_index,
-            is_test=is_test,
-            started_at=now,
-        )
-        states = {nid: ("idle", None) for nid in graph.nodes}
-        states[trigger.id] = ("success", None)
-        ready, skipped = advance(graph, states, [trigger.id])
-        runs = []
-        for node in graph.nodes.values():
-            run = NodeRun(execution=execution, node_id=node.id, node_type=node.type, label=node.label)
-            if node.id == trigger.id:
-                run.status, run.output, run.attempt = NodeRunStatus.SUCCESS, input, 1
-                run.started_at = run.finished_at = now
-            elif node.id in ready:
-                run.status, run.available_at = NodeRunStatus.RUNNING, now
-            elif node.id in skipped:
-                run.status, run.finished_at = NodeRunStatus.SKIPPED, now
-            runs.append(run)
-        NodeRun.objects.bulk_create(runs)
-        status = execution_status(NodeRunStatus.RUNNING for _ in ready)
-        if status == ExecutionStatus.SUCCESS:
-            execution.status, execution.finished_at = status, now
-            execution.save(update_fields=["status", "finished_at"])
-        else:
-            wakeup.wake_after_commit()
-        live.publish_after_commit(execution=execution)
+    trigger = graph.nodes[graph.trigger_id]
+    context = {"Trigger": input}
+    if trigger.label != "Trigger":
+        context[trigger.label] = input
+    states = {nid: ("idle", None) for nid in graph.nodes}
+    states[trigger.id] = ("success", None)
+    ready, skipped = advance(graph, states, [trigger.id])
+    status = execution_status(NodeRunStatus.RUNNING for _ in ready)
+    execution = Execution(
+        tenant_id=tenant_id,
+        workflow_id=workflow_id,
+        workflow_version_id=version_id,
+        input=input,
+        context=context,
+        run_as_id=run_as_id,
+        idempotency_key=idempotency_key,
+        parent_execution_id=parent_node_run.execution_id if parent_node_run else None,
+        parent_node_run_id=parent_node_run.pk if parent_node_run else None,
+        parent_index=parent_index,
+        is_test=is_test,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        started_at=now,
+        finished_at=now if status == ExecutionStatus.SUCCESS else None,
+    )
+    runs = []
+    for node in graph.nodes.values():
+        run = store.NewRun(node.id, node.type, node.label)
+        if node.id == trigger.id:
+            run = run._replace(status=NodeRunStatus.SUCCESS, attempt=1, output=input, started_at=now, finished_at=now)
+        elif node.id in ready:
+            run = run._replace(status=NodeRunStatus.RUNNING, available_at=now)
+        elif node.id in skipped:
+            run = run._replace(status=NodeRunStatus.SKIPPED, finished_at=now)
+        runs.append(run)
+    store.create_execution(execution, runs, notify=status != ExecutionStatus.SUCCESS)
+    if status != ExecutionStatus.SUCCESS:
+        transaction.on_commit(wakeup.wake_local)  # this process's workers
+    live.publish_after_commit(execution=execution)
     return execution
 
 
@@ -144,6 +151,7 @@ def finish_claimed(
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
+    outcome, logs = _storable(outcome, logs)
     if _fast_path_applies(claim, outcome):
         try:
             return _finish_fast(claim, outcome, list(logs), resolved_config, handoff)
@@ -168,6 +176,20 @@ def finish_claimed(
             return _settle(run, locked.execution, outcome, handoff_from=claim if handoff else None)
 
     return store.retrying(f"record node run {claim.run_id}", work)
+
+
+def _storable(outcome, logs) -> tuple[StepResult | Pause | NodeError, list[dict]]:
+    """An outcome is stored as it is or not at all (workflows.values): an output or pause
+    data that cannot be stored fails the node at once, saying why; text about the step (logs,
+    error messages and details) is cleaned."""
+    logs = values.clean(list(logs))
+    if isinstance(outcome, NodeError):
+        return NodeError(values.clean(outcome.message), retryable=outcome.retryable, details=values.clean(outcome.details)), logs
+    what, data = ("output", outcome.output) if isinstance(outcome, StepResult) else ("pause data", outcome.data)
+    problem = values.unstorable(data, max_bytes=settings.WORKFLOW_MAX_OUTPUT_BYTES)
+    if problem is None:
+        return outcome, logs
+    return NodeError(f"The step's {what} cannot be stored: {problem}", retryable=False), logs
 
 
 def _fast_path_applies(claim: Claim, outcome) -> bool:
@@ -615,7 +637,7 @@ def retry_execution(execution_id, *, from_node: str | None = None, version: Work
             run.save()
         store.cas_update(
             execution, status=ExecutionStatus.RUNNING, context=context, error=None, workflow_version=target_version,
-            finished_at=None,
+            finished_at=None, retry_count=execution.retry_count + 1,
         )
         wakeup.wake_after_commit()
         live.publish_after_commit(execution=execution)

@@ -115,6 +115,9 @@ class Execution(models.Model):
     # Compare-and-swap counter: every write of the context or a status (the execution's or
     # any of its node runs') moves it on (workflows.store.cas_update).
     revision = models.PositiveIntegerField(default=0)
+    # How many times the execution was retried from a node: part of each step's idempotency
+    # key, so a node run again after a retry is a new effect, and its own attempts are not.
+    retry_count = models.PositiveIntegerField(default=0)
     run_as = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     error = models.JSONField(null=True, blank=True)
     parent_execution = models.ForeignKey(

@@ -124,6 +124,9 @@ class StepContext:
     logger: StepLogger
     credentials: dict = field(default_factory=dict)
     is_test: bool = False
+    # Stable across the attempts of this node run, new after a retry from a node: send it to
+    # services that deduplicate (the HTTP Request node sends it as Idempotency-Key).
+    idempotency_key: str = ""
 
     def run_as(self):
         """The user the execution runs as."""

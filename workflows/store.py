@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -81,6 +81,13 @@ class Claim:
     started_at: datetime | None = None
     # The node run that waits for this (child) execution, if any.
     parent_run_id: int | None = None
+    # Execution.retry_count: with the execution and node, the step's idempotency key.
+    retry_count: int = 0
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt of this node run, new after a retry from a node."""
+        return f"{self.execution_id}:{self.node_id}:{self.retry_count}"
 
     def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> "Claim":
         """The claim on a successor handed to the same worker in the same transaction."""
@@ -108,7 +115,7 @@ RETURNING id, execution_id, node_id, attempt, started_at"""
 CLAIM_PG_SQL = f"""
 WITH c AS ({CLAIM_SQL.format(lock="FOR UPDATE SKIP LOCKED")})
 SELECT c.id, c.execution_id, c.node_id, c.attempt, e.workflow_version_id, e.context, e.tenant_id, e.workflow_id,
-       e.run_as_id, e.is_test, e.revision, c.started_at, e.parent_node_run_id
+       e.run_as_id, e.is_test, e.revision, c.started_at, e.parent_node_run_id, e.retry_count
 FROM c JOIN workflows_execution e ON e.id = c.execution_id
 """
 
@@ -116,7 +123,7 @@ FROM c JOIN workflows_execution e ON e.id = c.execution_id
 CLAIM_FIELDS = (
     "id", "execution_id", "node_id", "attempt", "execution__workflow_version_id", "execution__context",
     "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
-    "execution__revision", "started_at", "execution__parent_node_run_id",
+    "execution__revision", "started_at", "execution__parent_node_run_id", "execution__retry_count",
 )
 
 RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
@@ -130,13 +137,14 @@ WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
 
 def _claim_from_row(owner: str, row) -> Claim:
     (run_id, execution_id, node_id, attempt, version_id, context, tenant_id, workflow_id, run_as_id,
-     is_test, revision, started_at, parent_run_id) = row
+     is_test, revision, started_at, parent_run_id, retry_count) = row
     if isinstance(context, str):  # Django's connections leave jsonb undecoded in raw rows
         context = json.loads(context)
     return Claim(
         run_id=run_id, execution_id=execution_id, node_id=node_id, attempt=attempt, owner=owner,
         version_id=version_id, context=context, tenant_id=tenant_id, workflow_id=workflow_id, run_as_id=run_as_id,
         is_test=is_test, revision=revision, started_at=started_at, parent_run_id=parent_run_id,
+        retry_count=retry_count,
     )
 
 
@@ -208,7 +216,7 @@ def retrying(what: str, work: Callable[[], T]) -> T:
             if getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES:
                 logger.info("retrying %s after %s", what, type(exc.__cause__).__name__)
                 continue
-            if connection.in_atomic_block or not connection_lost() or lost >= len(RECONNECT_DELAYS):
+            if connection.in_atomic_block or not connection_lost(exc) or lost >= len(RECONNECT_DELAYS):
                 raise
             logger.warning("lost the database connection during %s; reconnecting (%s)", what, exc)
             connection.close()
@@ -217,12 +225,18 @@ def retrying(what: str, work: Callable[[], T]) -> T:
     raise RuntimeError(f"could not {what}: too many concurrent updates")
 
 
-def connection_lost() -> bool:
-    """This thread's connection is gone (closed by the server, a restart, a network fault)."""
-    raw = connection.connection
-    if raw is None:
-        return False
-    return bool(getattr(raw, "closed", False) or getattr(raw, "broken", False)) or not connection.is_usable()
+# SQLSTATEs of a session that is gone: connection exceptions (08...), and the server
+# ending it (admin_shutdown, crash_shutdown, cannot_connect_now).
+LOST_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: Exception) -> bool:
+    """Whether a database error means this thread's session is gone (a server restart, a
+    terminated backend, a network fault), so the work may run again on a new one."""
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate is None:  # raised by the driver itself: a closed or broken connection
+        return True
+    return sqlstate.startswith("08") or sqlstate in LOST_SQLSTATES
 
 
 def reset_broken_connection(*, probe: bool = False) -> None:
@@ -296,6 +310,109 @@ def cas_update(execution: Execution, **changes) -> None:
     execution.revision += 1
     for key, value in changes.items():
         setattr(execution, key, value)
+
+
+# --- Starting an execution ---------------------------------------------------------------------
+
+# The execution and all its node runs in one statement (PostgreSQL): the node runs come
+# from parallel arrays, one element per node.
+CREATE_EXECUTION_SQL = """
+WITH e AS (
+    INSERT INTO workflows_execution (
+        id, tenant_id, workflow_id, workflow_version_id, status, input, context, revision, retry_count, run_as_id,
+        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test,
+        created_at, updated_at, started_at, finished_at)
+    VALUES (
+        %(id)s, %(tenant)s, %(workflow)s, %(version)s, %(status)s, %(input)s::jsonb, %(context)s::jsonb, 0, 0,
+        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s,
+        %(now)s, %(now)s, %(now)s, %(finished)s)
+), wake AS (
+    SELECT pg_notify(%(channel)s, '') WHERE %(notify)s
+)
+INSERT INTO workflows_noderun (
+    execution_id, node_id, node_type, label, status, attempt, output, logs, available_at, started_at, finished_at, created_at)
+SELECT %(id)s, n.node_id, n.node_type, n.label, n.status, n.attempt, n.output, '[]'::jsonb,
+       n.available_at, n.started_at, n.finished_at, %(now)s
+FROM unnest(%(node_ids)s::varchar[], %(types)s::varchar[], %(labels)s::varchar[], %(statuses)s::varchar[],
+            %(attempts)s::int8[], %(outputs)s::jsonb[], %(available)s::timestamptz[], %(started)s::timestamptz[],
+            %(finished_at)s::timestamptz[])
+     AS n(node_id, node_type, label, status, attempt, output, available_at, started_at, finished_at)
+WHERE (SELECT count(*) FROM wake) >= 0  -- evaluates the wake-up once
+"""
+
+
+class NewRun(NamedTuple):
+    """A node run of an execution being created."""
+
+    node_id: str
+    node_type: str
+    label: str
+    status: str = NodeRunStatus.IDLE
+    attempt: int = 0
+    output: Any = None
+    available_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) -> None:
+    """Insert a new execution (a model instance, not yet saved) and its node runs, and with
+    `notify` tell the workers of other processes at commit. One statement on PostgreSQL."""
+    if not is_postgres():
+        with transaction.atomic(savepoint=False):
+            execution.save(force_insert=True)
+            NodeRun.objects.bulk_create(
+                NodeRun(execution_id=execution.pk, created_at=execution.created_at, **run._asdict()) for run in runs
+            )
+        return
+    execute_prepared(CREATE_EXECUTION_SQL, {
+        "channel": WAKEUP_CHANNEL, "notify": notify,
+        "id": Execution._meta.pk.get_db_prep_value(execution.pk, connection), "tenant": execution.tenant_id,
+        "workflow": execution.workflow_id, "version": execution.workflow_version_id,
+        "status": execution.status, "input": _json(execution.input), "context": _json(execution.context),
+        "run_as": execution.run_as_id, "parent": execution.parent_execution_id, "parent_run": execution.parent_node_run_id,
+        "parent_index": execution.parent_index, "idempotency_key": execution.idempotency_key, "is_test": execution.is_test,
+        "now": _db_time(execution.created_at), "finished": _db_time(execution.finished_at) if execution.finished_at else None,
+        "node_ids": [r.node_id for r in runs], "types": [r.node_type for r in runs], "labels": [r.label for r in runs],
+        "statuses": [r.status for r in runs], "attempts": [r.attempt for r in runs],
+        "outputs": [None if r.output is None else _json(r.output) for r in runs],
+        "available": [_db_time(r.available_at) if r.available_at else None for r in runs],
+        "started": [_db_time(r.started_at) if r.started_at else None for r in runs],
+        "finished_at": [_db_time(r.finished_at) if r.finished_at else None for r in runs],
+    }, fetch=False)
+    execution._state.adding = False
+    execution._state.db = connection.alias
+
+
+# Everything a start checks, in one query: the workflow, its latest version, and the id of
+# the run-as user if a member of the workflow's tenant.
+START_FACTS_SQL = """
+SELECT w.tenant_id, w.is_active,
+       (SELECT v.id FROM workflows_workflowversion v WHERE v.workflow_id = w.id ORDER BY v.number DESC LIMIT 1),
+       (SELECT m.user_id FROM workflows_membership m JOIN {users} u ON u.id = m.user_id
+        WHERE m.tenant_id = w.tenant_id AND u.username = %s LIMIT 1)
+FROM workflows_workflow w
+WHERE w.id = %s
+"""
+
+
+def start_facts(workflow_id, user_name: str) -> tuple | None:
+    """(tenant id, is active, latest version id, run-as user id or None) of a workflow."""
+    from django.contrib.auth import get_user_model
+
+    sql = START_FACTS_SQL.format(users=get_user_model()._meta.db_table)
+    params = [user_name, Execution._meta.get_field("workflow").target_field.get_db_prep_value(workflow_id, connection)]
+    if is_postgres():
+        rows = execute_prepared(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    if not rows:
+        return None
+    tenant_id, is_active, version_id, user_id = rows[0]
+    uuid_of = Execution._meta.pk.to_python
+    return uuid_of(tenant_id), bool(is_active), uuid_of(version_id) if version_id else None, user_id
 
 
 # --- The general path's reads and writes (inside a transaction holding the locks) ------------
@@ -470,7 +587,7 @@ def set_status(execution: Execution, *, status: str, now: datetime) -> None:
 _generic_plans: weakref.WeakSet = weakref.WeakSet()
 
 
-def execute_prepared(sql: str, params) -> list[tuple]:
+def execute_prepared(sql: str, params, *, fetch: bool = True) -> list[tuple]:
     """Run a hot PostgreSQL statement with server-side binding, prepared once per connection
     (DATABASE_PREPARED_STATEMENTS in the settings), so the server parses and plans it once
     rather than at every step. Not seen by Django's query logging."""
@@ -490,7 +607,7 @@ def execute_prepared(sql: str, params) -> list[tuple]:
             cursor.adapters.register_dumper(int, _INT8[0])
             cursor.adapters.register_dumper(int, _INT8[1])
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall()
+            return cursor.fetchall() if fetch else []
 
 
 _INT8: tuple = ()

@@ -85,7 +85,7 @@ def start_test_run(*, workflow: Workflow, user, input: Any = None, definition: A
         else:
             version = draft_version(workflow, definition, user=user)
         run_trigger_checks(version=version, user=user)
-        return engine.start_execution(version=version, run_as=user, input=input, is_test=True)
+        return engine.start_execution(version_id=version.pk, run_as_id=user.pk, input=input, is_test=True)
 
 
 def real_workflow(workflow: Workflow) -> Workflow:

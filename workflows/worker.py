@@ -78,6 +78,7 @@ def run_step(claim: Claim) -> tuple[StepResult | Pause | NodeError, list[dict], 
         run_as_id=claim.run_as_id,
         context=claim.context,
         logger=step_logger,
+        idempotency_key=claim.idempotency_key,
         credentials=credentials,
         is_test=claim.is_test,
     )
@@ -193,11 +194,12 @@ class Worker:
                 free = self.concurrency - self._busy
                 got = []
                 if free > 0:
+                    store.reset_broken_connection()
                     try:
                         got = claim(self.owner, free)
-                    except Exception:
-                        logger.exception("claiming failed; retrying after a pause")
-                        close_old_connections()
+                    except Exception as exc:
+                        logger.warning("claiming failed (%s); retrying after a pause", exc)
+                        connection.close()
                         self.stopping.wait(1.0)
                         continue
                 for c in got:
@@ -225,8 +227,9 @@ class Worker:
         last_used = time.monotonic()
         try:
             while (c := self._queue.get()) is not None:
-                if time.monotonic() - last_used > IDLE_HEALTH_CHECK_SECONDS:
-                    store.reset_broken_connection(probe=True)  # a server restart or idle timeout since
+                # Before every chain: drop a connection known to be dead; after a pause, also
+                # one that no longer answers (a server restart or an idle timeout since).
+                store.reset_broken_connection(probe=time.monotonic() - last_used > IDLE_HEALTH_CHECK_SECONDS)
                 steps = 0
                 try:
                     steps = execute(c, held=self._held)

@@ -64,5 +64,6 @@ def recording_nodes(settings):
     registry.reset()
     module.RECORDED.clear()
     module.SESSIONS.clear()
+    module.KEYS.clear()
     yield module
     registry.reset()

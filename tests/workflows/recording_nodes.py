@@ -8,14 +8,22 @@ from workflows.nodes import NodeType
 RECORDED: list[tuple] = []
 # The database session each step ran beside (PostgreSQL backend pid), to see connections kept.
 SESSIONS: list[int] = []
+# (node run id, attempt, idempotency key) of every step.
+KEYS: list[tuple] = []
 _lock = threading.Lock()
 
 
 def run_record(config, ctx):
+    with _lock:
+        KEYS.append((ctx.node_run_id, ctx.attempt, ctx.idempotency_key))
+    if config.get("failFirst") and ctx.attempt == 1:
+        from workflows.nodes import NodeError
+
+        raise NodeError("the first attempt fails")
     if config.get("exit") and ctx.attempt == 1:
         raise SystemExit("a step that ends its thread")
     if config.get("killSession"):
-        _kill_own_session()
+        kill_own_session()
     if config.get("startedFile"):  # tells a test in another process that the step is running
         open(config["startedFile"], "w").close()
     delay = float(config.get("sleep") or 0)
@@ -31,10 +39,13 @@ def run_record(config, ctx):
         RECORDED.append((ctx.node_run_id, ctx.attempt, threading.current_thread().name))
         if session is not None:
             SESSIONS.append(session)
+    if config.get("badOutput"):  # what an HTTP response may carry, and PostgreSQL cannot store
+        ctx.logger.info("read \x00 and \ud800 from the response")
+        return {"text": {"nul": "a\x00b", "surrogate": "\ud800"}[config["badOutput"]]}
     return {"attempt": ctx.attempt}
 
 
-def _kill_own_session():
+def kill_own_session():
     """End this thread's PostgreSQL session from another connection, as a server restart or
     an idle timeout would."""
     import psycopg

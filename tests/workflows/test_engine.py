@@ -438,3 +438,37 @@ def test_a_bad_workflow_id_fails_the_node_at_once(make_workflow, user, worker):
     worker.run_until_idle()
     run = runs(execution_id)["t"]
     assert run.status == "error" and run.attempt == 1 and "Workflow not found" in run.error["message"]
+
+
+def test_a_steps_idempotency_key_is_stable_across_attempts_and_new_after_a_retry(make_workflow, user, recording_nodes, run_until, finished, settings):
+    settings.WORKFLOW_DEFAULT_RETRY = {**settings.WORKFLOW_DEFAULT_RETRY, "initialInterval": 0.01, "jitter": 0}
+    wf = make_workflow(chain({"id": "r", "type": "test/record", "label": "R", "config": {"failFirst": True}}))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name=user.username).execution_id
+    run_until(finished(execution_id))
+    (first_run, a1, key1), (_, a2, key2) = recording_nodes.KEYS
+    assert (a1, a2) == (1, 2) and key1 == key2 == f"{execution_id}:r:0"
+    engine.retry_execution(execution_id, from_node="r")
+    run_until(finished(execution_id))
+    keys = {key for _, _, key in recording_nodes.KEYS}
+    assert keys == {f"{execution_id}:r:0", f"{execution_id}:r:1"}
+
+
+@pytest.mark.parametrize("bad", ["nul", "surrogate"])
+def test_an_output_that_cannot_be_stored_fails_the_node_at_once(make_workflow, user, recording_nodes, run_until, finished, bad):
+    wf = make_workflow(chain({"id": "r", "type": "test/record", "label": "R", "config": {"badOutput": bad}}))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name=user.username).execution_id
+    run_until(finished(execution_id))
+    run = NodeRun.objects.get(execution_id=execution_id, node_id="r")
+    assert run.status == "error" and run.attempt == 1 and len(recording_nodes.RECORDED) == 1
+    assert run.error["message"].startswith("The step's output cannot be stored: $.text contains a")
+    assert "\ufffd" in run.logs[-2]["message"]  # the step's own log line, cleaned
+    assert Execution.objects.get(pk=execution_id).status == "error"
+
+
+def test_an_output_over_the_size_limit_fails_the_node(make_workflow, user, run_until, finished, settings):
+    settings.WORKFLOW_MAX_OUTPUT_BYTES = 100
+    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"blob": "x" * 200}}}))
+    execution_id = trigger_workflow(workflow_id=wf.pk, user_name=user.username).execution_id
+    run_until(finished(execution_id))
+    run = NodeRun.objects.get(execution_id=execution_id, node_id="a")
+    assert run.status == "error" and "the limit is 100 (WORKFLOW_MAX_OUTPUT_BYTES)" in run.error["message"]
