@@ -41,11 +41,12 @@ test-pg: install services chromium
 
 # Benchmarks (never part of the test suite), on PostgreSQL: the engine against the commit
 # floor first (it creates and migrates the database), then each app's own figures.
-bench: install services
+bench: install services chromium
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/engine_bench.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/events_bench.py
 	DATABASE_URL=$(PG_URL) $(BIN)/python bench/approvals_bench.py
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/python bench/widgets_bench.py
+	DATABASE_URL=$(PG_URL) $(BIN)/python bench/builder_bench.py
 
 services:
 	@bash .ci/services.sh

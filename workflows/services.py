@@ -19,6 +19,7 @@ from .exceptions import (
     ExecutionNotFound,
     InvalidInput,
     InvalidState,
+    StaleVersion,
     UserNotFound,
     UserNotInTenant,
     WorkflowInactive,
@@ -55,8 +56,14 @@ def create_workflow(
     return workflow
 
 
-def update_workflow(workflow: Workflow, *, user=None, definition: dict | None = None, **fields: Any) -> Workflow:
-    """Change name/description/active; a changed definition becomes a new version."""
+def update_workflow(
+    workflow: Workflow, *, user=None, definition: dict | None = None, base_version: int | None = None, **fields: Any
+) -> Workflow:
+    """Change name/description/active; a changed definition becomes a new version.
+
+    With `base_version` (the version the editor started from) a changed definition is
+    refused with StaleVersion when another version was saved since: nobody overwrites a
+    colleague's work without knowing it."""
     if definition is not None:
         validate_definition(definition, registry)
     with transaction.atomic():
@@ -64,11 +71,26 @@ def update_workflow(workflow: Workflow, *, user=None, definition: dict | None = 
             setattr(workflow, key, value)
         workflow.save()
         latest = Workflow.objects.select_for_update().get(pk=workflow.pk).latest_version
-        if definition is not None and (latest is None or latest.definition != definition):
+        changed = definition is not None and (latest is None or latest.definition != definition)
+        if changed and base_version is not None and latest is not None and base_version != latest.number:
+            if base_version > latest.number:
+                raise InvalidInput(f"Workflow has no version {base_version}", field="baseVersion")
+            raise StaleVersion(base=base_version, latest=latest)
+        if changed:
             WorkflowVersion.objects.create(
                 workflow=workflow, number=(latest.number if latest else 0) + 1, definition=definition, created_by=user
             )
     return workflow
+
+
+def restore_version(workflow: Workflow, *, number: int, user=None, base_version: int | None = None) -> bool:
+    """Save version `number`'s definition as a new version; False when it already is the latest."""
+    version = workflow.versions.filter(number=number).first()
+    if version is None:
+        raise InvalidInput(f"Workflow has no version {number}", field="number")
+    before = workflow.latest_version.number
+    update_workflow(workflow, user=user, definition=version.definition, base_version=base_version)
+    return Workflow.objects.get(pk=workflow.pk).latest_version.number != before
 
 
 def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVersion:
@@ -198,6 +220,7 @@ __all__ = [
     "trigger_workflow",
     "create_workflow",
     "update_workflow",
+    "restore_version",
     "cancel_execution",
     "retry_execution",
     "InvalidState",
