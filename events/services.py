@@ -301,11 +301,12 @@ def _deliver(wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, 
     # The engine's lock order: the execution row, then its node run (then the wait), as the
     # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
     with engine.locked_run(run_id) as locked:
-        return _deliver_locked(locked.run if locked else None, wait_id, payload=payload, source=source,
+        return _deliver_locked(locked, wait_id, payload=payload, source=source,
                                api_key=api_key, idempotency_key=idempotency_key, now=now)
 
 
-def _deliver_locked(run, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+def _deliver_locked(locked, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+    run = locked.run if locked else None
     wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
     if wait is None:
         return None
@@ -322,7 +323,7 @@ def _deliver_locked(run, wait_id, *, payload: dict, source: str, api_key, idempo
     wait.signal_idempotency_key = idempotency_key
     wait.finished_at = now
     wait.save()
-    engine.resume_node_run(run.pk, output=wait_output(wait), message=f"Event received from {source}")
+    engine.resume_node_run(run.pk, output=wait_output(wait), message=f"Event received from {source}", locked=locked)
     return SignalResult(resumed=True, wait_event_id=wait.pk, execution_id=wait.execution_id)
 
 

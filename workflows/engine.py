@@ -259,26 +259,34 @@ def resume_node_run(
     error: str | None = None,
     message: str | None = None,
     accept: Callable[[NodeRun], bool] | None = None,
+    locked: store.Locked | None = None,
 ) -> NodeRun | None:
     """Finish a paused node run with `output` (or fail it with `error`) and advance the
     execution: the one resumer of approvals, events, widgets and sub-workflows. Joins the
-    caller's transaction. With `accept`, a paused run it refuses is left alone (None)."""
+    caller's transaction; a caller already holding the rows (`locked_run`) passes them as
+    `locked`. With `accept`, a paused run it refuses is left alone (None)."""
     outcome: StepResult | NodeError
     outcome = NodeError(error, retryable=False) if error is not None else StepResult(output=output, branch=branch)
 
+    def resume(held: store.Locked | None) -> NodeRun | None:
+        if held is None:
+            raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
+        run = held.run
+        if run.status != NodeRunStatus.PAUSED:
+            raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
+        if accept is not None and not accept(run):
+            return None
+        if message:
+            run.logs = [*run.logs, log_entry("info", run.label, message, timezone.now())]
+        _settle(run, held.execution, outcome)
+        return run
+
+    if locked is not None:
+        return resume(locked)
+
     def work() -> NodeRun | None:
-        with store.locked_run(node_run_id) as locked:
-            if locked is None:
-                raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
-            run = locked.run
-            if run.status != NodeRunStatus.PAUSED:
-                raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
-            if accept is not None and not accept(run):
-                return None
-            if message:
-                run.logs = [*run.logs, log_entry("info", run.label, message, timezone.now())]
-            _settle(run, locked.execution, outcome)
-            return run
+        with store.locked_run(node_run_id) as held:
+            return resume(held)
 
     return store.retrying(f"resume node run {node_run_id}", work)
 

@@ -272,7 +272,7 @@ def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked
     every writer (workers, cancels, decisions, signals, deadlines, widget input, children)
     takes, so none waits on another in a cycle. Yields None when a row is gone, or busy
     and `skip_locked` is set."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a transaction is needed, a savepoint is not
         if execution_id is None:
             execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
         execution = lock_execution(execution_id, skip_locked=skip_locked) if execution_id is not None else None

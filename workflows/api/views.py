@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from .. import editor, services, stats, testruns
 from ..diff import diff_definitions
-from ..exceptions import InvalidState
+from ..exceptions import InvalidState, UserNotInTenant, WorkflowNotFound
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from ..tenancy import active_tenant
@@ -126,18 +126,21 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def trigger(self, request, pk=None):
         """Start an execution: 202 with its id; the workflow runs in the background."""
-        workflow = self.get_object()
         body = TriggerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        result = services.trigger_workflow(
-            workflow_id=workflow.pk,
-            user_name=request.user.get_username(),
-            input=data.get("input") or {},
-            version=data.get("version"),
-            idempotency_key=data.get("idempotencyKey"),
-            tenant_ids=tenant_ids_for(request.user),
-        )
+        try:
+            # The start reads the workflow and checks the caller's membership in one query:
+            # a workflow of a tenant the caller is not in is not theirs to see (404).
+            result = services.trigger_workflow(
+                workflow_id=pk,
+                user_name=request.user.get_username(),
+                input=data.get("input") or {},
+                version=data.get("version"),
+                idempotency_key=data.get("idempotencyKey"),
+            )
+        except UserNotInTenant:
+            raise WorkflowNotFound(pk) from None
         return Response({"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=TestRunSerializer, responses={202: TriggerResultSerializer})
