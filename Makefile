@@ -49,10 +49,11 @@ test-pg: install services chromium
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
 
 # Benchmarks (never part of the test suite), on the local PostgreSQL and Redis: the engine against
-# the commit floor and DBOS, HTTP latency, widget fan-out, the apps' own figures, paused executions.
+# the commit floor and DBOS, HTTP latency, widget fan-out, the apps' own figures (the builder's in
+# Chromium), paused executions.
 # Prints a table; writes bench/results.json and bench/results.png. `make bench ARGS=--quick` (or
 # `make bench-quick`) is the smoke run for CI: small sizes, fails only if something crashes.
-bench: $(BIN)/.bench-installed services
+bench: $(BIN)/.bench-installed services chromium
 	BENCH_DATABASE_URL=$(BENCH_DB) BENCH_REDIS_URL=$(BENCH_REDIS) $(BIN)/python -m bench.run $(ARGS)
 
 bench-quick:

@@ -88,12 +88,15 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
 
 @contextlib.contextmanager
 def _locked(request_id) -> Iterator[ApprovalRequest]:
-    """The request, locked after its execution and node run: the engine's lock order."""
+    """The request, locked after its execution and node run (the engine's lock order),
+    which it keeps as `request.held` for resuming the node without locking them again."""
     node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
     if node_run_id is None:
         raise ApprovalNotFound(request_id)
-    with engine.locked_run(node_run_id):
-        yield ApprovalRequest.objects.select_for_update().get(pk=request_id)
+    with engine.locked_run(node_run_id) as held:
+        request = ApprovalRequest.objects.select_for_update().get(pk=request_id)
+        request.held = held
+        yield request
 
 
 def ensure_open(request: ApprovalRequest, *, now: datetime | None = None) -> None:
@@ -213,9 +216,11 @@ def _settle(request: ApprovalRequest, outcome: str, *, message: str) -> None:
     ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.DECIDED, data={"outcome": outcome})
     note = f"{message}; request {outcome}"
     if outcome == policies.REJECTED and request.on_rejection == "error":
-        engine.resume_node_run(request.node_run_id, error=f"Approval rejected: {request.title}", message=note)
+        engine.resume_node_run(request.node_run_id, error=f"Approval rejected: {request.title}", message=note,
+                               locked=request.held)
     else:
-        engine.resume_node_run(request.node_run_id, output=output_for(request, outcome), message=note)
+        engine.resume_node_run(request.node_run_id, output=output_for(request, outcome), message=note,
+                               locked=request.held)
 
 
 # --- Delegation --------------------------------------------------------------------------------

@@ -92,6 +92,8 @@ class WaitEvent(models.Model):
         indexes = [
             models.Index(fields=["tenant", "namespace", "key", "-created_at"]),
             models.Index(fields=["status", "expires_at"]),
+            # The open waits in id order: the purge duty's orphan check walks them in batches.
+            models.Index(fields=["id"], condition=Q(status="waiting"), name="waitevent_open_idx"),
         ]
 
     def __str__(self) -> str:

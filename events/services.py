@@ -87,6 +87,8 @@ def authenticate_api_key(raw: str) -> WorkflowApiKey | None:
 def record_use(api_key: WorkflowApiKey) -> None:
     """Record that the key was used now (at most once per LAST_USED_PRECISION)."""
     now = timezone.now()
+    if api_key.last_used_at is not None and api_key.last_used_at >= now - LAST_USED_PRECISION:
+        return  # recorded recently (as read with the key): no statement at all
     WorkflowApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
     ).update(last_used_at=now)
@@ -299,11 +301,12 @@ def _deliver(wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, 
     # The engine's lock order: the execution row, then its node run (then the wait), as the
     # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
     with engine.locked_run(run_id) as locked:
-        return _deliver_locked(locked.run if locked else None, wait_id, payload=payload, source=source,
+        return _deliver_locked(locked, wait_id, payload=payload, source=source,
                                api_key=api_key, idempotency_key=idempotency_key, now=now)
 
 
-def _deliver_locked(run, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+def _deliver_locked(locked, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+    run = locked.run if locked else None
     wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
     if wait is None:
         return None
@@ -320,7 +323,7 @@ def _deliver_locked(run, wait_id, *, payload: dict, source: str, api_key, idempo
     wait.signal_idempotency_key = idempotency_key
     wait.finished_at = now
     wait.save()
-    engine.resume_node_run(run.pk, output=wait_output(wait), message=f"Event received from {source}")
+    engine.resume_node_run(run.pk, output=wait_output(wait), message=f"Event received from {source}", locked=locked)
     return SignalResult(resumed=True, wait_event_id=wait.pk, execution_id=wait.execution_id)
 
 
@@ -392,6 +395,28 @@ def signal_event(
 # --- Housekeeping (a worker duty and the expire_events command) --------------------------
 
 
+# Where the orphan check goes on from (per process): each run looks at the next batch of
+# open waits, so its cost does not grow with their number, and every wait is looked at in turn.
+ORPHAN_BATCH = 500
+_orphan_cursor = {"after": None}
+
+
+def _close_orphaned_waits(now) -> int:
+    """Close waits whose node run stopped waiting without closing them (a safety net: the
+    node's cancel and deadline hooks close them)."""
+    waiting = WaitEvent.objects.filter(status=WaitStatus.WAITING).order_by("pk")
+    if _orphan_cursor["after"] is not None:
+        waiting = waiting.filter(pk__gt=_orphan_cursor["after"])
+    batch = list(waiting.values_list("pk", "node_run__status")[:ORPHAN_BATCH])
+    _orphan_cursor["after"] = batch[-1][0] if len(batch) == ORPHAN_BATCH else None  # wrap around
+    orphans = [pk for pk, run_status in batch if run_status != NodeRunStatus.PAUSED]
+    if not orphans:
+        return 0
+    return WaitEvent.objects.filter(pk__in=orphans, status=WaitStatus.WAITING).exclude(
+        node_run__status=NodeRunStatus.PAUSED
+    ).update(status=WaitStatus.CANCELLED, finished_at=now)
+
+
 def expire_and_purge() -> dict:
     """Fire waits whose deadline passed unnoticed, close orphaned waits, delete stale buffered signals."""
     now = timezone.now()
@@ -400,9 +425,7 @@ def expire_and_purge() -> dict:
         "node_run_id", flat=True
     )[:500]:
         fired += int(engine.fire_deadline(run_id))
-    orphaned = WaitEvent.objects.filter(status=WaitStatus.WAITING).exclude(
-        node_run__status=NodeRunStatus.PAUSED
-    ).update(status=WaitStatus.CANCELLED, finished_at=now)
+    orphaned = _close_orphaned_waits(now)
     purged, _ = BufferedSignal.objects.filter(expires_at__lte=now).delete()
     if fired or orphaned or purged:
         logger.info("events: %d wait(s) expired, %d orphaned wait(s) closed, %d buffered signal(s) purged",

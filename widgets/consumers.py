@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from workflows.exceptions import WorkflowError
-from workflows.live import LAYER_ERRORS, execution_group
+from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
 from . import registry, services
@@ -315,6 +315,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
 
     # --- Server -> client (channel-layer messages from workflows.live) -------------------------
+
+    async def execution_update(self, message: dict) -> None:
+        """One commit's updates of an execution (workflows.live): each node, then the status."""
+        for part in split_update(message):
+            await (self.node_update(part) if part["type"] == "node.update" else self.status_update(part))
 
     async def node_update(self, message: dict) -> None:
         instance_id = message["executionId"]

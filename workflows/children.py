@@ -15,7 +15,7 @@ __all__ = ["FOR_EACH", "start_children", "cancel_children"]
 
 def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> list[Execution]:
     """Start one child execution per input, in the parent's transaction."""
-    parent = Execution.objects.select_related("run_as").get(pk=parent_run.execution_id)
+    parent = Execution.objects.get(pk=parent_run.execution_id)
     pk = as_uuid(workflow_id)
     workflow = Workflow.objects.filter(pk=pk, tenant_id=parent.tenant_id).first() if pk else None
     if workflow is None:
@@ -31,8 +31,8 @@ def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> l
         raise NodeError(f"Sub-workflows nest deeper than {settings.WORKFLOW_MAX_CHILD_DEPTH} levels", retryable=False)
     return [
         engine.start_execution(
-            version=version,
-            run_as=parent.run_as,
+            version_id=version.pk,
+            run_as_id=parent.run_as_id,
             input=child_input,
             parent_node_run=parent_run,
             parent_index=index,

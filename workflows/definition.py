@@ -191,13 +191,24 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
         for nid in triggers[1:]:
             problem(nid, "type", "a workflow has exactly one trigger node")
 
+    good_edges: list[Edge] = []
+    seen_edges: set[tuple] = set()
     for index, raw in enumerate(raw_edges):
         if not isinstance(raw, Mapping):
             problem(None, f"edges[{index}]", "must be an object")
             continue
+        ends_ok = True
         for end in ("source", "target"):
             if not isinstance(raw.get(end), str) or raw.get(end) not in seen_ids:
                 problem(None, f"edges[{index}].{end}", f"edge to a missing node {raw.get(end)!r}")
+                ends_ok = False
+        if ends_ok:
+            key = (raw["source"], raw["target"], raw.get("branch"))
+            if key in seen_edges:
+                via = f" on branch {key[2]!r}" if key[2] is not None else ""
+                problem(raw["source"], f"edges[{index}]", f"duplicate edge from {key[0]!r} to {key[1]!r}{via}")
+            seen_edges.add(key)
+            good_edges.append(Edge(raw["source"], raw["target"], raw.get("branch")))
         branch = raw.get("branch")
         if branch is not None and (not isinstance(branch, str) or not 0 < len(branch) <= MAX_ID_LENGTH):
             problem(None, f"edges[{index}].branch", f"must be a string of 1 to {MAX_ID_LENGTH} characters")
@@ -228,22 +239,34 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
             for root in sorted(roots - known_roots - extra):
                 problem(node_id, f"config.{key}", f"template names an unknown node label {root!r}")
 
+    # The shape of the graph is checked even when nodes have other problems, so an editor
+    # hears about a cycle while fields are still being filled in.
+    if len(triggers) == 1:
+        _check_shape(_partial_graph(good_nodes, good_edges, triggers[0]), problem)
     if errors:
         raise InvalidDefinition(errors)
-
     graph = build_graph(definition)
     graph.trigger_id = triggers[0]
+    return graph
+
+
+def _partial_graph(good_nodes: list[tuple], edges: list[Edge], trigger_id: str) -> Graph:
+    nodes = {nid: Node(id=nid, type=t.type if t else "", label=label, config=config) for nid, label, t, config in good_nodes}
+    graph = Graph(nodes=nodes, edges=edges, trigger_id=trigger_id)
+    for edge in edges:
+        graph.outgoing.setdefault(edge.source, []).append(edge)
+        graph.incoming.setdefault(edge.target, []).append(edge)
+    return graph
+
+
+def _check_shape(graph: Graph, problem) -> None:
+    """Cycles and nodes the trigger never reaches."""
     order = topological_order(graph)
-    if len(order) != len(graph.nodes):
-        cyclic = sorted(set(graph.nodes) - set(order))
-        for nid in cyclic:
-            problem(nid, "edges", "node is part of a cycle")
+    for nid in sorted(set(graph.nodes) - set(order)):
+        problem(nid, "edges", "node is part of a cycle")
     reachable = graph.descendants({graph.trigger_id})
     for nid in sorted(set(graph.nodes) - reachable):
         problem(nid, "edges", "node is unreachable from the trigger")
-    if errors:
-        raise InvalidDefinition(errors)
-    return graph
 
 
 def _validate_retry(node_id: str, retry: Any, problem) -> None:

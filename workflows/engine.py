@@ -73,61 +73,68 @@ def backoff_delay(policy: dict, attempt: int) -> float:
 # --- Starting ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=512)
+def version_owner(version_id) -> tuple[Any, Any]:
+    """(workflow id, tenant id) of an immutable version, read once per process."""
+    return WorkflowVersion.objects.filter(pk=version_id).values_list("workflow_id", "workflow__tenant_id").get()
+
+
 def start_execution(
     *,
-    version: WorkflowVersion,
-    run_as,
+    version_id,
+    run_as_id: int,
     input: dict,
     idempotency_key: str | None = None,
     parent_node_run: NodeRun | None = None,
     parent_index: int | None = None,
     is_test: bool = False,
 ) -> Execution:
-    """Create the execution and its node runs in the caller's transaction; the trigger node
-    finishes at once with the input, and its successors become ready on commit."""
-    graph = graph_for_version(version.pk)
+    """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
+    transaction if there is one; the trigger node finishes at once with the input, and its
+    successors become ready on commit."""
+    graph = graph_for_version(version_id)
+    workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
-    with transaction.atomic():
-        trigger = graph.nodes[graph.trigger_id]
-        context = {"Trigger": input}
-        if trigger.label != "Trigger":
-            context[trigger.label] = input
-        execution = Execution.objects.create(
-            tenant_id=version.workflow.tenant_id,
-            workflow_id=version.workflow_id,
-            workflow_version=version,
-            input=input,
-            context=context,
-            run_as=run_as,
-            idempotency_key=idempotency_key,
-            parent_execution_id=parent_node_run.execution_id if parent_node_run else None,
-            parent_node_run=parent_node_run,
-            parent_index=parent_index,
-            is_test=is_test,
-            started_at=now,
-        )
-        states = {nid: ("idle", None) for nid in graph.nodes}
-        states[trigger.id] = ("success", None)
-        ready, skipped = advance(graph, states, [trigger.id])
-        runs = []
-        for node in graph.nodes.values():
-            run = NodeRun(execution=execution, node_id=node.id, node_type=node.type, label=node.label)
-            if node.id == trigger.id:
-                run.status, run.output, run.attempt = NodeRunStatus.SUCCESS, input, 1
-                run.started_at = run.finished_at = now
-            elif node.id in ready:
-                run.status, run.available_at = NodeRunStatus.RUNNING, now
-            elif node.id in skipped:
-                run.status, run.finished_at = NodeRunStatus.SKIPPED, now
-            runs.append(run)
-        NodeRun.objects.bulk_create(runs)
-        status = execution_status(NodeRunStatus.RUNNING for _ in ready)
-        if status == ExecutionStatus.SUCCESS:
-            execution.status, execution.finished_at = status, now
-            execution.save(update_fields=["status", "finished_at"])
-        else:
-            wakeup.wake_after_commit()
-        live.publish_after_commit(execution=execution)
+    trigger = graph.nodes[graph.trigger_id]
+    context = {"Trigger": input}
+    if trigger.label != "Trigger":
+        context[trigger.label] = input
+    states = {nid: ("idle", None) for nid in graph.nodes}
+    states[trigger.id] = ("success", None)
+    ready, skipped = advance(graph, states, [trigger.id])
+    status = execution_status(NodeRunStatus.RUNNING for _ in ready)
+    execution = Execution(
+        tenant_id=tenant_id,
+        workflow_id=workflow_id,
+        workflow_version_id=version_id,
+        input=input,
+        context=context,
+        run_as_id=run_as_id,
+        idempotency_key=idempotency_key,
+        parent_execution_id=parent_node_run.execution_id if parent_node_run else None,
+        parent_node_run_id=parent_node_run.pk if parent_node_run else None,
+        parent_index=parent_index,
+        is_test=is_test,
+        status=status,
+        created_at=now,
+        updated_at=now,
+        started_at=now,
+        finished_at=now if status == ExecutionStatus.SUCCESS else None,
+    )
+    runs = []
+    for node in graph.nodes.values():
+        run = store.NewRun(node.id, node.type, node.label)
+        if node.id == trigger.id:
+            run = run._replace(status=NodeRunStatus.SUCCESS, attempt=1, output=input, started_at=now, finished_at=now)
+        elif node.id in ready:
+            run = run._replace(status=NodeRunStatus.RUNNING, available_at=now)
+        elif node.id in skipped:
+            run = run._replace(status=NodeRunStatus.SKIPPED, finished_at=now)
+        runs.append(run)
+    store.create_execution(execution, runs, notify=status != ExecutionStatus.SUCCESS)
+    if status != ExecutionStatus.SUCCESS:
+        transaction.on_commit(wakeup.wake_local)  # this process's workers
+    live.publish_after_commit(execution=execution)
     return execution
 
 
@@ -252,26 +259,34 @@ def resume_node_run(
     error: str | None = None,
     message: str | None = None,
     accept: Callable[[NodeRun], bool] | None = None,
+    locked: store.Locked | None = None,
 ) -> NodeRun | None:
     """Finish a paused node run with `output` (or fail it with `error`) and advance the
     execution: the one resumer of approvals, events, widgets and sub-workflows. Joins the
-    caller's transaction. With `accept`, a paused run it refuses is left alone (None)."""
+    caller's transaction; a caller already holding the rows (`locked_run`) passes them as
+    `locked`. With `accept`, a paused run it refuses is left alone (None)."""
     outcome: StepResult | NodeError
     outcome = NodeError(error, retryable=False) if error is not None else StepResult(output=output, branch=branch)
 
+    def resume(held: store.Locked | None) -> NodeRun | None:
+        if held is None:
+            raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
+        run = held.run
+        if run.status != NodeRunStatus.PAUSED:
+            raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
+        if accept is not None and not accept(run):
+            return None
+        if message:
+            run.logs = [*run.logs, log_entry("info", run.label, message, timezone.now())]
+        _settle(run, held.execution, outcome)
+        return run
+
+    if locked is not None:
+        return resume(locked)
+
     def work() -> NodeRun | None:
-        with store.locked_run(node_run_id) as locked:
-            if locked is None:
-                raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
-            run = locked.run
-            if run.status != NodeRunStatus.PAUSED:
-                raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
-            if accept is not None and not accept(run):
-                return None
-            if message:
-                run.logs = [*run.logs, log_entry("info", run.label, message, timezone.now())]
-            _settle(run, locked.execution, outcome)
-            return run
+        with store.locked_run(node_run_id) as held:
+            return resume(held)
 
     return store.retrying(f"resume node run {node_run_id}", work)
 

@@ -111,3 +111,24 @@ class ExecutionFinished(InvalidState):
 class VersionMismatch(WorkflowError):
     status_code = 409
     code = "version_mismatch"
+
+
+class StaleVersion(WorkflowError):
+    """A save against a version that is no longer the latest: someone saved in between."""
+
+    status_code = 409
+    code = "stale_version"
+
+    def __init__(self, *, base: int, latest):
+        who = latest.created_by.get_username() if latest.created_by else "someone"
+        when = latest.created_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        super().__init__(
+            f"Version {latest.number} was saved by {who} at {when}, after version {base} that you started from: "
+            f"reload it, or save again with baseVersion {latest.number} to overwrite it",
+            field="baseVersion",
+        )
+        self.latest = {"number": latest.number, "createdBy": who if latest.created_by else None,
+                       "createdAt": latest.created_at.isoformat()}
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "latestVersion": self.latest}

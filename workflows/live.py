@@ -1,8 +1,9 @@
 """Publish node and status updates to the channel layer after commit.
 
-Groups: `execution-<id>` for everything about one execution (viewer, widgets, SSE) and
-`tenant-<id>` for execution status changes (live lists). Messages are dispatched by
-Channels to consumer methods `node_update` and `status_update`.
+Groups: `execution-<id>` for everything about one execution (viewer, widgets, SSE): one
+`execution.update` per commit with its node updates and status; `tenant-<id>` for
+execution status changes (live lists, `status.update`). Channels dispatches them to
+consumer methods `execution_update` and `status_update`.
 """
 from __future__ import annotations
 
@@ -189,11 +190,32 @@ class LoopCaptureMiddleware:
 
 
 def publish_after_commit(*, runs=(), execution=None) -> None:
-    """Queue updates for these node runs and this execution's status for after commit."""
-    messages = [(execution_group(run.execution_id), node_message(run)) for run in runs]
-    if execution is not None:
-        status = status_message(execution)
-        messages.append((execution_group(execution.id), status))
+    """Queue, for after commit, one message per execution group carrying every node-run
+    update of this transaction and the execution's status (`execution.update`), and the
+    status alone to the tenant's group when it changed: one channel-layer send per step."""
+    status = status_message(execution) if execution is not None else None
+    updates: dict[str, dict] = {}
+    for run in runs:
+        update = updates.setdefault(str(run.execution_id), update_message(str(run.execution_id)))
+        update["nodes"].append(node_message(run))
+    if status is not None:
+        updates.setdefault(status["executionId"], update_message(status["executionId"]))["status"] = status
+    messages = [(execution_group(execution_id), update) for execution_id, update in updates.items()]
+    if status is not None:
         messages.append((tenant_group(execution.tenant_id), status))
     if messages:
         transaction.on_commit(lambda: send(messages))
+
+
+def update_message(execution_id: str) -> dict:
+    """One commit's updates of an execution: node messages, then its status (or None)."""
+    return {"type": "execution.update", "executionId": execution_id, "nodes": [], "status": None}
+
+
+def split_update(message: dict) -> list[dict]:
+    """The node and status messages an `execution.update` carries, in order (what a consumer
+    that handles them one by one receives)."""
+    parts = list(message.get("nodes") or [])
+    if message.get("status"):
+        parts.append(message["status"])
+    return parts

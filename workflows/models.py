@@ -170,7 +170,9 @@ class NodeRunStatus(models.TextChoices):
 class NodeRun(models.Model):
     """One node of one execution. `running` with no live lease means ready to be claimed."""
 
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs")
+    # No index of its own: the unique (execution, node_id) index serves lookups by execution,
+    # and every index more is one more write on each update that is not HOT.
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="node_runs", db_index=False)
     node_id = models.CharField(max_length=100)
     node_type = models.CharField(max_length=100)
     label = models.CharField(max_length=200)

@@ -3,19 +3,23 @@ from __future__ import annotations
 
 import importlib
 import uuid
+import contextlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils.functional import SimpleLazyObject
 
-from . import engine
+from . import engine, store
 from .definition import validate_definition
 from .exceptions import (
     ExecutionNotFound,
     InvalidInput,
     InvalidState,
+    StaleVersion,
     UserNotFound,
     UserNotInTenant,
     WorkflowInactive,
@@ -52,8 +56,14 @@ def create_workflow(
     return workflow
 
 
-def update_workflow(workflow: Workflow, *, user=None, definition: dict | None = None, **fields: Any) -> Workflow:
-    """Change name/description/active; a changed definition becomes a new version."""
+def update_workflow(
+    workflow: Workflow, *, user=None, definition: dict | None = None, base_version: int | None = None, **fields: Any
+) -> Workflow:
+    """Change name/description/active; a changed definition becomes a new version.
+
+    With `base_version` (the version the editor started from) a changed definition is
+    refused with StaleVersion when another version was saved since: nobody overwrites a
+    colleague's work without knowing it."""
     if definition is not None:
         validate_definition(definition, registry)
     with transaction.atomic():
@@ -61,11 +71,26 @@ def update_workflow(workflow: Workflow, *, user=None, definition: dict | None = 
             setattr(workflow, key, value)
         workflow.save()
         latest = Workflow.objects.select_for_update().get(pk=workflow.pk).latest_version
-        if definition is not None and (latest is None or latest.definition != definition):
+        changed = definition is not None and (latest is None or latest.definition != definition)
+        if changed and base_version is not None and latest is not None and base_version != latest.number:
+            if base_version > latest.number:
+                raise InvalidInput(f"Workflow has no version {base_version}", field="baseVersion")
+            raise StaleVersion(base=base_version, latest=latest)
+        if changed:
             WorkflowVersion.objects.create(
                 workflow=workflow, number=(latest.number if latest else 0) + 1, definition=definition, created_by=user
             )
     return workflow
+
+
+def restore_version(workflow: Workflow, *, number: int, user=None, base_version: int | None = None) -> bool:
+    """Save version `number`'s definition as a new version; False when it already is the latest."""
+    version = workflow.versions.filter(number=number).first()
+    if version is None:
+        raise InvalidInput(f"Workflow has no version {number}", field="number")
+    before = workflow.latest_version.number
+    update_workflow(workflow, user=user, definition=version.definition, base_version=base_version)
+    return Workflow.objects.get(pk=workflow.pk).latest_version.number != before
 
 
 def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVersion:
@@ -107,37 +132,65 @@ def trigger_workflow(
         input = {}
     if not isinstance(input, dict):
         raise InvalidInput("input must be a JSON object", field="input")
-    pk = as_uuid(workflow_id)
-    workflows = Workflow.objects.all() if tenant_ids is None else Workflow.objects.filter(tenant_id__in=tenant_ids)
-    workflow = workflows.filter(pk=pk).first() if pk else None
-    if workflow is None:
-        raise WorkflowNotFound(workflow_id)
-    user = get_user_model().objects.filter(username=user_name).first()
-    if user is None:
-        raise UserNotFound(user_name)
-    if not Membership.objects.filter(tenant_id=workflow.tenant_id, user=user).exists():
-        raise UserNotInTenant(user_name)
-    if not workflow.is_active:
-        raise WorkflowInactive(workflow.pk)
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or len(idempotency_key) > 255):
         raise InvalidInput("idempotencyKey must be a string of at most 255 characters", field="idempotencyKey")
+    facts = _start_facts(workflow_id, user_name, tenant_ids)
     if idempotency_key:
-        existing = Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
         if existing:
             return TriggerResult(execution_id=existing.pk, status=existing.status)
-    chosen = resolve_version(workflow, version)
-    run_trigger_checks(version=chosen, user=user)
+    version_id = facts.latest_version_id if version in (None, "", "latest") else resolve_version(
+        Workflow(pk=facts.workflow_id), version).pk
+    run_trigger_checks(version=cached_version(version_id), user=SimpleLazyObject(lambda: get_user_model().objects.get(pk=facts.run_as_id)))
     try:
-        with transaction.atomic():
+        # Inside the caller's transaction, a savepoint keeps it usable after a duplicate key;
+        # on its own, the start is one statement and needs no transaction.
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             execution = engine.start_execution(
-                version=chosen, run_as=user, input=input, idempotency_key=idempotency_key or None, is_test=is_test
+                version_id=version_id, run_as_id=facts.run_as_id, input=input,
+                idempotency_key=idempotency_key or None, is_test=is_test,
             )
     except IntegrityError:
-        existing = Execution.objects.filter(workflow=workflow, idempotency_key=idempotency_key).first()
+        existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
         if not idempotency_key or existing is None:
             raise
         return TriggerResult(execution_id=existing.pk, status=existing.status)
     return TriggerResult(execution_id=execution.pk, status="running")
+
+
+@dataclass(frozen=True)
+class _StartFacts:
+    workflow_id: Any
+    latest_version_id: Any
+    run_as_id: int
+
+
+def _start_facts(workflow_id: Any, user_name: str, tenant_ids: list | None) -> _StartFacts:
+    """Everything a start checks, in one query: the workflow (in the caller's tenants), its
+    latest version and the run-as user as a member of its tenant. The errors read more only
+    to say which is missing."""
+    pk = as_uuid(workflow_id)
+    row = store.start_facts(pk, user_name) if pk else None
+    if row is not None and tenant_ids is not None and row[0] not in tenant_ids:
+        row = None
+    if row is None:
+        raise WorkflowNotFound(workflow_id)
+    _, is_active, latest_version_id, run_as_id = row
+    if run_as_id is None:
+        if not get_user_model().objects.filter(username=user_name).exists():
+            raise UserNotFound(user_name)
+        raise UserNotInTenant(user_name)
+    if not is_active:
+        raise WorkflowInactive(pk)
+    if latest_version_id is None:
+        raise InvalidInput("Workflow has no version latest", field="version")
+    return _StartFacts(workflow_id=pk, latest_version_id=latest_version_id, run_as_id=run_as_id)
+
+
+@lru_cache(maxsize=512)
+def cached_version(version_id) -> WorkflowVersion:
+    """An immutable version, read once per process (trigger checks read its definition)."""
+    return WorkflowVersion.objects.select_related("workflow").get(pk=version_id)
 
 
 def cancel_execution(execution: Execution, *, user=None) -> Execution:
@@ -167,6 +220,7 @@ __all__ = [
     "trigger_workflow",
     "create_workflow",
     "update_workflow",
+    "restore_version",
     "cancel_execution",
     "retry_execution",
     "InvalidState",

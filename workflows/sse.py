@@ -156,15 +156,16 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
             message = await subscription.next(_tick())
             now = loop.time()
             if message is not None:
-                name = EVENT_NAMES.get(message.get("type"))
-                if name is None:
-                    continue
-                data = {k: v for k, v in message.items() if k != "type"}
-                yield format_event(name, data, event_id)
-                event_id += 1
-                if name == "status" and data.get("status") in FINISHED:
-                    yield format_event("end", {"executionId": str(pk), "status": data["status"]}, event_id)
-                    return
+                for part in live.split_update(message) if message.get("type") == "execution.update" else [message]:
+                    name = EVENT_NAMES.get(part.get("type"))
+                    if name is None:
+                        continue
+                    data = {k: v for k, v in part.items() if k != "type"}
+                    yield format_event(name, data, event_id)
+                    event_id += 1
+                    if name == "status" and data.get("status") in FINISHED:
+                        yield format_event("end", {"executionId": str(pk), "status": data["status"]}, event_id)
+                        return
                 continue
             if now - last_beat >= settings.WORKFLOW_SSE_HEARTBEAT_SECONDS:
                 last_beat = now

@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -272,7 +272,7 @@ def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked
     every writer (workers, cancels, decisions, signals, deadlines, widget input, children)
     takes, so none waits on another in a cycle. Yields None when a row is gone, or busy
     and `skip_locked` is set."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # a transaction is needed, a savepoint is not
         if execution_id is None:
             execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
         execution = lock_execution(execution_id, skip_locked=skip_locked) if execution_id is not None else None
@@ -310,6 +310,109 @@ def cas_update(execution: Execution, **changes) -> None:
     execution.revision += 1
     for key, value in changes.items():
         setattr(execution, key, value)
+
+
+# --- Starting an execution ---------------------------------------------------------------------
+
+# The execution and all its node runs in one statement (PostgreSQL): the node runs come
+# from parallel arrays, one element per node.
+CREATE_EXECUTION_SQL = """
+WITH e AS (
+    INSERT INTO workflows_execution (
+        id, tenant_id, workflow_id, workflow_version_id, status, input, context, revision, retry_count, run_as_id,
+        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test,
+        created_at, updated_at, started_at, finished_at)
+    VALUES (
+        %(id)s, %(tenant)s, %(workflow)s, %(version)s, %(status)s, %(input)s::jsonb, %(context)s::jsonb, 0, 0,
+        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s,
+        %(now)s, %(now)s, %(now)s, %(finished)s)
+), wake AS (
+    SELECT pg_notify(%(channel)s, '') WHERE %(notify)s
+)
+INSERT INTO workflows_noderun (
+    execution_id, node_id, node_type, label, status, attempt, output, logs, available_at, started_at, finished_at, created_at)
+SELECT %(id)s, n.node_id, n.node_type, n.label, n.status, n.attempt, n.output, '[]'::jsonb,
+       n.available_at, n.started_at, n.finished_at, %(now)s
+FROM unnest(%(node_ids)s::varchar[], %(types)s::varchar[], %(labels)s::varchar[], %(statuses)s::varchar[],
+            %(attempts)s::int8[], %(outputs)s::jsonb[], %(available)s::timestamptz[], %(started)s::timestamptz[],
+            %(finished_at)s::timestamptz[])
+     AS n(node_id, node_type, label, status, attempt, output, available_at, started_at, finished_at)
+WHERE (SELECT count(*) FROM wake) >= 0  -- evaluates the wake-up once
+"""
+
+
+class NewRun(NamedTuple):
+    """A node run of an execution being created."""
+
+    node_id: str
+    node_type: str
+    label: str
+    status: str = NodeRunStatus.IDLE
+    attempt: int = 0
+    output: Any = None
+    available_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) -> None:
+    """Insert a new execution (a model instance, not yet saved) and its node runs, and with
+    `notify` tell the workers of other processes at commit. One statement on PostgreSQL."""
+    if not is_postgres():
+        with transaction.atomic(savepoint=False):
+            execution.save(force_insert=True)
+            NodeRun.objects.bulk_create(
+                NodeRun(execution_id=execution.pk, created_at=execution.created_at, **run._asdict()) for run in runs
+            )
+        return
+    execute_prepared(CREATE_EXECUTION_SQL, {
+        "channel": WAKEUP_CHANNEL, "notify": notify,
+        "id": Execution._meta.pk.get_db_prep_value(execution.pk, connection), "tenant": execution.tenant_id,
+        "workflow": execution.workflow_id, "version": execution.workflow_version_id,
+        "status": execution.status, "input": _json(execution.input), "context": _json(execution.context),
+        "run_as": execution.run_as_id, "parent": execution.parent_execution_id, "parent_run": execution.parent_node_run_id,
+        "parent_index": execution.parent_index, "idempotency_key": execution.idempotency_key, "is_test": execution.is_test,
+        "now": _db_time(execution.created_at), "finished": _db_time(execution.finished_at) if execution.finished_at else None,
+        "node_ids": [r.node_id for r in runs], "types": [r.node_type for r in runs], "labels": [r.label for r in runs],
+        "statuses": [r.status for r in runs], "attempts": [r.attempt for r in runs],
+        "outputs": [None if r.output is None else _json(r.output) for r in runs],
+        "available": [_db_time(r.available_at) if r.available_at else None for r in runs],
+        "started": [_db_time(r.started_at) if r.started_at else None for r in runs],
+        "finished_at": [_db_time(r.finished_at) if r.finished_at else None for r in runs],
+    }, fetch=False)
+    execution._state.adding = False
+    execution._state.db = connection.alias
+
+
+# Everything a start checks, in one query: the workflow, its latest version, and the id of
+# the run-as user if a member of the workflow's tenant.
+START_FACTS_SQL = """
+SELECT w.tenant_id, w.is_active,
+       (SELECT v.id FROM workflows_workflowversion v WHERE v.workflow_id = w.id ORDER BY v.number DESC LIMIT 1),
+       (SELECT m.user_id FROM workflows_membership m JOIN {users} u ON u.id = m.user_id
+        WHERE m.tenant_id = w.tenant_id AND u.username = %s LIMIT 1)
+FROM workflows_workflow w
+WHERE w.id = %s
+"""
+
+
+def start_facts(workflow_id, user_name: str) -> tuple | None:
+    """(tenant id, is active, latest version id, run-as user id or None) of a workflow."""
+    from django.contrib.auth import get_user_model
+
+    sql = START_FACTS_SQL.format(users=get_user_model()._meta.db_table)
+    params = [user_name, Execution._meta.get_field("workflow").target_field.get_db_prep_value(workflow_id, connection)]
+    if is_postgres():
+        rows = execute_prepared(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    if not rows:
+        return None
+    tenant_id, is_active, version_id, user_id = rows[0]
+    uuid_of = Execution._meta.pk.to_python
+    return uuid_of(tenant_id), bool(is_active), uuid_of(version_id) if version_id else None, user_id
 
 
 # --- The general path's reads and writes (inside a transaction holding the locks) ------------
@@ -484,7 +587,7 @@ def set_status(execution: Execution, *, status: str, now: datetime) -> None:
 _generic_plans: weakref.WeakSet = weakref.WeakSet()
 
 
-def execute_prepared(sql: str, params) -> list[tuple]:
+def execute_prepared(sql: str, params, *, fetch: bool = True) -> list[tuple]:
     """Run a hot PostgreSQL statement with server-side binding, prepared once per connection
     (DATABASE_PREPARED_STATEMENTS in the settings), so the server parses and plans it once
     rather than at every step. Not seen by Django's query logging."""
@@ -504,7 +607,7 @@ def execute_prepared(sql: str, params) -> list[tuple]:
             cursor.adapters.register_dumper(int, _INT8[0])
             cursor.adapters.register_dumper(int, _INT8[1])
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall()
+            return cursor.fetchall() if fetch else []
 
 
 _INT8: tuple = ()

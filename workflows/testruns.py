@@ -1,4 +1,5 @@
-"""Test runs: start one of a workflow's current or unsaved definition, and clean old ones up.
+"""Test runs: start one of a workflow's current or unsaved definition, run one again from a
+chosen node ("run from here"), and clean old ones up.
 
 An unsaved definition is validated and stored as a version of a hidden *draft workflow*
 that belongs to the real one: inactive (so nothing but a test run starts it), marked by
@@ -19,8 +20,8 @@ from django.utils import timezone
 from . import engine
 from .definition import validate_definition
 from .durations import parse_duration
-from .exceptions import InvalidInput
-from .models import Execution, ExecutionStatus, Workflow, WorkflowVersion
+from .exceptions import InvalidInput, InvalidState
+from .models import Execution, ExecutionStatus, NodeRun, Workflow, WorkflowVersion
 from .nodes import registry
 from .services import run_trigger_checks
 
@@ -84,7 +85,56 @@ def start_test_run(*, workflow: Workflow, user, input: Any = None, definition: A
         else:
             version = draft_version(workflow, definition, user=user)
         run_trigger_checks(version=version, user=user)
-        return engine.start_execution(version=version, run_as=user, input=input, is_test=True)
+        return engine.start_execution(version_id=version.pk, run_as_id=user.pk, input=input, is_test=True)
+
+
+def real_workflow(workflow: Workflow) -> Workflow:
+    """The workflow a draft belongs to (a real workflow is its own)."""
+    source = source_workflow_id(workflow)
+    return Workflow.objects.get(pk=source) if source else workflow
+
+
+def run_from_here(*, execution: Execution, node_id: str, user, definition: Any = None) -> Execution:
+    """Copy a finished test run and run the copy again from `node_id`, keeping the outputs
+    of the nodes before it (the engine's retry from a node, on the copy). With `definition`
+    the copy runs that unsaved definition, whose nodes before `node_id` must match the run's.
+    The original, and any production execution, is never touched."""
+    if not execution.is_test or execution.parent_execution_id is not None:
+        raise InvalidState("Run from here works on a test run started from the workflow; start one first", field="executionId")
+    if not execution.is_finished:
+        raise InvalidState(f"The test run is still {execution.status}; wait for it or stop it first", field="status")
+    if definition is not None and not isinstance(definition, dict):
+        raise InvalidInput("definition must be a JSON object with nodes and edges", field="definition")
+    from .services import run_trigger_checks
+
+    with transaction.atomic():
+        if definition is None:
+            version = execution.workflow_version
+        else:
+            version = draft_version(real_workflow(execution.workflow), definition, user=user)
+        run_trigger_checks(version=version, user=user)
+        copy = _copy_run(execution, user=user, workflow=version.workflow)
+        engine.retry_execution(copy.pk, from_node=node_id, version=version)
+    return Execution.objects.get(pk=copy.pk)
+
+
+RUN_FIELDS = ("node_id", "node_type", "label", "status", "branch", "attempt", "resolved_config", "output", "error",
+              "pause_data", "logs", "started_at", "finished_at")
+
+
+def _copy_run(execution: Execution, *, user, workflow: Workflow) -> Execution:
+    """A finished test execution with the same node runs, run as `user` (the retry resets
+    the copy from the chosen node on)."""
+    copy = Execution.objects.create(
+        tenant_id=execution.tenant_id, workflow=workflow, workflow_version_id=execution.workflow_version_id,
+        status=execution.status, input=execution.input, context=execution.context, run_as=user,
+        error=execution.error, is_test=True, started_at=execution.started_at, finished_at=execution.finished_at,
+    )
+    NodeRun.objects.bulk_create(
+        NodeRun(execution=copy, **{name: getattr(run, name) for name in RUN_FIELDS})
+        for run in execution.node_runs.all()
+    )
+    return copy
 
 
 def max_age() -> timedelta:

@@ -8,9 +8,11 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("workflows/", views.workflow_list, name="list"),
     path("workflows/examples/embed/", views.embed_example, name="embed-example"),
+    path("workflows/new/", views.workflow_builder, name="new"),
     path("workflows/executions/<uuid:pk>/", views.execution_detail, name="execution"),
     path("workflows/executions/<uuid:pk>/cancel/", views.cancel_execution, name="execution-cancel"),
     path("workflows/executions/<uuid:pk>/retry/", views.retry_execution, name="execution-retry"),
     path("workflows/<uuid:pk>/", views.workflow_detail, name="detail"),
     path("workflows/<uuid:pk>/test-run/", views.start_test_run, name="test-run"),
+    path("workflows/<uuid:pk>/edit/", views.workflow_builder, name="edit"),
 ]

@@ -1,5 +1,5 @@
-"""Server-rendered pages of the workflows app: workflow list and detail, the execution
-viewer, test runs, and an example page embedding the viewer."""
+"""Server-rendered pages of the workflows app: workflow list and detail, the builder, the
+execution viewer, test runs, and an example page embedding the viewer."""
 from __future__ import annotations
 
 import json
@@ -67,6 +67,17 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
 def workflow_detail(request: HttpRequest, pk) -> HttpResponse:
     workflow = _workflow_or_404(request.user, pk)
     return render(request, "workflows/detail.html", _detail_context(request, workflow))
+
+
+@login_required
+def workflow_builder(request: HttpRequest, pk=None) -> HttpResponse:
+    """The workflow builder: a new workflow (in the tenant the user acts in) or an existing one.
+    The page is a shell; the builder reads and writes everything through the REST API."""
+    workflow = _workflow_or_404(request.user, pk) if pk else None
+    tenant = workflow.tenant if workflow else active_tenant(request)
+    if tenant is None:
+        raise Http404("You belong to no tenant")
+    return render(request, "workflows/builder.html", {"workflow": workflow, "tenant": tenant})
 
 
 def _detail_context(request, workflow: Workflow, **form) -> dict:

@@ -78,3 +78,18 @@ def test_expire_events_closes_waits_whose_node_stopped_waiting(make_workflow, us
     NodeRun.objects.filter(node_id="wait").update(status="cancelled")
     assert json.loads(run("expire_events"))["orphaned"] == 1
     assert WaitEvent.objects.get().status == "cancelled"
+
+
+def test_the_orphan_check_walks_open_waits_in_bounded_batches(make_workflow, user, worker, monkeypatch):
+    from events import services
+
+    monkeypatch.setattr(services, "ORPHAN_BATCH", 2)
+    monkeypatch.setitem(services._orphan_cursor, "after", None)
+    wf = make_workflow(payment_definition())
+    for order in range(5):
+        trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"orderId": order})
+    worker.run_until_idle()
+    NodeRun.objects.filter(node_id="wait").update(status="cancelled")
+    closed = [services.expire_and_purge()["orphaned"] for _ in range(3)]
+    assert closed == [2, 2, 1]  # each run looks at two open waits, then wraps around
+    assert not WaitEvent.objects.filter(status="waiting").exists()

@@ -14,13 +14,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def collect(channel, layer, until_status, timeout=10.0):
-    messages = []
+    """The node and status messages received, each execution.update split in order, until
+    the execution reaches `until_status`; also the raw messages."""
+    messages, raw = [], []
     async with asyncio.timeout(timeout):
         while True:
             message = await layer.receive(channel)
-            messages.append(message)
-            if message["type"] == "status.update" and message["status"] == until_status:
-                return messages
+            raw.append(message)
+            messages.extend(live.split_update(message) if message["type"] == "execution.update" else [message])
+            if messages and messages[-1]["type"] == "status.update" and messages[-1]["status"] == until_status:
+                return messages, raw
 
 
 def test_updates_arrive_in_order_for_every_node(make_workflow, user):
@@ -41,8 +44,11 @@ def test_updates_arrive_in_order_for_every_node(make_workflow, user):
         finally:
             live.use_loop(None)
 
-    messages = async_to_sync(scenario)()
+    messages, raw = async_to_sync(scenario)()
     nodes = [(m["nodeId"], m["status"]) for m in messages if m["type"] == "node.update"]
     assert nodes == [("a", "success"), ("b", "running"), ("b", "success")]
+    # One message per commit: A's success with B made ready, then B's success with the status.
+    assert [m["type"] for m in raw] == ["execution.update", "execution.update"]
+    assert [len(m["nodes"]) for m in raw] == [2, 1] and raw[0]["status"] is None
     final = messages[-1]
     assert final["context"]["B"] == {"v": 2} and final["finishedAt"]

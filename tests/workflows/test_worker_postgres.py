@@ -199,10 +199,10 @@ def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user
 
     wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"v": "{{Trigger.n}}"}}}))
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice", input={"n": 7}).execution_id
-    connection.close()  # a new session, with nothing prepared yet
     connection.ensure_connection()
     raw = connection.connection
     threshold, raw.prepare_threshold = raw.prepare_threshold, None
+    raw.execute("DEALLOCATE ALL")  # a session with nothing prepared yet (the pool lends used ones)
     try:
         Worker(concurrency=1, name="unprepared").run_until_idle()
         with connection.cursor() as cursor:
@@ -259,19 +259,18 @@ def test_a_step_thread_checks_its_connection_after_being_idle(make_workflow, use
     assert recording_nodes.SESSIONS[1] != old_session, "the step ran on a fresh session"
 
 
+def recorded_join(**configs) -> dict:
+    """Trigger -> A and B (recording steps, with `configs` by node id) -> join J."""
+    steps = [{"id": n, "type": "test/record", "label": n.upper(), "config": configs.get(n, {})} for n in ("a", "b", "j")]
+    edges = [("trigger", "a"), ("trigger", "b"), ("a", "j"), ("b", "j")]
+    return {"nodes": [{"id": "trigger", "type": "trigger", "label": "Trigger"}, *steps],
+            "edges": [{"source": source, "target": target} for source, target in edges]}
+
+
 def test_a_session_killed_during_a_step_feeding_a_join_records_its_outcome_once(make_workflow, user, recording_nodes):
     """The general path (a step feeding a join) reconnects and records too: the step does not
     run again a lease later, and no attempt is lost."""
-    wf = make_workflow({
-        "nodes": [
-            {"id": "trigger", "type": "trigger", "label": "Trigger"},
-            {"id": "k", "type": "test/record", "label": "K", "config": {"killSession": True}},
-            {"id": "p", "type": "test/record", "label": "P", "config": {}},
-            {"id": "j", "type": "test/record", "label": "J", "config": {}},
-        ],
-        "edges": [{"source": "trigger", "target": "k"}, {"source": "trigger", "target": "p"},
-                  {"source": "k", "target": "j"}, {"source": "p", "target": "j"}],
-    })
+    wf = make_workflow(recorded_join(a={"killSession": True}))
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
     Worker(concurrency=1, name="reconnect-join").run_until_idle()
     assert Execution.objects.get(pk=execution_id).status == "success"
@@ -294,16 +293,7 @@ def test_a_session_lost_inside_the_recording_transaction_is_retried_on_a_new_one
         return rows
 
     monkeypatch.setattr(store, "node_states", node_states_then_die)
-    wf = make_workflow({
-        "nodes": [
-            {"id": "trigger", "type": "trigger", "label": "Trigger"},
-            {"id": "a", "type": "test/record", "label": "A", "config": {}},
-            {"id": "b", "type": "test/record", "label": "B", "config": {}},
-            {"id": "j", "type": "test/record", "label": "J", "config": {}},
-        ],
-        "edges": [{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"},
-                  {"source": "a", "target": "j"}, {"source": "b", "target": "j"}],
-    })
+    wf = make_workflow(recorded_join())
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
     Worker(concurrency=1, name="reconnect-inside").run_until_idle()
     assert killed and Execution.objects.get(pk=execution_id).status == "success"

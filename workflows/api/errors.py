@@ -1,6 +1,8 @@
 """Turn every API error into one JSON shape (workflows.exceptions.error_body), in one place."""
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -11,6 +13,11 @@ from ..exceptions import WorkflowError, error_body
 def exception_handler(exc, context):
     if isinstance(exc, WorkflowError):
         return Response(exc.as_dict(), status=exc.status_code)
+    # As DRF's own handler does, so Django's 404 (get_object) gets the stable code too.
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*(exc.args[:1] or ()))
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(*(exc.args[:1] or ()))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -3,10 +3,36 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ..models import Execution, NodeRun, Workflow
+from ..models import Execution, NodeRun, Workflow, WorkflowVersion
 
 
-class WorkflowSerializer(serializers.ModelSerializer):
+def refuse_unknown_keys(data, known) -> None:
+    """A request body naming a key it may not have is refused with the key named: a typo
+    (`inputs` for `input`) must fail loudly, never run a workflow with an empty input."""
+    if not isinstance(data, dict):
+        return
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        expected = ", ".join(sorted(known))
+        raise serializers.ValidationError(
+            {key: [serializers.ErrorDetail(f"Unknown field; expected one of: {expected}", code="unknown_field")]
+             for key in unknown}
+        )
+
+
+class RefuseUnknownKeys:
+    """Mixin for serializers whose request bodies refuse keys they do not declare."""
+
+    def to_internal_value(self, data):
+        refuse_unknown_keys(data, set(self.fields))
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(RefuseUnknownKeys, serializers.Serializer):
+    """A request body that refuses keys it does not declare (see refuse_unknown_keys)."""
+
+
+class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
     tenant = serializers.UUIDField(source="tenant_id", required=False)
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
     definition = serializers.JSONField(required=True)
@@ -31,28 +57,188 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
 class WorkflowUpdateSerializer(WorkflowSerializer):
     definition = serializers.JSONField(required=False)
+    baseVersion = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, write_only=True,
+        help_text="The version the editor started from: a changed definition saved against an older one answers 409",
+    )
+
+    class Meta(WorkflowSerializer.Meta):
+        fields = [*WorkflowSerializer.Meta.fields, "baseVersion"]
 
 
-def refuse_unknown_keys(data, known) -> None:
-    """A request body naming a key it may not have is refused with the key named: a typo
-    (`inputs` for `input`) must fail loudly, never run a workflow with an empty input."""
-    if not isinstance(data, dict):
-        return
-    unknown = sorted(str(key) for key in data if key not in known)
-    if unknown:
-        expected = ", ".join(sorted(known))
-        raise serializers.ValidationError(
-            {key: [serializers.ErrorDetail(f"Unknown field; expected one of: {expected}", code="unknown_field")]
-             for key in unknown}
-        )
+# --- Errors (for the schema: every error answer has this shape) ----------------------------
 
 
-class StrictSerializer(serializers.Serializer):
-    """A request body that refuses keys it does not declare (see refuse_unknown_keys)."""
+class ProblemSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+    code = serializers.CharField(required=False)
+    nodeId = serializers.CharField(required=False, allow_null=True)
 
-    def to_internal_value(self, data):
-        refuse_unknown_keys(data, set(self.fields))
-        return super().to_internal_value(data)
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(required=False)
+    errors = ProblemSerializer(many=True, required=False)
+    detail = serializers.CharField()
+
+
+class SavedVersionSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    createdBy = serializers.CharField(allow_null=True)
+    createdAt = serializers.DateTimeField()
+
+
+class StaleVersionErrorSerializer(ErrorSerializer):
+    latestVersion = SavedVersionSerializer(help_text="Who saved the version that is now the latest, and when")
+
+
+# --- The editor's checks, versions and diffs ------------------------------------------------
+
+
+class DefinitionProblemSerializer(serializers.Serializer):
+    nodeId = serializers.CharField(allow_null=True)
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class InputFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class ValidateRequestSerializer(StrictSerializer):
+    definition = serializers.JSONField(required=False, help_text="A definition being edited")
+    text = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False,
+        help_text="Instead of `definition`: the JSON text of an imported file (a definition or an exported document)",
+    )
+
+    def validate(self, data):
+        if ("definition" in data) == ("text" in data):
+            raise serializers.ValidationError({"definition": ["give either definition or text"]})
+        return data
+
+
+class ValidationResultSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")
+    warnings = DefinitionProblemSerializer(many=True, help_text="Templates naming a node that does not run before theirs")
+    scopes = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="For each node id, the ids of the nodes that run before it (what its templates may name)",
+    )
+    inputFields = InputFieldSerializer(many=True, help_text="The trigger's input keys, from its inputSchema")
+    definition = serializers.JSONField(allow_null=True, help_text="The definition checked (read from `text` for an import)")
+
+
+class DefinitionRequestSerializer(StrictSerializer):
+    definition = serializers.JSONField()
+
+    def validate_definition(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object with nodes and edges")
+        return value
+
+
+class PositionSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+
+
+class LayoutResultSerializer(serializers.Serializer):
+    nodes = PositionSerializer(many=True)
+    width = serializers.FloatField()
+    height = serializers.FloatField()
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    createdBy = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    createdAt = serializers.DateTimeField(source="created_at")
+    nodeCount = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["number", "createdBy", "createdAt", "nodeCount"]
+        read_only_fields = fields
+
+    def get_nodeCount(self, obj: WorkflowVersion) -> int:
+        nodes = obj.definition.get("nodes") if isinstance(obj.definition, dict) else None
+        return len(nodes) if isinstance(nodes, list) else 0
+
+
+class VersionDetailSerializer(VersionSerializer):
+    class Meta(VersionSerializer.Meta):
+        fields = [*VersionSerializer.Meta.fields, "definition"]
+        read_only_fields = fields
+
+
+class RestoreSerializer(StrictSerializer):
+    baseVersion = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class ExportDocumentSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    isActive = serializers.BooleanField()
+    version = serializers.IntegerField(allow_null=True)
+    definition = serializers.JSONField(allow_null=True)
+
+
+class DiffQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword, hence the declared names.
+    def get_fields(self):
+        return {"from": serializers.IntegerField(min_value=1), "to": serializers.IntegerField(min_value=1)}
+
+
+class DiffNodeSerializer(serializers.Serializer):
+    nodeId = serializers.CharField()
+    label = serializers.CharField()
+    type = serializers.CharField(allow_blank=True)
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="label, type, config.<key> or retry.<key>")
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+
+
+class NodeChangeSerializer(DiffNodeSerializer):
+    changes = FieldChangeSerializer(many=True)
+
+
+class DiffEdgeSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    target = serializers.CharField()
+    branch = serializers.CharField(allow_null=True)
+
+
+class DiffSerializer(serializers.Serializer):
+    fromVersion = serializers.IntegerField()
+    toVersion = serializers.IntegerField()
+    isEmpty = serializers.BooleanField()
+    added = DiffNodeSerializer(many=True)
+    removed = DiffNodeSerializer(many=True)
+    changed = NodeChangeSerializer(many=True)
+    moved = serializers.ListField(child=serializers.CharField(), help_text="Nodes that only moved on the canvas")
+    edgesAdded = DiffEdgeSerializer(many=True)
+    edgesRemoved = DiffEdgeSerializer(many=True)
+
+
+class RunFromHereSerializer(StrictSerializer):
+    nodeId = serializers.CharField(max_length=100, help_text="The node to run again from")
+    definition = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text="An unsaved definition to run the copy on (nodes before nodeId must match the run's)",
+    )
+
+    def validate_definition(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object with nodes and edges")
+        return value
 
 
 class InputSerializer(StrictSerializer):

@@ -1,6 +1,7 @@
 """REST views for workflows and executions: declarations that call services."""
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -9,15 +10,29 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from .. import services, stats, testruns
-from ..exceptions import InvalidState
+from .. import editor, services, stats, testruns
+from ..diff import diff_definitions
+from ..exceptions import InvalidState, UserNotInTenant, WorkflowNotFound
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from ..tenancy import active_tenant
 from .serializers import (
+    DefinitionRequestSerializer,
+    DiffQuerySerializer,
+    DiffSerializer,
+    ErrorSerializer,
     ExecutionDetailSerializer,
     ExecutionSerializer,
+    ExportDocumentSerializer,
+    LayoutResultSerializer,
+    RestoreSerializer,
     RetrySerializer,
+    RunFromHereSerializer,
+    StaleVersionErrorSerializer,
+    ValidateRequestSerializer,
+    ValidationResultSerializer,
+    VersionDetailSerializer,
+    VersionSerializer,
     TriggerResultSerializer,
     TestRunSerializer,
     TriggerSerializer,
@@ -76,12 +91,25 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             user=self.request.user,
         )
 
+    @extend_schema(responses={200: WorkflowSerializer, 400: ErrorSerializer, 409: StaleVersionErrorSerializer})
+    def update(self, request, *args, **kwargs):
+        """Change the workflow; a changed definition becomes a new version. Give `baseVersion`
+        (the version you started from) and a save over someone else's newer version answers
+        409 naming who saved it and when; save again with that number to overwrite it."""
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(responses={200: WorkflowSerializer, 400: ErrorSerializer, 409: StaleVersionErrorSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        """As PUT, with only the fields given."""
+        return super().partial_update(request, *args, **kwargs)
+
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         if "tenant_id" in data and data.pop("tenant_id") != serializer.instance.tenant_id:
             raise ValidationError({"tenant": ["a workflow cannot move to another tenant"]})
         serializer.instance = services.update_workflow(
-            serializer.instance, user=self.request.user, definition=data.pop("definition", None), **data
+            serializer.instance, user=self.request.user, definition=data.pop("definition", None),
+            base_version=data.pop("baseVersion", None), **data,
         )
 
     def perform_destroy(self, instance):
@@ -98,18 +126,21 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def trigger(self, request, pk=None):
         """Start an execution: 202 with its id; the workflow runs in the background."""
-        workflow = self.get_object()
         body = TriggerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        result = services.trigger_workflow(
-            workflow_id=workflow.pk,
-            user_name=request.user.get_username(),
-            input=data.get("input") or {},
-            version=data.get("version"),
-            idempotency_key=data.get("idempotencyKey"),
-            tenant_ids=tenant_ids_for(request.user),
-        )
+        try:
+            # The start reads the workflow and checks the caller's membership in one query:
+            # a workflow of a tenant the caller is not in is not theirs to see (404).
+            result = services.trigger_workflow(
+                workflow_id=pk,
+                user_name=request.user.get_username(),
+                input=data.get("input") or {},
+                version=data.get("version"),
+                idempotency_key=data.get("idempotencyKey"),
+            )
+        except UserNotInTenant:
+            raise WorkflowNotFound(pk) from None
         return Response({"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=TestRunSerializer, responses={202: TriggerResultSerializer})
@@ -129,6 +160,93 @@ class WorkflowViewSet(viewsets.ModelViewSet):
     def stats(self, request, pk=None):
         """Health of production runs for the last 15 minutes, hour and day (aggregate queries)."""
         return Response(stats.workflow_health(self.get_object().pk))
+
+    # --- The editor: checks, layout, versions, diffs ----------------------------------------
+
+    @extend_schema(request=ValidateRequestSerializer, responses={200: ValidationResultSerializer, 400: ErrorSerializer})
+    @action(detail=False, methods=["post"])
+    def validate(self, request):
+        """Check a definition without saving it: every problem as {nodeId, field, message}
+        (`valid` is false when there are errors), templates naming a node that does not run
+        before theirs (`warnings`), and what each node's templates may name (`scopes`,
+        `inputFields`). With `text` (an imported file) the JSON is read first: malformed
+        JSON is one error saying where."""
+        body = ValidateRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        result = editor.read_import(data["text"]) if "text" in data else editor.check(data["definition"])
+        return Response(ValidationResultSerializer({**result.__dict__, "valid": result.valid}).data)
+
+    @extend_schema(request=DefinitionRequestSerializer, responses={200: LayoutResultSerializer, 400: ErrorSerializer})
+    @action(detail=False, methods=["post"])
+    def layout(self, request):
+        """The server's automatic layout of a definition (left to right by depth from the
+        trigger), ignoring its saved positions."""
+        body = DefinitionRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        placed = editor.auto_layout(body.validated_data["definition"])
+        return Response(LayoutResultSerializer(placed).data)
+
+    def _version(self, number):
+        return get_object_or_404(self.get_object().versions.select_related("created_by"), number=number)
+
+    @extend_schema(request=None, responses={200: VersionSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def versions(self, request, pk=None):
+        """Every saved version, newest first, with who saved it and when."""
+        versions = self.get_object().versions.select_related("created_by").order_by("-number")
+        return Response(VersionSerializer(versions, many=True).data)
+
+    @extend_schema(request=None, responses={200: VersionDetailSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)")
+    def version(self, request, pk=None, number=None):
+        """One version with its definition (versions never change)."""
+        return Response(VersionDetailSerializer(self._version(number)).data)
+
+    @extend_schema(request=None, responses={200: ExportDocumentSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]+)/export")
+    def export(self, request, pk=None, number=None):
+        """The version as the file `export_workflow` writes and the editor's import reads."""
+        version = self._version(number)
+        workflow = self.get_object()
+        response = Response(ExportDocumentSerializer(editor.export_document(workflow, version)).data)
+        response["Content-Disposition"] = f'attachment; filename="workflow-{workflow.pk}-v{version.number}.json"'
+        return response
+
+    @extend_schema(
+        request=RestoreSerializer,
+        responses={201: WorkflowSerializer, 200: WorkflowSerializer, 409: StaleVersionErrorSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]+)/restore")
+    def restore(self, request, pk=None, number=None):
+        """Save the version's definition as a new version (201); 200 when it already is the
+        latest. `baseVersion` guards against a newer save, as for PUT."""
+        workflow = self.get_object()
+        version = self._version(number)
+        body = RestoreSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        created = services.restore_version(
+            workflow, number=version.number, user=request.user, base_version=body.validated_data.get("baseVersion")
+        )
+        workflow = self.get_queryset().get(pk=workflow.pk)
+        return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=None, responses={200: DiffSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        parameters=[
+            OpenApiParameter("from", int, required=True, description="Version number to compare from"),
+            OpenApiParameter("to", int, required=True, description="Version number to compare to"),
+        ],
+    )
+    @action(detail=True, methods=["get"])
+    def diff(self, request, pk=None):
+        """What version `to` adds, removes and changes compared with version `from`: nodes,
+        edges, and each changed config field with its values before and after."""
+        query = DiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        before, after = self._version(query.validated_data["from"]), self._version(query.validated_data["to"])
+        result = diff_definitions(before.definition, after.definition).as_dict()
+        return Response(DiffSerializer({**result, "fromVersion": before.number, "toVersion": after.number}).data)
 
 
 EXECUTION_FILTERS = [
@@ -151,6 +269,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             return ExecutionDetailSerializer
         if self.action == "retry":
             return RetrySerializer
+        if self.action == "run_from_here":
+            return RunFromHereSerializer
         if self.action == "cancel":
             return serializers.Serializer
         return ExecutionSerializer
@@ -202,6 +322,26 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """Cancel a running or paused execution: its pending and paused nodes stop."""
         execution = services.cancel_execution(self.get_object(), user=request.user)
         return Response(ExecutionSerializer(execution).data)
+
+    @extend_schema(
+        request=RunFromHereSerializer,
+        responses={202: TriggerResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="run-from-here")
+    def run_from_here(self, request, pk=None):
+        """Run a finished test run again from `nodeId` on a copy (a new test run), keeping the
+        outputs of the nodes before it; optionally on an unsaved `definition`. The run itself
+        is left as it was; production executions are refused."""
+        execution = self.get_object()
+        body = RunFromHereSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        copy = testruns.run_from_here(
+            execution=execution, node_id=body.validated_data["nodeId"], user=request.user,
+            definition=body.validated_data.get("definition"),
+        )
+        return Response(
+            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data, status=status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(request=RetrySerializer, responses={202: ExecutionSerializer})
     @action(detail=True, methods=["post"])

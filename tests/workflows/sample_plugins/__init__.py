@@ -89,3 +89,38 @@ BAD_FIELD = Plugin(
 )
 
 NOT_A_PLUGIN = {"integration": "nope"}
+
+
+def message_templates(config):
+    """Options that depend on the form: the templates of the chosen channel."""
+    channel = config.get("channel") or "email"
+    return [{"value": f"{channel}-welcome", "label": f"Welcome ({channel})"},
+            {"value": f"{channel}-reminder", "label": f"Reminder ({channel})"}]
+
+
+def notify(config, ctx):
+    return {"sent": True, "to": config.get("emailAddress") or config.get("phoneNumber"), "template": config.get("template")}
+
+
+# The builder's form test: a showWhen field per channel and a combobox whose options come
+# from the server (getOptions), refetched when the channel changes.
+NOTIFY = Plugin(
+    integration=IntegrationDefinition(
+        type="notify", label="Notify", description="Tell a customer something", icon="send",
+        actions=[Action(
+            slug="send", label="Send notification", category="Notify", description="E-mail or text a customer",
+            config_fields=[
+                Field("channel", "Channel", "select", required=True, default="email",
+                      options=[{"value": "email", "label": "E-mail"}, {"value": "sms", "label": "SMS"}]),
+                Field("emailAddress", "E-mail address", "template-input", required=True,
+                      extra={"showWhen": {"field": "channel", "equals": "email"}, "placeholder": "someone@example.com"}),
+                Field("phoneNumber", "Phone number", "template-input", required=True,
+                      extra={"showWhen": {"field": "channel", "equals": "sms"}, "placeholder": "+33…"}),
+                Field("template", "Message template", "combobox", required=True,
+                      extra={"getOptions": message_templates, "optionsDependencyKeys": ["channel"]}),
+            ],
+            output_fields=[{"field": "sent", "description": "Whether it was sent"}],
+        )],
+    ),
+    server=ServerPlugin(step_importers=[StepImporter(action_id="notify/send", step=notify)]),
+)

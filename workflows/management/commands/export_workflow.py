@@ -3,6 +3,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from workflows.editor import export_document
 from workflows.models import Workflow
 from workflows.services import as_uuid
 
@@ -19,15 +20,7 @@ class Command(BaseCommand):
         workflow = Workflow.objects.filter(pk=pk).first() if pk else None
         if workflow is None:
             raise CommandError(f"Workflow not found: {workflow_id}")
-        version = workflow.latest_version
-        document = {
-            "format": "workflow/v1",
-            "name": workflow.name,
-            "description": workflow.description,
-            "isActive": workflow.is_active,
-            "version": version.number if version else None,
-            "definition": version.definition if version else None,
-        }
+        document = export_document(workflow, workflow.latest_version)
         text = json.dumps(document, indent=2)
         if output == "-":
             self.stdout.write(text)

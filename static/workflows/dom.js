@@ -1,0 +1,106 @@
+/* Small DOM and formatting helpers shared by the viewer, the canvas and the builder. */
+
+export const STATUS_ICONS = { idle: "○", running: "▶", paused: "‖", success: "✓", error: "✕", skipped: "↷", cancelled: "⊘" };
+export const FINISHED = { success: true, error: true, cancelled: true };
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// Icon names of the vendored Lucide subset (static/vendor/lucide/icons.svg).
+export const ICON_NAMES = new Set(("play git-branch split braces globe clock workflow repeat user-check bell pointer " +
+  "message-square database box mail send webhook calendar filter code zap file-text users bot timer git-merge list " +
+  "shuffle key shield cloud table search circle-help").split(" "));
+export const ICON_SPRITE = "/static/vendor/lucide/icons.svg";
+
+export function el(tag, attrs, children) {
+  const node = document.createElement(tag);
+  setAttrs(node, attrs);
+  append(node, children);
+  return node;
+}
+
+export function svg(tag, attrs, children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  setAttrs(node, attrs);
+  append(node, children);
+  return node;
+}
+
+function setAttrs(node, attrs) {
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value == null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "className") node.setAttribute("class", value);
+    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2).toLowerCase(), value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+}
+
+function append(node, children) {
+  for (const child of children || []) {
+    if (child != null && child !== false) node.append(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+}
+
+/* A Lucide icon as inline SVG (`box` for names the subset lacks). */
+export function icon(name, size = 16, className = "wf-icon") {
+  const known = ICON_NAMES.has(name) ? name : "box";
+  return svg("svg", { className, width: size, height: size, "aria-hidden": "true", focusable: "false" },
+    [svg("use", { href: `${ICON_SPRITE}#lucide-${known}` })]);
+}
+
+/* A status as icon and word: never by colour alone. */
+export function badge(status) {
+  return el("span", { className: "badge status-" + status }, [
+    el("span", { "aria-hidden": "true", text: STATUS_ICONS[status] || "•" }), " " + status,
+  ]);
+}
+
+export function seconds(startedAt, finishedAt) {
+  if (!startedAt || !finishedAt) return null;
+  return Math.max(0, (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000);
+}
+
+export function formatDuration(value) {
+  if (value == null) return "";
+  if (value < 1) return Math.round(value * 1000) + " ms";
+  if (value < 60) return value.toFixed(1) + " s";
+  if (value < 3600) return Math.floor(value / 60) + " min " + String(Math.floor(value % 60)).padStart(2, "0") + " s";
+  return Math.floor(value / 3600) + " h " + String(Math.floor((value % 3600) / 60)).padStart(2, "0") + " min";
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+
+/* The same shapes as the server renders: 2026-01-31 14:05:09 and 14:05:09 (local time). */
+export function formatTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  if (isNaN(d)) return iso;
+  return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + clock(iso);
+}
+
+export function clock(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? "" : pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+}
+
+export function pretty(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+/* What a paused (or finished waiting) node waits for, from its pauseData or output. */
+export function waiting(run) {
+  const info = {};
+  for (const source of [run.output, run.pauseData]) {
+    if (source && typeof source === "object" && !Array.isArray(source)) {
+      for (const key of ["approvalRequestId", "eventNamespace", "eventKey", "until"]) {
+        if (source[key] != null && source[key] !== "") info[key] = source[key];
+      }
+    }
+  }
+  if (info.approvalRequestId) info.approvalUrl = "/workflows/approvals/" + encodeURIComponent(info.approvalRequestId);
+  return info;
+}
+
+export function truncate(text, length) {
+  text = String(text == null ? "" : text);
+  return text.length > length ? text.slice(0, length - 1) + "…" : text;
+}
