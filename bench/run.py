@@ -338,6 +338,7 @@ class Bench:
             "events": ["bench/events_bench.py", "20" if quick else "50"],
             "approvals": ["bench/approvals_bench.py", "30" if quick else "100"],
             "widgets": ["bench/widgets_bench.py", "--widgets", "10" if quick else "20", "--steps", "5" if quick else "20"],
+            "builder": ["bench/builder_bench.py", "--repeat", "10" if quick else "50"],
         }
         self.results["apps"] = {}
         for name, argv in runs.items():
