@@ -7,7 +7,11 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/workflows
 REDIS ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-pg bench install migrate demo services chromium clean
+# make bench: a database of its own (recreated each run) and Redis with a channel prefix of its own.
+BENCH_DB ?= postgres://postgres@127.0.0.1:5432/workflows_bench
+BENCH_REDIS ?= $(REDIS)
+
+.PHONY: run test test-pg bench bench-quick install migrate demo services chromium clean
 # apt-get needs root; as another user it goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -18,6 +22,11 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The bench extra: DBOS Transact (the peer) and matplotlib (the plot).
+$(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -39,14 +48,16 @@ test: install chromium
 test-pg: install services chromium
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
 
-# Benchmarks (never part of the test suite), on PostgreSQL: the engine against the commit
-# floor first (it creates and migrates the database), then each app's own figures.
-bench: install services chromium
-	DATABASE_URL=$(PG_URL) $(BIN)/python bench/engine_bench.py
-	DATABASE_URL=$(PG_URL) $(BIN)/python bench/events_bench.py
-	DATABASE_URL=$(PG_URL) $(BIN)/python bench/approvals_bench.py
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/python bench/widgets_bench.py
-	DATABASE_URL=$(PG_URL) $(BIN)/python bench/builder_bench.py
+# Benchmarks (never part of the test suite), on the local PostgreSQL and Redis: the engine against
+# the commit floor and DBOS, HTTP latency, widget fan-out, the apps' own figures (the builder's in
+# Chromium), paused executions.
+# Prints a table; writes bench/results.json and bench/results.png. `make bench ARGS=--quick` (or
+# `make bench-quick`) is the smoke run for CI: small sizes, fails only if something crashes.
+bench: $(BIN)/.bench-installed services chromium
+	BENCH_DATABASE_URL=$(BENCH_DB) BENCH_REDIS_URL=$(BENCH_REDIS) $(BIN)/python -m bench.run $(ARGS)
+
+bench-quick:
+	$(MAKE) bench ARGS="--quick $(ARGS)"
 
 services:
 	@bash .ci/services.sh

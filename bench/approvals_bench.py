@@ -2,7 +2,7 @@
 and simultaneous decisions on one `all` request.
 
 Run against a scratch, migrated database (it creates and deletes its own tenant):
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_approvals python bench/approvals_bench.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_approvals python bench/approvals_bench.py [DECISIONS]
 """
 from __future__ import annotations
 
@@ -101,4 +101,4 @@ def main(count: int = 100, approvers: int = 8) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100)

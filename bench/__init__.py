@@ -1,0 +1,1 @@
+"""The project's benchmarks: `python -m bench.run` (make bench) and the apps' own scripts."""
