@@ -106,8 +106,11 @@ else:
     if env.bool("DATABASE_POOL", default=True):
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
-            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=32),
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=16),
             "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+            # Idle connections above min_size close after this long, so a burst of threads
+            # does not hold PostgreSQL's connection slots (max_connections) for long.
+            "max_idle": env.float("DATABASE_POOL_MAX_IDLE_SECONDS", default=60.0),
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USES_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")

@@ -140,12 +140,15 @@ def _enqueue(messages) -> None:
 async def _drain(queue: asyncio.Queue) -> None:
     layer_down = False
     while True:
-        messages = await queue.get()
+        # Everything queued meanwhile goes in one batch: a layer that can sends it together.
+        batches = [await queue.get()]
+        while not queue.empty():
+            batches.append(queue.get_nowait())
+        messages = [pair for batch in batches for pair in batch]
         try:
             layer = get_channel_layer()
             if layer is not None:
-                for group, message in messages:
-                    await layer.group_send(group, message)
+                await _send_all(layer, messages)
         except LAYER_ERRORS as exc:  # the engine must not fail because nobody can listen
             if not layer_down:
                 logger.warning("live updates are not reaching the channel layer (%s); executions go on", exc)
@@ -157,7 +160,17 @@ async def _drain(queue: asyncio.Queue) -> None:
                 logger.info("live updates reach the channel layer again")
             layer_down = False
         finally:
-            queue.task_done()
+            for _ in batches:
+                queue.task_done()
+
+
+async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    """Send (group, message) pairs in order; a layer with group_send_many gets them at once."""
+    if hasattr(layer, "group_send_many"):
+        await layer.group_send_many(messages)
+        return
+    for group, message in messages:
+        await layer.group_send(group, message)
 
 
 def flush(timeout: float = 5.0) -> None:
