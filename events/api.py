@@ -1,7 +1,6 @@
 """REST API of the events app: the signal API, open waits, API keys and the webhook trigger."""
 from __future__ import annotations
 
-import json
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -11,6 +10,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.api.parsers import load_json
 from workflows.api.serializers import refuse_unknown_keys
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
@@ -31,10 +31,7 @@ def json_object_body(request, *, empty_ok: bool = False) -> dict:
         if empty_ok:
             return {}
         raise InvalidInput("The body must be a JSON object", field="body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from None
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object", field="body")
     return data
