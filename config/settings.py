@@ -216,6 +216,10 @@ WORKFLOW_DEFAULT_RETRY = {
     "jitter": env.float("WORKFLOW_RETRY_JITTER", default=0.2),
 }
 WORKFLOW_HTTP_TIMEOUT_SECONDS = env.float("WORKFLOW_HTTP_TIMEOUT_SECONDS", default=30.0)
+# The HTTP Request node refuses loopback, link-local, private and metadata addresses (after
+# DNS, on every redirect) except these networks (CIDRs) and hosts (names, or name:port).
+WORKFLOW_HTTP_ALLOWED_NETWORKS = env.list("WORKFLOW_HTTP_ALLOWED_NETWORKS", default=[])
+WORKFLOW_HTTP_ALLOWED_HOSTS = env.list("WORKFLOW_HTTP_ALLOWED_HOSTS", default=[])
 WORKFLOW_MAX_FOREACH_ITEMS = env.int("WORKFLOW_MAX_FOREACH_ITEMS", default=1000)
 # A step output larger than this (bytes of JSON) fails its node instead of being stored.
 WORKFLOW_MAX_OUTPUT_BYTES = env.int("WORKFLOW_MAX_OUTPUT_BYTES", default=8 * 1024 * 1024)

@@ -47,8 +47,11 @@ class ScriptedServer:
 
 
 @pytest.fixture
-def http_server():
+def http_server(settings):
+    """The scripted server, which the HTTP Request node may reach: the outbound rules refuse
+    loopback, so this one address is allowed explicitly."""
     server = ScriptedServer()
+    settings.WORKFLOW_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{server.httpd.server_address[1]}"]
     yield server
     server.close()
 
