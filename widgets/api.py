@@ -46,8 +46,8 @@ class WidgetDataView(APIView):
         try:
             spec = services.widget_spec(widget_id, data, user=request.user)
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
-        except Forbidden as exc:  # over HTTP another tenant's object does not exist
-            raise NotFound(exc.message.replace("belongs to another tenant", "was not found"), field=exc.field) from None
+        except Forbidden as exc:  # over HTTP a tenant not the caller's does not exist
+            raise NotFound(exc.message, field=exc.field) from None
         if data["executionMode"] == "ASYNC":
             return Response(
                 {"widgetID": widget_id, "instanceID": str(execution.pk), "status": execution.status,

@@ -1,6 +1,7 @@
 """fetchWidgetData (ASYNC / SYNC), the registry stats and the stale-connection cleanup."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -86,11 +87,15 @@ def test_bad_requests_name_the_field_and_start_nothing(api, saved, make_workflow
 
 
 @pytest.mark.django_db
-def test_another_tenants_saved_widget_is_not_found(saved, other_user):
+def test_another_tenants_saved_widget_answers_like_an_id_that_names_none(saved, other_user):
     widget = saved()
     client = APIClient()
     client.force_authenticate(other_user)
-    assert client.post(f"/api/widgets/{widget.pk}/data/", {}, format="json").status_code == 404
+    theirs = client.post(f"/api/widgets/{widget.pk}/data/", {}, format="json")
+    missing = client.post(f"/api/widgets/{uuid.uuid4()}/data/", {}, format="json")
+    assert (theirs.status_code, theirs.json()) == (missing.status_code, missing.json())
+    assert theirs.status_code == 400 and theirs.json()["field"] == "workflowID"
+    assert not Execution.objects.exists()
     assert APIClient().post(f"/api/widgets/{widget.pk}/data/", {}, format="json").status_code in (401, 403)
 
 
