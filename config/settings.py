@@ -21,7 +21,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.admin.SuperuserAdminConfig",  # django.contrib.admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -150,7 +150,7 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-# The product's own login (accounts/urls.py) admits every active user; the admin's, staff only.
+# The product's own login (accounts/urls.py) admits every active user; the admin, superusers only.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workflows:home"
 LOGOUT_REDIRECT_URL = "login"
