@@ -16,3 +16,6 @@ urlpatterns = [
     path("widgets/", include("widgets.urls")),
     path("", include("workflows.urls")),
 ]
+
+# An API path that matches no route answers 404 in the API's error shape.
+handler404 = "workflows.api.errors.not_found"

@@ -91,3 +91,15 @@ def test_nul_in_a_workflow_name_answers_400(api):
     response = post_raw(api, "/api/workflows/", '{"name": "a\\u0000", "definition": {"nodes": [], "edges": []}}')
     assert response.status_code == 400
     assert response.json()["field"] == "name"
+
+
+def test_a_form_body_answers_415_in_the_error_shape(api, workflow):
+    response = api.post(f"/api/workflows/{workflow.pk}/trigger/", data="input=1", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert response.json()["field"] == "body"
+
+
+def test_an_api_path_that_matches_no_route_answers_404_json(api):
+    response = api.get("/api/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json" and response.json()["code"] == "not_found"

@@ -307,10 +307,10 @@ class NodeRunSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="node_type")
     resolvedConfig = serializers.JSONField(source="resolved_config")
     pauseData = serializers.JSONField(source="pause_data")
-    wakeAt = serializers.DateTimeField(source="wake_at")
-    availableAt = serializers.DateTimeField(source="available_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    wakeAt = serializers.DateTimeField(source="wake_at", allow_null=True)
+    availableAt = serializers.DateTimeField(source="available_at", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = NodeRun
@@ -330,8 +330,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
     parentExecutionId = serializers.UUIDField(source="parent_execution_id", allow_null=True)
     idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = Execution
