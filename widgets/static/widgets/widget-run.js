@@ -312,7 +312,12 @@ export class WidgetRun extends EventTarget {
       if (!this._mine(data)) return;
       const update = data.update || {};
       if (update.processedData != null) this.processedData = update.processedData;
-      if (update.contextSnapshot) this.context = update.contextSnapshot;
+      if (update.contextDiff) this.context = { ...this.context, ...update.contextDiff };
+      if (update.label) {
+        const failed = update.status === "error";
+        const message = failed && update.error && update.error.message ? `error: ${update.error.message}` : update.status;
+        this.log(failed ? "error" : "info", update.label, message);
+      }
       if (update.processingError) this.log("warning", update.label || "Widget", update.processingError);
     });
     on("widget_workflow_status", (data) => {
