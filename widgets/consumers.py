@@ -328,8 +328,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
         A socket that joined the run (`workflow_run_join`) gets every node and status change.
         A widget gets one frame per update at most: `widget_context_update` with what the
-        update changed in the context, or, when the execution finished, its one
-        `widget_workflow_status`; node changes that complete nothing are not sent to it."""
+        update changed in the context (and the execution's new status, if it changed), its
+        one `widget_workflow_status` when the execution finished, or a status change alone;
+        node changes that complete nothing are not sent to it."""
         instance_id = message["executionId"]
         if instance_id in self.runs:
             for part in split_update(message):
@@ -349,11 +350,10 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._keep_alive()
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key)
-                await self.send_event(
-                    "widget_context_update", fanout.context_update(widget.spec.widget_id, instance_id, applied, result)
-                )
-        if status and instance_id not in self.runs:
-            await self._status_frame(status)
+                await self.send_event("widget_context_update", fanout.context_update(
+                    widget.spec.widget_id, instance_id, applied, result, status=status))
+        elif status and instance_id not in self.runs:
+            await self._status_frame(status)  # a pause, say: nothing completed to carry it
 
     async def _node_frame(self, message: dict) -> None:
         await self.send_event("workflow_node_update", {

@@ -126,9 +126,12 @@ def processed(instance_id: str, spec, key: str) -> Processed:
     return result
 
 
-def context_update(widget_id: str, instance_id: str, applied: Applied, result: Processed) -> dict[str, Any]:
+def context_update(
+    widget_id: str, instance_id: str, applied: Applied, result: Processed, *, status: dict | None = None
+) -> dict[str, Any]:
     """The one `widget_context_update` a widget gets for an update: what changed in the
-    context (`contextDiff`), the processed data, and the node that completed."""
+    context (`contextDiff`), the processed data, the node that completed, and the execution's
+    status when the same commit changed it (`executionStatus`, else None)."""
     node = applied.node or {}
     return {
         "widgetID": widget_id,
@@ -143,5 +146,6 @@ def context_update(widget_id: str, instance_id: str, applied: Applied, result: P
             "attempt": node.get("attempt"),
             "error": node.get("error"),
             "finishedAt": node.get("finishedAt"),
+            "executionStatus": status["status"] if status else None,
         },
     }
