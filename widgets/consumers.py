@@ -344,7 +344,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key) if widget.spec.widget_type else None
                 await self._finish(widget, status=status["status"], context=fanout.context(instance_id),
-                                   error=status.get("error"), processed=result)
+                                   error=status.get("error"), processed=result, node=applied.node)
             return
         if applied.diff:
             await self._keep_alive()
@@ -369,8 +369,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "error": message.get("error"),
         })
 
-    async def _finish(self, widget: LiveWidget, *, status: str, context: dict, error, processed=None) -> None:
-        """Emit the one widget_workflow_status of a terminal state (never twice per widget)."""
+    async def _finish(
+        self, widget: LiveWidget, *, status: str, context: dict, error, processed=None, node: dict | None = None
+    ) -> None:
+        """Emit the one widget_workflow_status of a terminal state (never twice per widget),
+        with the node whose completion ended the execution when it did (`lastNode`)."""
         if widget.finished:
             return
         widget.finished = True
@@ -384,6 +387,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "processedData": processed.data if processed else None,
             "processingError": processed.error if processed else None,
             "error": error,
+            "lastNode": {"nodeID": node["nodeId"], "label": node.get("label"), "status": node["status"],
+                         "error": node.get("error")} if node else None,
         })
 
 

@@ -112,6 +112,7 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
         assert final["status"] == "success"
         assert final["processedData"]["count"] == 2
         assert final["finalContext"]["B"] == {"n": 2}
+        assert final["lastNode"] == {"nodeID": "p", "label": "Points", "status": "success", "error": None}
         assert final["finalContext"]["Points"]["values"][1] == {"x": 2, "y": 2}
         # A widget socket gets no raw node frames (those are for workflow_run_join).
         assert not sock.events("workflow_node_update")
