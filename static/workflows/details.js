@@ -23,13 +23,20 @@ function names(list) {
   return list && list.length ? list.join(", ") : "—";
 }
 
+/* An approval's status as icon and word (pending, approved, rejected, expired, cancelled). */
+function approvalBadge(status) {
+  const like = { pending: "paused", approved: "success", rejected: "error", expired: "cancelled", cancelled: "cancelled" }[status] || "idle";
+  const icon = { pending: "‖", approved: "✓", rejected: "✕", expired: "⌛", cancelled: "⊘" }[status] || "•";
+  return el("span", { className: "badge status-" + like }, [el("span", { "aria-hidden": "true", text: icon }), " " + status]);
+}
+
 function approvalPanel(w) {
   const approved = (w.decisions || []).filter((d) => d.decision === "approved").length;
   let policy = w.policyLabel || w.policy;
   if (w.policy === "all") policy += ` · ${approved} of ${w.requiredApprovals} approvals`;
   const decisions = (w.decisions || []).length
     ? el("ul", { className: "wf-decisions", "data-role": "approval-decisions" }, w.decisions.map((d) => el("li", {}, [
-      badge(d.decision), " ", el("strong", { text: d.user }), " ",
+      approvalBadge(d.decision), " ", el("strong", { text: d.user }), " ",
       el("span", { className: "muted" }, ["· ", el("time", { datetime: d.at, text: formatTime(d.at) }), " · via " + d.channel]),
       d.comment ? el("div", { className: "wf-comment", text: "“" + d.comment + "”" }) : null,
     ])))
@@ -39,7 +46,7 @@ function approvalPanel(w) {
     el("div", { className: "wf-pause", "data-role": "approval-panel" }, [
       facts([
         ["Request", w.title],
-        ["Status", badge(w.status === "pending" ? "paused" : w.status)],
+        ["Status", approvalBadge(w.status)],
         ["Policy", el("span", { "data-role": "approval-policy", text: policy })],
         ["Approvers", el("span", { "data-role": "approval-approvers", text: names(w.approvers) })],
         (w.approverRoles || []).length ? ["Roles", names(w.approverRoles)] : null,
