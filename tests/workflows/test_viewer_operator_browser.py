@@ -2,6 +2,7 @@
 worker: send a waiting node its signal from the dialog and watch the execution finish; read
 what a paused approval waits for."""
 import json
+import time
 
 import pytest
 
@@ -18,6 +19,15 @@ WAIT = 20_000  # ms
 @pytest.fixture
 def operator(make_user, tenant):
     return make_user("olga", tenant=tenant, is_staff=True)
+
+
+def wait_for(found, timeout=WAIT / 1000):
+    """What `found()` returns once it is truthy (the server's worker runs the workflow)."""
+    deadline = time.monotonic() + timeout
+    while not (value := found()):
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.1)
+    return value
 
 
 def node(page, node_id, status):
@@ -83,11 +93,11 @@ def test_a_paused_approval_shows_approvers_policy_and_deadline(
                     "expiresIn": "3d", "emailSubject": "Please decide: {{title}}"}},
     ), name="Refunds")
     execution_id = trigger_workflow(workflow_id=workflow.pk, user_name=operator.username, input={"orderId": 7}).execution_id
+    request = wait_for(lambda: ApprovalRequest.objects.filter(execution_id=execution_id).first())
+    decide(request_id=request.pk, user=bob, decision="approved", comment="Customer was charged twice; refund it.")
     page = logged_in_page(operator)
     page.goto(f"{daphne_server.url}/workflows/executions/{execution_id}/")
     node(page, "approval", "paused")
-    request = ApprovalRequest.objects.get(execution_id=execution_id)
-    decide(request_id=request.pk, user=bob, decision="approved", comment="Customer was charged twice; refund it.")
     page.click('.wf-node[data-node-id="approval"]')
     page.wait_for_selector('[data-role="approval-panel"]', timeout=WAIT)
     assert page.text_content('[data-role="approval-approvers"]') == "bob, carol"
