@@ -118,5 +118,6 @@ def test_a_for_each_shows_its_config_resolved_but_its_item_templates_as_written(
 def test_the_schema_describes_the_new_fields(api):
     schemas = api.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert "allowedActions" in schemas["ExecutionDetail"]["properties"]
-    assert "waitingFor" in schemas["NodeRun"]["properties"]
+    assert schemas["NodeRun"]["properties"]["waitingFor"]["nullable"] is True
+    assert set(schemas["PauseDetails"]["discriminator"]["mapping"]) == {"approval", "event"}
     assert {"ApprovalPause", "EventPause"} <= set(schemas)

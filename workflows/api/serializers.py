@@ -357,7 +357,7 @@ class NodeRunSerializer(serializers.ModelSerializer):
             return stored
 
     @extend_schema_field(PolymorphicProxySerializer(
-        component_name="PauseDetails", serializers=pause_serializers, resource_type_field_name="kind",
+        component_name="PauseDetails", serializers=pause_serializers, resource_type_field_name="kind", allow_null=True,
     ))
     def get_waitingFor(self, run: NodeRun) -> dict | None:
         if run.status != NodeRunStatus.PAUSED:
