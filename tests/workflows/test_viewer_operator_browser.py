@@ -59,6 +59,9 @@ def test_an_operator_sends_the_signal_from_the_dialog_and_watches_the_execution_
     assert '"eventKey": "order-42"' in page.text_content('[data-role="details-config"]')
     assert not page.is_hidden('[data-role="cancel"]') and page.is_hidden('[data-role="retry"]')
     page.screenshot(path=str(artifacts_dir / "viewer-wait-for-event.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts_dir / "viewer-wait-for-event-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.click('[data-role="send-signal"]')
     page.wait_for_selector('dialog[data-role="signal-dialog"][open]', timeout=WAIT)
