@@ -152,3 +152,12 @@ def test_a_wait_that_is_no_longer_open_answers_409_and_buffers_nothing(waiting, 
 def test_the_signal_endpoint_is_in_the_schema(api):
     paths = api.get("/api/schema/?format=json").json()["paths"]
     assert "post" in paths["/api/workflow/events/waits/{id}/signal/"]
+
+
+def test_a_payload_over_the_limit_is_a_413_naming_the_payload(waiting, operator, settings):
+    _, wait = waiting
+    settings.EVENTS_MAX_PAYLOAD_BYTES = 64
+    answer = api_for(operator).post(signal_url(wait.pk), {"payload": {"note": "x" * 100}}, format="json")
+    assert answer.status_code == 413 and answer.json()["field"] == "payload"
+    wait.refresh_from_db()
+    assert wait.status == WaitStatus.WAITING
