@@ -121,3 +121,22 @@ def test_the_schema_describes_the_new_fields(api):
     assert schemas["NodeRun"]["properties"]["waitingFor"]["nullable"] is True
     assert set(schemas["PauseDetails"]["discriminator"]["mapping"]) == {"approval", "event"}
     assert {"ApprovalPause", "EventPause"} <= set(schemas)
+
+
+def test_the_stream_snapshot_carries_the_watchers_actions(make_workflow, user, worker):
+    from asgiref.sync import async_to_sync
+
+    from tests.workflows.sse_client import SSEStream
+
+    execution = start(make_workflow, user, worker, NAP)
+
+    async def first_event():
+        stream = SSEStream(f"/api/executions/{execution.pk}/events/", user=user)
+        assert await stream.open() == 200
+        try:
+            return await stream.next_event()
+        finally:
+            await stream.disconnect()
+
+    snapshot = async_to_sync(first_event)()
+    assert snapshot["data"]["execution"]["allowedActions"] == ["cancel"]
