@@ -8,7 +8,6 @@ two sockets is two independent registrations: updates never cross between them.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from workflows.exceptions import WorkflowError
+from workflows.api.parsers import NotJSON, load_json
+from workflows.exceptions import InvalidInput, WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
@@ -89,9 +89,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         try:
-            content = json.loads(text_data or bytes_data or "")
-        except (TypeError, ValueError):
+            content = load_json(text_data or bytes_data or "")
+        except NotJSON:
             content = None
+        except InvalidInput as exc:  # nested too deep, or text no column takes: named like an API body
+            await self._error(None, exc)
+            return
         if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
             return
@@ -132,7 +135,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget_id = data.get("widgetID")
         current = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
         if current is not None:
-            spec = WidgetSpec(**{**current.spec.__dict__})
+            spec = WidgetSpec(**current.spec.__dict__)
             if data.get("inputParams") is not None:
                 if not isinstance(data["inputParams"], dict):
                     raise InvalidConfig("inputParams must be an object", field="inputParams")

@@ -423,6 +423,25 @@ def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow,
     assert not Execution.objects.exists()
 
 
+def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the_socket(user, make_workflow):
+    wf = make_workflow(three_steps())
+    deep = "[" * 100_000 + "]" * 100_000
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"inputParams": %s}}' % deep)
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "INVALID_CONFIG" and error["field"] == "data" and "nested deeper" in error["message"]
+        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"widgetID": "w\\u0000"}}')
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["field"] == "data.widgetID" and "NUL" in error["message"]
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        assert (await sock.next("widget_workflow_connected"))["widgetID"] == "w1"
+        await sock.close()
+
+    run(scenario)
+
+
 def test_bad_requests_answer_errors_and_keep_the_socket(user, make_workflow):
     wf = make_workflow(three_steps())
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import chain
-from tests.events.conftest import SIGNAL_URL, api_key, key_client  # noqa: F401 (fixtures)
 
 DEEP = "[" * 100_000 + "]" * 100_000  # 200 KB, far under the body limit
 
@@ -36,13 +35,6 @@ def test_deep_definition_on_create_answers_400(api):
     assert response.json()["field"] == "definition"
 
 
-def test_deep_signal_payload_answers_400(key_client):
-    body = '{"eventNamespace": "payments", "eventKey": "k", "payload": {"a": %s}}' % DEEP
-    response = post_raw(key_client, SIGNAL_URL, body)
-    assert response.status_code == 400
-    assert response.json()["field"] == "payload"
-
-
 def test_nesting_within_the_bound_is_accepted(api, workflow, settings):
     nested = "[" * (settings.API_MAX_JSON_DEPTH - 2) + "]" * (settings.API_MAX_JSON_DEPTH - 2)
     response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"deep": %s}}' % nested)
@@ -68,17 +60,6 @@ def test_nul_and_lone_surrogates_in_trigger_input_answer_400(api, workflow, text
 def test_a_valid_surrogate_pair_is_fine(api, workflow):
     response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"emoji": "\\ud83d\\ude00"}}')
     assert response.status_code == 202
-
-
-@pytest.mark.parametrize("body, field", [
-    ('{"eventNamespace": "payments", "eventKey": "k\\u0000", "payload": {}}', "eventKey"),
-    ('{"eventNamespace": "payments", "eventKey": "k", "payload": {"x": "\\u0000"}}', "payload.x"),
-    ('{"eventNamespace": "payments", "eventKey": "\\udfff"}', "eventKey"),
-], ids=["nul-in-key", "nul-in-payload", "surrogate-in-key"])
-def test_nul_and_lone_surrogates_in_a_signal_answer_400(key_client, body, field):
-    response = post_raw(key_client, SIGNAL_URL, body)
-    assert response.status_code == 400, response.content
-    assert response.json()["field"] == field
 
 
 def test_nul_in_a_query_parameter_answers_400_naming_it(api):

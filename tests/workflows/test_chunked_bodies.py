@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from rest_framework.authtoken.models import Token
 
+from events.services import create_api_key
 from tests.conftest import chain
 from tests.events.conftest import SIGNAL_URL, payment_definition
-from events.services import create_api_key
 from workflows.models import Execution
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -114,7 +114,7 @@ def test_a_redirect_to_loopback_is_refused(make_workflow, user, worker, local_se
     redirector = Redirector(target)
     try:
         settings.WORKFLOW_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{redirector.port}"]
-        execution, run = run_http_node(make_workflow, user, worker, f"http://127.0.0.1:{redirector.port}/go", method="GET")
+        _, run = run_http_node(make_workflow, user, worker, f"http://127.0.0.1:{redirector.port}/go", method="GET")
     finally:
         redirector.close()
     assert run.status == "error" and "loopback" in run.error["message"]
