@@ -124,3 +124,15 @@ def clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value
+
+
+def loads(text: str, *, max_depth: int) -> Any:
+    """json.loads under the same rules as the API's bodies: ValueError saying where when the
+    text nests deeper than `max_depth` or holds a NUL or a lone surrogate (for JSON typed into
+    a form or carried inside a string field)."""
+    if problem := json_problem(text, max_depth=max_depth):
+        raise ValueError(f"{problem[0] if problem[0] != 'body' else 'the document'} {problem[1]}")
+    data = json.loads(text)
+    if may_have_unsafe_text(text) and (problem := text_problem(data)):
+        raise ValueError(f"{problem[0] if problem[0] != 'body' else 'the document'} {problem[1]}")
+    return data

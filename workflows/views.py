@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import OuterRef, Subquery
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import operator, services, stats, testruns
+from . import operator, services, stats, testruns, values
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
 from .models import Execution, Workflow
@@ -106,7 +107,7 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
 
 def _parse_json(text: str, field: str, errors: list) -> object:
     try:
-        return json.loads(text)
+        return values.loads(text, max_depth=settings.API_MAX_JSON_DEPTH)
     except ValueError as exc:
         errors.append({"field": field, "message": f"not valid JSON: {exc}"})
         return None
