@@ -168,7 +168,7 @@ def run_http(config: dict, ctx: StepContext) -> dict:
     text = raw.decode("utf-8", errors="replace")
     try:
         parsed: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as text
         parsed = text
     output = {"status": status, "ok": 200 <= status < 300, "headers": resp_headers, "body": parsed}
     ctx.logger.info(f"answered {status}")

@@ -150,3 +150,12 @@ def test_a_key_given_in_the_headers_is_kept(make_workflow, user, worker, http_se
     run_http_node(make_workflow, user, worker, http_server.url, headers={"idempotency-key": "mine"})
     headers = {k.lower(): v for k, v in http_server.requests[0]["headers"].items()}
     assert headers["idempotency-key"] == "mine"
+
+
+def test_a_response_nested_too_deep_to_parse_is_kept_as_text(make_workflow, user, worker, http_server):
+    http_server.script = [(200, None)]
+    deep = "[" * 100_000 + "]" * 100_000
+    http_server.raw_body = deep.encode()
+    execution, run = run_http_node(make_workflow, user, worker, http_server.url)
+    assert execution.status == "success", run.error
+    assert run.output["body"] == deep and run.attempt == 1
