@@ -19,6 +19,7 @@ from rest_framework.request import Request
 
 from . import operations, services, stats, testruns
 from .api.pagination import ExecutionCursorPagination
+from .api.views import LIST_DEFERRED
 from .exceptions import InvalidDefinition, WorkflowError
 from .filters import IS_TEST_CHOICES, ExecutionFilter
 from .layout import layout
@@ -153,7 +154,8 @@ def execution_detail(request: HttpRequest, pk) -> HttpResponse:
 def execution_list(request: HttpRequest) -> HttpResponse:
     """Executions of the active tenant, filtered by the URL's query (the API's filters), a page
     at a time by cursor, with bulk cancel and retry of what the filters select."""
-    base = in_active_tenant(executions_for(request.user), request).select_related("workflow", "workflow_version", "run_as")
+    base = in_active_tenant(executions_for(request.user), request).select_related(
+        "workflow", "workflow_version", "run_as").defer(*LIST_DEFERRED)
     filterset = ExecutionFilter(request.GET, queryset=base)
     executions, next_url, previous_url, errors = [], None, None, {}
     if filterset.is_valid():

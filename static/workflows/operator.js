@@ -70,7 +70,9 @@ function bindBulk() {
       }
     });
   });
+  let ran = false;
   q("bulk-close").addEventListener("click", () => dialog.close());
+  dialog.addEventListener("close", () => { if (ran) window.location.reload(); });  // show the new statuses
   q("bulk-confirm").addEventListener("click", async () => {
     const reason = q("bulk-form").elements.reason.value.trim();
     if (!reason) { q("bulk-status").textContent = "Say why (reason)."; return; }
@@ -79,6 +81,7 @@ function bindBulk() {
       let op = await api("/api/bulk-operations/", {
         method: "POST", body: JSON.stringify({ action, filters, reason, expectedCount: count }),
       });
+      ran = true;
       const bar = q("bulk-progress");
       bar.hidden = false;
       while (true) {

@@ -253,6 +253,10 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(DiffSerializer({**result, "fromVersion": before.number, "toVersion": after.number}).data)
 
 
+# Columns a list row never shows: an execution's input and context, and its version's
+# definition, can each be large, and a page reads fifty of them.
+LIST_DEFERRED = ("input", "context", "workflow_version__definition", "workflow__description")
+
 ORDERING_PARAMETER = OpenApiParameter(
     "ordering", str, enum=list(ORDERINGS), description="-createdAt (newest first, the default) or createdAt"
 )
@@ -285,6 +289,8 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         qs = executions_for(self.request.user).select_related("workflow", "workflow_version", "run_as")
         if self.action == "retrieve":
             return qs.prefetch_related("node_runs")
+        if self.action == "list":
+            return qs.defer(*LIST_DEFERRED)
         return qs
 
     @extend_schema(request=CancelSerializer, responses={200: ExecutionSerializer, 409: ErrorSerializer})
