@@ -29,7 +29,8 @@ from django.db.models import Q, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from .models import Execution, ExecutionStatus
+from .models import Execution, ExecutionStatus, Workflow
+from .selectors import tenant_ids_for
 
 ORDERINGS = {"-createdAt": ("-created_at", "-id"), "createdAt": ("created_at", "id")}
 DEFAULT_ORDERING = "-createdAt"
@@ -64,7 +65,7 @@ def parse_input_match(text: str) -> InputMatch:
 def input_q(match: InputMatch) -> Q:
     """The lookup for one condition: containment on PostgreSQL, key extraction elsewhere."""
     values = [match.value]
-    if isinstance(match.value, (int, float, bool)) and not isinstance(match.value, str):
+    if isinstance(match.value, (int, float, bool)):
         values.append(json.dumps(match.value))  # orderId:42 also finds "42"
     query = Q()
     for value in values:
@@ -106,8 +107,21 @@ class InputFilter(django_filters.Filter):
         return qs
 
 
-class UUIDInFilter(django_filters.BaseInFilter, django_filters.UUIDFilter):
-    pass
+class WorkflowInFilter(django_filters.BaseInFilter, django_filters.UUIDFilter):
+    """Workflow ids, kept to the caller's workflows first: an id of another tenant's workflow
+    selects nothing at once, rather than scanning the caller's executions for it (the
+    planner cannot know that a workflow's executions all belong to its tenant)."""
+
+    def filter(self, qs: QuerySet, value) -> QuerySet:
+        if not value:
+            return qs
+        request = getattr(self.parent, "request", None)
+        if request is not None:
+            value = list(Workflow.objects.filter(pk__in=value, tenant_id__in=tenant_ids_for(request.user))
+                         .values_list("pk", flat=True))
+            if not value:
+                return qs.none()
+        return qs.filter(workflow_id__in=value)
 
 
 class StatusInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
@@ -126,7 +140,7 @@ class IsTestFilter(django_filters.ChoiceFilter):
 
 
 class ExecutionFilter(django_filters.FilterSet):
-    workflow = UUIDInFilter(field_name="workflow_id", help_text="Workflow id; several comma-separated")
+    workflow = WorkflowInFilter(field_name="workflow_id", help_text="Workflow id; several comma-separated")
     status = StatusInFilter(
         field_name="status", choices=ExecutionStatus.choices, help_text="One status or several, comma-separated"
     )

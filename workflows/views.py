@@ -19,7 +19,7 @@ from rest_framework.request import Request
 
 from . import operations, services, stats, testruns
 from .api.pagination import ExecutionCursorPagination
-from .api.views import LIST_DEFERRED
+from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
 from .filters import IS_TEST_CHOICES, ExecutionFilter
 from .layout import layout
@@ -155,8 +155,8 @@ def execution_list(request: HttpRequest) -> HttpResponse:
     """Executions of the active tenant, filtered by the URL's query (the API's filters), a page
     at a time by cursor, with bulk cancel and retry of what the filters select."""
     base = in_active_tenant(executions_for(request.user), request).select_related(
-        "workflow", "workflow_version", "run_as").defer(*LIST_DEFERRED)
-    filterset = ExecutionFilter(request.GET, queryset=base)
+        "workflow", "workflow_version", "run_as").only(*LIST_COLUMNS)
+    filterset = ExecutionFilter(request.GET, queryset=base, request=request)
     executions, next_url, previous_url, errors = [], None, None, {}
     if filterset.is_valid():
         paginator = ExecutionCursorPagination()

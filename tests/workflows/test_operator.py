@@ -347,3 +347,12 @@ def test_openapi_schema_describes_the_filters(api):
     assert {"workflow", "status", "version", "startedAfter", "startedBefore", "startedBy", "isTest", "input",
             "ordering", "cursor", "pageSize"} <= params
     assert "/api/bulk-operations/" in schema["paths"] and "/api/executions/{id}/run-again/" in schema["paths"]
+
+
+def test_another_tenants_workflow_id_selects_nothing(api, make_workflow, other_tenant, other_user):
+    theirs = make_workflow(SLEEPY, name="theirs", on_tenant=other_tenant)
+    mine = make_workflow(SLEEPY, name="mine")
+    start(theirs, user_name=other_user.username)
+    execution = start(mine)
+    assert ids(api.get(f"/api/executions/?workflow={theirs.pk}")) == []
+    assert ids(api.get(f"/api/executions/?workflow={theirs.pk},{mine.pk}")) == [str(execution.pk)]

@@ -253,9 +253,13 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(DiffSerializer({**result, "fromVersion": before.number, "toVersion": after.number}).data)
 
 
-# Columns a list row never shows: an execution's input and context, and its version's
-# definition, can each be large, and a page reads fifty of them.
-LIST_DEFERRED = ("input", "context", "workflow_version__definition", "workflow__description")
+# The columns a list row shows, and no others: an execution's input and context and its
+# version's definition can each be large, and a page reads fifty rows (a third of the time
+# of a first page at a million executions went to columns it never showed).
+LIST_COLUMNS = (
+    "id", "tenant_id", "workflow_id", "workflow__name", "workflow_version__number", "status", "run_as__username",
+    "is_test", "parent_execution_id", "idempotency_key", "error", "created_at", "started_at", "finished_at",
+)
 
 ORDERING_PARAMETER = OpenApiParameter(
     "ordering", str, enum=list(ORDERINGS), description="-createdAt (newest first, the default) or createdAt"
@@ -290,7 +294,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if self.action == "retrieve":
             return qs.prefetch_related("node_runs")
         if self.action == "list":
-            return qs.defer(*LIST_DEFERRED)
+            return qs.only(*LIST_COLUMNS)
         return qs
 
     @extend_schema(request=CancelSerializer, responses={200: ExecutionSerializer, 409: ErrorSerializer})
