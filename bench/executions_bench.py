@@ -25,7 +25,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("WORKFLOW_EMBEDDED_WORKER", "false")
 
-from bench.common import migrated_template, percentile, recreate_database, with_database, database_name  # noqa: E402
+from bench.common import (
+    database_name,
+    migrated_template,
+    percentile,
+    recreate_database,
+    with_database,
+)
 
 WORKFLOWS = 10
 CHUNK = 200_000

@@ -176,4 +176,4 @@ def run_bulk_batches(budget: int | None = None) -> int:
     return handled
 
 
-__all__ = ["cancel", "retry", "run_again", "record", "start_bulk", "run_bulk_batch", "run_bulk_batches"]
+__all__ = ["cancel", "record", "retry", "run_again", "run_bulk_batch", "run_bulk_batches", "start_bulk"]

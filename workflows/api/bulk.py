@@ -13,7 +13,12 @@ from ..exceptions import InvalidState
 from ..filters import ExecutionFilter
 from ..models import BulkOperation
 from ..selectors import executions_for, tenant_ids_for
-from .serializers import BulkCountSerializer, BulkOperationRequestSerializer, BulkOperationSerializer, ErrorSerializer
+from .serializers import (
+    BulkCountSerializer,
+    BulkOperationRequestSerializer,
+    BulkOperationSerializer,
+    ErrorSerializer,
+)
 from .views import choose_tenant
 
 
