@@ -87,6 +87,7 @@ class Viewer {
     for (const run of Object.values(this.runs)) this.paintNode(run);
     this.paintHeader();
     this.paintTimeline();
+    this.paintActions(snap.execution.operatorActions);
     if (this.selected) this.paintDetails();
   }
 
@@ -109,6 +110,35 @@ class Viewer {
     this.execution.error = data.error;
     if (data.finishedAt !== undefined) this.execution.finishedAt = data.finishedAt;
     this.paintHeader();
+    // A status change may come from an operator elsewhere (cancel, retry): read who and why.
+    fetch(this.detailUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((detail) => { if (detail) this.paintActions(detail.operatorActions); })
+      .catch(() => { /* the list on screen stays */ });
+  }
+
+  /* Operator actions (who cancelled, retried or ran it again, when and why), under the timeline. */
+  paintActions(actions) {
+    const body = this.q("operator-actions");
+    if (!body || !Array.isArray(actions)) return;
+    if (!actions.length) {
+      body.replaceChildren(el("tr", { className: "wf-empty" }, [el("td", { colspan: "4", className: "muted", text: "No one has acted on this execution." })]));
+      return;
+    }
+    const names = { cancel: "Cancel", retry: "Retry", run_again: "Run again" };
+    body.replaceChildren(...actions.map((a) => {
+      const details = a.details || {};
+      const what = [names[a.action] || a.action];
+      if (details.fromNode) what.push(" from " + details.fromNode);
+      if (details.newExecutionId) what.push(" → ", el("a", { href: `/workflows/executions/${details.newExecutionId}/`, text: "new execution" }));
+      if (details.bulkOperationId) what.push(" ", el("span", { className: "muted", text: "(bulk)" }));
+      return el("tr", { "data-action": a.action }, [
+        el("td", {}, [el("time", { datetime: a.createdAt, text: formatTime(a.createdAt) })]),
+        el("td", { text: a.user }),
+        el("td", {}, what),
+        el("td", { "data-role": "reason", text: a.reason || "—" }),
+      ]);
+    }));
   }
 
   paintNode(run) {

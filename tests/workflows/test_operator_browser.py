@@ -64,3 +64,22 @@ def test_bulk_cancel_from_the_executions_page_counts_confirms_and_shows_progress
     assert {e.status for e in Execution.objects.filter(pk__in=batch)} == {"cancelled"}
     assert Execution.objects.get(pk=spared).status != "cancelled"
     assert OperatorAction.objects.filter(execution_id__in=batch, reason="bad batch").count() == 2
+
+
+def test_an_open_viewer_shows_a_cancel_made_elsewhere_with_its_reason(daphne_server, logged_in_page, make_workflow, user):
+    workflow = make_workflow(chain({"id": "nap", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}), name="Live")
+    execution = trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={}).execution_id
+    page = logged_in_page(user)
+    page.goto(f"{daphne_server.url}/workflows/executions/{execution}/")
+    page.wait_for_selector('[data-role="live"]:has-text("live")', timeout=WAIT)
+    # Another operator's script cancels it through the API while the page stays open.
+    answer = page.evaluate("""async (id) => {
+        const token = document.cookie.match(/csrftoken=([^;]+)/);
+        const response = await fetch(`/api/executions/${id}/cancel/`, {method: "POST", credentials: "same-origin",
+            headers: {"Content-Type": "application/json", "X-CSRFToken": token ? token[1] : ""},
+            body: JSON.stringify({reason: "stopped by the night shift"})});
+        return response.status;
+    }""", str(execution))
+    assert answer == 200
+    page.wait_for_selector('.wf-viewer[data-status="cancelled"]', timeout=WAIT)
+    page.wait_for_selector('[data-role="operator-actions"] tr[data-action="cancel"] [data-role="reason"]:has-text("night shift")', timeout=WAIT)
