@@ -91,6 +91,13 @@ def test_filter_test_runs(api, make_workflow):
     assert "isTest" in error_fields(api.get("/api/executions/?isTest=maybe"))
 
 
+def test_filters_select_the_list_only_never_one_execution(api, make_workflow):
+    test_run = start(make_workflow(SLEEPY), is_test=True)
+    assert api.get(f"/api/executions/{test_run.pk}/").status_code == 200
+    assert api.get(f"/api/executions/{test_run.pk}/?status=error").status_code == 200
+    assert api.post(f"/api/executions/{test_run.pk}/cancel/", {}, format="json").status_code == 200
+
+
 def test_filter_by_a_value_in_the_input(api, make_workflow):
     wf = make_workflow(SLEEPY)
     number = start(wf, input={"orderId": 42, "customer": {"id": 7, "name": "Ann"}})

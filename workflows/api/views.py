@@ -297,6 +297,11 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             return qs.only(*LIST_COLUMNS)
         return qs
 
+    def filter_queryset(self, queryset):
+        # The filters select a list; one execution is found by its id alone (a test run
+        # too, which the list leaves out by default).
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     @extend_schema(request=CancelSerializer, responses={200: ExecutionSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
