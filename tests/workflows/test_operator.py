@@ -270,6 +270,21 @@ def test_bulk_refuses_bad_requests_naming_the_field(api, settings):
     assert bad_filter.status_code == 400 and "filters.status" in error_fields(bad_filter)
 
 
+def test_bulk_of_a_member_of_several_tenants_names_the_tenant(make_workflow, make_user, tenant, other_tenant):
+    from workflows.models import Membership
+
+    both = make_user("bea", tenant=tenant)
+    Membership.objects.create(tenant=other_tenant, user=both)
+    client = APIClient()
+    client.force_authenticate(both)
+    start(make_workflow(SLEEPY), user_name="bea")
+    start(make_workflow(SLEEPY, name="other", on_tenant=other_tenant), user_name="bea")
+    body = {"action": "cancel", "dryRun": True}
+    assert "tenant" in error_fields(client.post("/api/bulk-operations/", body, format="json"))
+    assert client.post("/api/bulk-operations/", {**body, "tenant": str(other_tenant.pk)}, format="json").json()["count"] == 1
+    assert "tenant" in error_fields(client.post("/api/bulk-operations/", {**body, "tenant": "00000000-0000-0000-0000-000000000000"}, format="json"))
+
+
 def test_bulk_refuses_a_set_over_the_limit(api, make_workflow, settings):
     settings.WORKFLOW_BULK_MAX = 1
     wf = make_workflow(SLEEPY)

@@ -52,7 +52,7 @@ class BulkOperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         body = BulkOperationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        tenant = choose_tenant(request, None)
+        tenant = choose_tenant(request, data.get("tenant"))
         filterset = ExecutionFilter(as_query(data["filters"]), queryset=executions_for(request.user).filter(tenant=tenant))
         if not filterset.is_valid():
             raise ValidationError({f"filters.{k}": v for k, v in filterset.errors.items()})

@@ -394,6 +394,7 @@ class RunAgainSerializer(InputSerializer):
 
 
 class BulkOperationRequestSerializer(StrictSerializer):
+    tenant = serializers.UUIDField(required=False, help_text="Needed only by users of several tenants (as for workflows)")
     action = serializers.ChoiceField(choices=["cancel", "retry"], help_text="cancel: running and paused executions; retry: failed ones, from the failed node")
     filters = serializers.DictField(
         required=False, default=dict,
