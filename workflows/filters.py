@@ -175,12 +175,6 @@ class ExecutionFilter(django_filters.FilterSet):
                 data["isTest"] = "false"  # test runs stay out of the list unless asked for
         super().__init__(data, *args, **kwargs)
 
-    @property
-    def active(self) -> dict:
-        """The filters given (after validation), without the defaults: what the page shows as set."""
-        data = self.form.cleaned_data if self.is_bound and self.form.is_valid() else {}
-        return {k: v for k, v in data.items() if v not in (None, "", []) and not (k == "isTest" and v == "false")}
-
 
 def ordering_for(value: str | None) -> tuple[str, ...]:
     """The model ordering of an `ordering` parameter; ValueError for an unknown one."""

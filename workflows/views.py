@@ -174,7 +174,6 @@ def execution_list(request: HttpRequest) -> HttpResponse:
         "executions": executions or [],
         "filters": request.GET,
         "input_filters": request.GET.getlist("input"),
-        "active": filterset.active if not errors else {},
         "errors": errors,
         "workflows": workflows,
         "statuses": ExecutionStatus.choices,
