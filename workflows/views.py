@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import NotFound, ValidationError as ApiValidationError
 from rest_framework.request import Request
 
-from . import operations, services, stats, testruns
+from . import operations, operator, services, stats, testruns
 from .api.pagination import ExecutionCursorPagination
 from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
@@ -226,6 +226,9 @@ def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
 def retry_execution(request: HttpRequest, pk) -> HttpResponse:
     execution = _operable_execution(request, pk)
     from_node = request.POST.get("fromNode") or None
+    if from_node is None and operator.RETRY not in operator.actions_for_state(execution):
+        messages.error(request, f"The execution is {execution.status}: there is no failed node to retry from.")
+        return redirect(_back(request, execution.pk))
     try:
         operations.retry(execution, user=request.user, from_node=from_node, reason=_reason(request))
         messages.success(request, f"Retrying from {from_node}." if from_node else "Retrying from the failed node.")
