@@ -378,3 +378,23 @@ def test_another_tenants_workflow_id_selects_nothing(api, make_workflow, other_t
     execution = start(mine)
     assert ids(api.get(f"/api/executions/?workflow={theirs.pk}")) == []
     assert ids(api.get(f"/api/executions/?workflow={theirs.pk},{mine.pk}")) == [str(execution.pk)]
+
+
+def test_page_retry_from_a_chosen_node_records_it(client, user, make_workflow, api):
+    client.force_login(user)
+    execution = start(make_workflow(SLEEPY))
+    api.post(f"/api/executions/{execution.pk}/cancel/", {"reason": "stuck"}, format="json")
+    response = client.post(f"/workflows/executions/{execution.pk}/retry/", {"fromNode": "z", "reason": "once more"})
+    assert response.status_code == 302 and Execution.objects.get(pk=execution.pk).status == "running"
+    record = OperatorAction.objects.get(execution=execution, action="retry")
+    assert (record.reason, record.details, record.username) == ("once more", {"fromNode": "z"}, "alice")
+
+
+def test_admin_cancel_is_recorded_as_an_operator_action(client, make_user, make_workflow):
+    root = make_user("root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    execution = start(make_workflow(SLEEPY))
+    client.post("/admin/workflows/execution/", {"action": "cancel_selected", "_selected_action": [str(execution.pk)]})
+    assert Execution.objects.get(pk=execution.pk).status == "cancelled"
+    record = OperatorAction.objects.get(execution=execution)
+    assert (record.action, record.username, record.reason) == ("cancel", "root", "Cancelled in the admin")
