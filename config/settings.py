@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "workflows.tenancy.nav",
+                "workflows.navigation.nav",
             ],
         },
     },
@@ -252,6 +253,9 @@ WORKFLOW_VERSION = env("WORKFLOW_VERSION", default="") or _package_version()
 WORKFLOW_HEALTH_TIMEOUT_SECONDS = env.float("WORKFLOW_HEALTH_TIMEOUT_SECONDS", default=2.0)
 # Periodic duties run by every worker's timer thread: dotted path -> interval in seconds.
 WORKFLOW_WORKER_DUTIES = {}
+# Cards other apps add to the home page: dotted paths of `fn(*, user, tenant)` returning a
+# workflows.dashboard.Panel (or None).
+WORKFLOW_HOME_PANELS = ["approvals.dashboard.pending_panel"]
 # Checks every trigger runs before an execution starts: dotted paths called with
 # (version=..., user=...); each may raise a workflows.exceptions.WorkflowError.
 WORKFLOW_TRIGGER_CHECKS = []
