@@ -40,12 +40,12 @@ _migrated = False
 
 
 def database_checks() -> list[Check]:
-    """The database answers, and every migration is applied (not checked when it does not answer)."""
+    """The database answers, and every migration is applied (asked only when it answers)."""
     try:
         store.ping_database()
     except Exception as exc:
         connection.close()  # a broken connection must not be lent again
-        return [Check("database", False, _describe(exc)), Check("migrations", False, "not checked: no database")]
+        return [Check("database", False, _describe(exc))]
     return [Check("database", True), _migrations()]
 
 
@@ -121,8 +121,8 @@ def liveness_body() -> dict:
 
 def serve_probes(*, host: str, port: int, alive: Callable[[], bool]) -> HTTPServer:
     """Serve `GET /healthz` and `GET /readyz` on a daemon thread (a worker has no web server).
-    One request at a time, on one database connection: probes are few, and a probe that
-    waits is a probe that fails, which is what a stuck process deserves."""
+    One request at a time, borrowing a database connection for each readiness probe: probes
+    are few, and a probe that waits is a probe that fails, as a stuck process should."""
 
     class Handler(BaseHTTPRequestHandler):
         timeout = 10  # a client that sends nothing does not hold the server
@@ -134,7 +134,10 @@ def serve_probes(*, host: str, port: int, alive: Callable[[], bool]) -> HTTPServ
                 self._send(200 if ok else 503, liveness_body() if ok else error_body(
                     code="not_alive", message="The worker's timer loop has not run lately", status="stuck"))
             elif path == "/readyz":
-                self._send(*readiness_body(readiness()))
+                try:
+                    self._send(*readiness_body(readiness()))
+                finally:
+                    connection.close()  # back to the pool: the worker's threads need every one
             else:
                 self._send(404, error_body(code="not_found", message=f"No probe at {path}: use /healthz or /readyz"))
 
