@@ -649,11 +649,11 @@ class WorkerInfo:
     embedded: bool = False
 
 
-def register_worker(info: WorkerInfo, *, now: datetime) -> None:
+def register_worker(info: WorkerInfo, *, started_at: datetime, now: datetime) -> None:
     """Write (or take over, for a reused name) the worker's heartbeat row."""
     WorkerProcess.objects.update_or_create(name=info.name, defaults={
         "host": info.host, "pid": info.pid, "version": info.version, "concurrency": info.concurrency,
-        "embedded": info.embedded, "steps_in_flight": 0, "steps_done": 0, "started_at": now,
+        "embedded": info.embedded, "steps_in_flight": 0, "steps_done": 0, "started_at": started_at,
         "last_heartbeat_at": now, "stopped_at": None,
     })
 

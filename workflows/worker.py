@@ -170,6 +170,7 @@ class Worker:
         self.steps_done = 0
         # Liveness, read by the health probes: when the timer loop last went round, and when
         # a heartbeat last reached the database (time.monotonic(); None: not yet).
+        self.started_at = timezone.now()
         self.last_tick: float | None = None
         self.last_heartbeat: float | None = None
         # Called after each heartbeat that reached the database (runworkflows --health-file).
@@ -194,6 +195,7 @@ class Worker:
 
     def run(self) -> None:
         """Run until stop() is called (SIGTERM in the management command)."""
+        self.started_at = timezone.now()
         logger.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
         wakeup.subscribe(self._wake)
         wakeup.subscribe(self._timer_wake)
@@ -315,7 +317,7 @@ class Worker:
         its row was forgotten), and now and then forget workers long dead."""
         now = timezone.now()
         if not store.heartbeat(self.owner, in_flight=self._busy, done=self.steps_done, now=now):
-            store.register_worker(self.info(), now=now)
+            store.register_worker(self.info(), started_at=self.started_at, now=now)
             store.heartbeat(self.owner, in_flight=self._busy, done=self.steps_done, now=now)
         self.last_heartbeat = time.monotonic()
         if self.last_heartbeat - self._last_forget >= FORGET_EVERY_SECONDS or not self._last_forget:
