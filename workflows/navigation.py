@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 
 from .dashboard import may_see_workers
@@ -22,7 +23,11 @@ def items_for(request: HttpRequest) -> list[NavItem]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
-    links = [("Workflows", "/workflows/"), ("Approvals", "/workflows/approvals/"), ("Dashboard", "/widgets/")]
+    links = [("Workflows", "/workflows/")]
+    executions = url_or_none("workflows:executions")
+    if executions:
+        links.append(("Executions", executions))
+    links += [("Approvals", "/workflows/approvals/"), ("Dashboard", "/widgets/")]
     if may_see_workers(user):
         links.append(("Workers", "/workers/"))
     links.append(("API", "/api/docs/"))
@@ -35,6 +40,14 @@ def items_for(request: HttpRequest) -> list[NavItem]:
         NavItem(label, url, ("page" if path == url else "true") if url == best else "")
         for label, url in links
     ]
+
+
+def url_or_none(name: str) -> str | None:
+    """The path of a named page, or None where this installation has no such page."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None
 
 
 def nav(request: HttpRequest) -> dict:

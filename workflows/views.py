@@ -20,6 +20,7 @@ from . import dashboard, services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
 from .models import Execution, Workflow
+from .navigation import url_or_none
 from .selectors import executions_for, workflows_for
 from .tenancy import active_tenant, in_active_tenant
 from .viewer import can_operate, viewer_executions
@@ -43,7 +44,10 @@ def home_panels(request: HttpRequest) -> HttpResponse:
 def _dashboard_context(request) -> dict:
     tenant = active_tenant(request)
     summary = dashboard.dashboard(user=request.user, tenant=tenant, now=timezone.now()) if tenant else None
-    return {"dashboard": summary, "may_see_workers": dashboard.may_see_workers(request.user)}
+    return {
+        "dashboard": summary, "may_see_workers": dashboard.may_see_workers(request.user),
+        "executions_url": url_or_none("workflows:executions"),  # the counts link to the list, filtered
+    }
 
 
 @login_required

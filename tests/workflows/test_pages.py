@@ -119,3 +119,17 @@ def test_the_header_has_a_menu_button_for_phones(user):
     html = logged_in(user).get("/").content.decode()
     assert '<button type="button" class="menu-toggle" aria-expanded="false" aria-controls="topbar-menu" data-menu-toggle>' in html
     assert 'id="topbar-menu"' in html and '<script src="/static/js/topbar.js"></script>' in html
+
+
+def test_an_executions_page_when_installed_gets_a_nav_link_and_the_counts_link_to_it(user, monkeypatch):
+    from workflows import navigation, views
+
+    def installed(name):
+        return "/workflows/executions/" if name == "workflows:executions" else None
+
+    monkeypatch.setattr(navigation, "url_or_none", installed)
+    monkeypatch.setattr(views, "url_or_none", installed)
+    home = logged_in(user).get("/").content.decode()
+    assert "Executions" in nav_links(home)
+    assert '<a href="/workflows/executions/?status=error">Failed</a>' in home
+
