@@ -79,8 +79,9 @@ def test_the_workers_page_shows_the_embedded_worker(daphne_server, logged_in_pag
     page.screenshot(path=str(artifacts_dir / "workers-page.png"), full_page=True)
 
 
-def test_the_phone_header_is_one_line_with_a_menu(daphne_server, browser, logged_in_page, make_workflow, user, artifacts_dir):
-    make_workflow(FAILING, name="Payments")
+def test_the_phone_header_is_one_line_with_a_menu(daphne_server, logged_in_page, make_workflow, user, artifacts_dir):
+    failing = trigger_workflow(workflow_id=make_workflow(FAILING, name="Payments").pk, user_name=user.username, input={})
+    wait_for(failed(failing.execution_id), "the failure")
     page = logged_in_page(user)
     page.set_viewport_size({"width": 375, "height": 740})
     page.goto(f"{daphne_server.url}/workflows/")
@@ -99,6 +100,11 @@ def test_the_phone_header_is_one_line_with_a_menu(daphne_server, browser, logged
     page.screenshot(path=str(artifacts_dir / "header-phone-menu-open.png"), full_page=False)
     page.keyboard.press("Escape")
     assert not page.is_visible('nav[aria-label="Main"]')
+
+    page.goto(f"{daphne_server.url}/")  # the dashboard's cards stack on a phone
+    page.wait_for_selector('[data-panel="failures"]', timeout=WAIT)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(artifacts_dir / "home-dashboard-phone.png"), full_page=True)
 
     page.set_viewport_size({"width": 1280, "height": 900})  # wide again: the links are in the bar
     assert page.is_visible('nav[aria-label="Main"]') and not page.is_visible("[data-menu-toggle]")
