@@ -108,3 +108,29 @@ def test_the_phone_header_is_one_line_with_a_menu(daphne_server, logged_in_page,
 
     page.set_viewport_size({"width": 1280, "height": 900})  # wide again: the links are in the bar
     assert page.is_visible('nav[aria-label="Main"]') and not page.is_visible("[data-menu-toggle]")
+
+
+def test_error_pages_keep_the_products_look_with_debug_off(browser, django_db_setup, user, artifacts_dir):
+    from django.test import Client
+
+    from tests.conftest import start_daphne, stop_daphne
+
+    server = start_daphne({"DEBUG": "false", "WORKFLOW_EMBEDDED_WORKER": "false"})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        client = Client()
+        client.force_login(user)
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}])
+        page = context.new_page()
+        answer = page.goto(f"{server.url}/workflows/no-such-page/")
+        assert answer.status == 404
+        assert page.text_content("h1").strip() == "This page does not exist"
+        assert page.is_visible("header.topbar >> text=Workflows")
+        page.screenshot(path=str(artifacts_dir / "error-404.png"), full_page=True)
+        answer = page.goto(f"{server.url}/workers/")
+        assert answer.status == 403 and "operators" in page.text_content("[data-role=reason]")
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.screenshot(path=str(artifacts_dir / "error-403-phone.png"), full_page=True)
+    finally:
+        context.close()
+        stop_daphne(server)
