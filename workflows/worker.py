@@ -39,6 +39,8 @@ logger = logging.getLogger("workflows.worker")
 IDLE_HEALTH_CHECK_SECONDS = 10.0
 # How often a worker deletes the heartbeat rows of workers dead for WORKFLOW_WORKER_FORGET_SECONDS.
 FORGET_EVERY_SECONDS = 3600.0
+# A timer loop that has not gone round for this long is stuck (the liveness probes).
+STUCK_AFTER_SECONDS = 300.0
 
 
 def claim(owner: str, limit: int) -> list[Claim]:
@@ -174,7 +176,8 @@ class Worker:
         self.started_at = timezone.now()
         self.last_tick: float | None = None
         self.last_heartbeat: float | None = None
-        # Called after each heartbeat that reached the database (runworkflows --health-file).
+        # Called at every heartbeat, whether or not it reached the database: the timer loop
+        # runs (runworkflows --health-file). The database is /readyz's business.
         self.heartbeat_hooks: list = []
         self._last_forget = 0.0
 
@@ -326,8 +329,6 @@ class Worker:
         if self.last_heartbeat - self._last_forget >= FORGET_EVERY_SECONDS or not self._last_forget:
             self._last_forget = self.last_heartbeat
             store.forget_workers(before=now - timedelta(seconds=settings.WORKFLOW_WORKER_FORGET_SECONDS))
-        for hook in self.heartbeat_hooks:
-            hook()
 
     def _say_stopped(self) -> None:
         if self.last_heartbeat is None:
@@ -338,9 +339,10 @@ class Worker:
             logger.warning("could not mark worker %s stopped; it will show as stale", self.owner)
 
     def alive(self) -> bool:
-        """Whether the timer loop went round recently (deadlines, leases and heartbeats run
-        there, so a stuck one is a worker that must be restarted)."""
-        return self.last_tick is not None and time.monotonic() - self.last_tick < settings.WORKFLOW_WORKER_STALE_SECONDS
+        """Whether the timer loop went round lately (deadlines, leases and heartbeats run
+        there, so a stuck one is a worker that must be restarted). Generous: while the
+        database is down every round waits for connections, and that is no reason to restart."""
+        return self.last_tick is not None and time.monotonic() - self.last_tick < STUCK_AFTER_SECONDS
 
     def _timer_loop(self) -> None:
         duties = [(fn, every, 0.0) for fn, every in _load_duties()]
@@ -356,6 +358,8 @@ class Worker:
                     except Exception as exc:
                         logger.warning("heartbeat failed (%s)", exc)
                         close_old_connections()
+                    for hook in self.heartbeat_hooks:
+                        hook()
                 try:
                     fire_due_deadlines()
                     if now_mono - last_renewal >= settings.WORKFLOW_LEASE_SECONDS / 3:

@@ -57,7 +57,7 @@ def test_a_running_worker_beats_counts_its_steps_and_says_when_it_stops(settings
     connection.close()  # the worker's four threads take the pool's connections meanwhile
     worker = Worker(concurrency=1, name="beating", poll_seconds=0.1, embedded=True)
     beats = []
-    worker.heartbeat_hooks.append(lambda: beats.append(time.monotonic()))  # after each write that reached the database
+    worker.heartbeat_hooks.append(lambda: beats.append(time.monotonic()))  # at each heartbeat
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:
@@ -158,3 +158,12 @@ def test_runworkflows_touches_a_health_file_and_serves_probes(make_workflow, use
     assert process.returncode == 0, output
     assert not health_file.exists()  # a stopped worker is not healthy
     assert WorkerProcess.objects.get(name="probed").stopped_at is not None
+
+
+def test_a_worker_is_alive_until_its_timer_loop_is_stuck_for_minutes(db):
+    worker = Worker(concurrency=1, name="probe")
+    assert not worker.alive()  # not started
+    worker.last_tick = time.monotonic() - 60  # a slow round (the database is down): still alive
+    assert worker.alive()
+    worker.last_tick = time.monotonic() - 301
+    assert not worker.alive()
