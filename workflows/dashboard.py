@@ -142,7 +142,7 @@ def may_see_workers(user) -> bool:
     and load are not shown to every member."""
     if not user or not user.is_authenticated:
         return False
-    return user.is_staff or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+    return user.is_staff or user.is_superuser or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
 
 
 def panels(*, user, tenant: Tenant) -> list[Panel]:
