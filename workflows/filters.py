@@ -14,7 +14,7 @@ An input condition is `path:value`; the path may go into objects (`customer.id:7
 the value is read as JSON when it is JSON (`42`, `true`, `"42"`), else as text. A bare
 number or boolean also matches the same text (`orderId:42` finds 42 and "42"). On
 PostgreSQL it is a containment lookup (input @> '{"orderId": 42}') answered by the GIN
-index of migration 0006.
+index of migration 0007.
 """
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ def drop_input_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0005_noderun_indexes_fillfactor'),
+        ('workflows', '0006_worker_heartbeats_dashboard_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='execution',
-            index=models.Index(fields=['tenant', 'status', '-created_at'], name='execution_tenant_status_idx'),
+            index=models.Index(fields=['tenant', 'status', '-created_at'], name='execution_list_status_idx'),
         ),
         migrations.AddField(
             model_name='bulkoperation',
