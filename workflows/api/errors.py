@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
-from django.views.defaults import page_not_found
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -54,10 +53,3 @@ def flatten(detail, path: str = ""):
     else:
         yield {"field": path or None, "message": str(detail), "code": getattr(detail, "code", None) or "invalid"}
 
-
-def not_found(request, exception):
-    """Django's 404 view (handler404): an API path that matches no route answers in the API's
-    error shape, any other path with Django's page."""
-    if request.path.startswith("/api/"):
-        return JsonResponse(error_body(code="not_found", message=f"Not found: {request.path}"), status=404)
-    return page_not_found(request, exception)
