@@ -45,7 +45,7 @@ def token(db, user, make_workflow):
 
 @schema.parametrize()
 @settings(
-    max_examples=4, deadline=None, phases=[Phase.explicit, Phase.generate],
+    max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck), derandomize=True,
 )
 def test_answers_conform_to_the_schema(case, token):

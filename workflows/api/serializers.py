@@ -470,7 +470,7 @@ class BulkCountSerializer(serializers.Serializer):
 class BulkOperationSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="username")
     createdAt = serializers.DateTimeField(source="created_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = BulkOperation
