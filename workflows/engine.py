@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import DataError, OperationalError, transaction
 from django.utils import timezone
 
-from . import live, store, values, wakeup
+from . import inputs, live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for
 from .exceptions import ExecutionFinished, InvalidState, VersionMismatch
 from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
@@ -50,6 +50,9 @@ def graph_for_version(version_id) -> Graph:
     version = WorkflowVersion.objects.only("definition").get(pk=version_id)
     graph = build_graph(version.definition)
     graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
+    if graph.trigger_id is not None:
+        # Compiled once per version, so checking an input costs one jsonschema pass.
+        graph.input_validator = inputs.compile_validator((graph.nodes[graph.trigger_id].config or {}).get("inputSchema"))
     return graph
 
 
@@ -91,8 +94,11 @@ def start_execution(
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
-    successors become ready on commit."""
+    successors become ready on commit. Every way of starting an execution comes here, so the
+    input is checked against the version's input schema here (InvalidInput naming the field)."""
     graph = graph_for_version(version_id)
+    if graph.input_validator is not None:
+        graph.input_validator.check(input)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
     trigger = graph.nodes[graph.trigger_id]
