@@ -206,3 +206,51 @@ def form_fields(raw: Any) -> list[dict]:
             "default": spec.get("default"),
         })
     return fields
+
+
+def definition_fields(definition: Any, trigger_types: set[str]) -> list[dict]:
+    """The run-form fields of a definition's input schema."""
+    return form_fields(raw_schema(definition, trigger_types))
+
+
+def input_from_form(fields: list[dict], data: Mapping[str, str], *, prefix: str = "input.") -> tuple[dict, list[dict]]:
+    """An input from a generated form's values (`input.<name>` each), typed by the schema:
+    (input, problems). An empty field is left out (the schema says whether it may be); an
+    unchecked box is false."""
+    result: dict[str, Any] = {}
+    problems = []
+    for field in fields:
+        name, kind = field["name"], field["type"]
+        raw = data.get(prefix + name)
+        if kind == "boolean" and not field.get("enum"):
+            result[name] = raw in ("on", "true", "1")
+            continue
+        if raw is None or str(raw).strip() == "":
+            continue
+        try:
+            result[name] = _typed(kind, str(raw).strip() if kind != "string" else str(raw))
+        except ValueError as exc:
+            problems.append({"field": input_path([name]), "message": str(exc), "code": "invalid_input"})
+    return result, problems
+
+
+def _typed(kind: str, text: str) -> Any:
+    if kind == "integer":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind == "number":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+    if kind in ("object", "array"):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"is not valid JSON: {exc}") from None
+    if kind == "boolean":
+        return text in ("on", "true", "1")
+    return text

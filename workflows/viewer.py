@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from .api.serializers import ExecutionDetailSerializer
 from .layout import layout
 from .models import Execution, Membership
-from .selectors import executions_for
+from .selectors import executions_for, version_input_fields
 from .testruns import source_workflow_id
 
 STATUS_ICONS = {
@@ -109,5 +109,6 @@ def page_data(execution: Execution, user, *, dom_prefix: str = "") -> dict:
         "dom_id": f"{dom_prefix}{execution.pk}",
         "script_id": f"viewer-data-{dom_prefix}{execution.pk}",
         "input_json": json.dumps(execution.input, indent=2, default=str),
+        "input_fields": version_input_fields(execution.workflow_version.definition),
         "duration": format_duration(duration_seconds(execution.started_at, execution.finished_at)),
     }

@@ -110,7 +110,8 @@ def by_test_run_page(workflow, user, payload):
         return None
     assert response.status_code == 400
     errors = response.context["form_errors"]
-    return errors[0]["field"], errors[0]["message"]
+    assert f"<strong>{errors[0]['field']}</strong>" in response.content.decode()
+    return errors[0]["field"], f"{errors[0]['field']}: {errors[0]['message']}"
 
 
 def by_schedule(workflow, user, payload):
@@ -290,3 +291,75 @@ def test_the_validator_is_compiled_once_per_version(shipping, make_workflow, use
             services.trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": 2})
         counts.append(len(queries))
     assert counts[0] == counts[1]  # checking the input reads nothing
+
+
+# --- Forms and pages made from the schema ------------------------------------------------------
+
+
+def test_a_form_input_is_typed_by_the_schema():
+    from workflows.inputs import definition_fields, input_from_form
+
+    fields = definition_fields(with_schema(SCHEMA + [{"name": "tags", "type": "array"}, {"name": "weight", "type": "number"}]), {"trigger"})
+    data, problems = input_from_form(fields, {"input.orderId": "42", "input.priority": "", "input.tags": '["a"]', "input.weight": "1.5"})
+    assert data == {"orderId": 42, "express": False, "tags": ["a"], "weight": 1.5} and problems == []
+    data, problems = input_from_form(fields, {"input.orderId": "4.5", "input.express": "on", "input.tags": "[nope"})
+    assert data == {"express": True}
+    assert [(p["field"], p["message"].split(":")[0]) for p in problems] == [("input.orderId", "must be a whole number"), ("input.tags", "is not valid JSON")]
+
+
+@pytest.fixture
+def page_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_workflow_page_generates_the_test_run_form_and_shows_the_schema(page_client, shipping):
+    html = page_client.get(f"/workflows/{shipping.pk}/").content.decode()
+    assert '<input type="hidden" name="input_form" value="fields">' in html
+    assert '<input id="test-input-orderId" name="input.orderId" type="number" step="1" value="" required>' in html
+    assert '<select id="test-input-priority" name="input.priority"><option value="">—</option><option>low</option><option>high</option></select>' in html
+    assert '<input type="checkbox" id="test-input-express" name="input.express">' in html
+    assert "The order to ship" in html
+    assert 'data-role="input-schema"' in html and '<tr data-input-field="priority"><td><code>priority</code></td><td>string</td>' in html
+
+
+@pytest.mark.django_db
+def test_a_workflow_without_a_schema_keeps_the_json_test_run_form(page_client, make_workflow):
+    workflow = make_workflow(chain(NOTE))
+    html = page_client.get(f"/workflows/{workflow.pk}/").content.decode()
+    assert 'name="input_form"' not in html and 'data-role="input-schema"' not in html
+    assert '<textarea id="test-input" name="input" rows="4" spellcheck="false">{}</textarea>' in html
+
+
+@pytest.mark.django_db
+def test_the_generated_form_starts_a_test_run_with_typed_input(page_client, shipping):
+    response = page_client.post(f"/workflows/{shipping.pk}/test-run/", {
+        "input_form": "fields", "input.orderId": "7", "input.priority": "high", "input.express": "on", "input": ""})
+    assert response.status_code == 302
+    execution = Execution.objects.get(workflow=shipping)
+    assert execution.is_test and execution.input == {"orderId": 7, "priority": "high", "express": True}
+
+
+@pytest.mark.django_db
+def test_the_generated_form_names_the_fields_at_fault_and_keeps_the_values(page_client, shipping):
+    response = page_client.post(f"/workflows/{shipping.pk}/test-run/", {
+        "input_form": "fields", "input.orderId": "", "input.priority": "high", "input": ""})
+    assert response.status_code == 400
+    assert [(e["field"], e["message"]) for e in response.context["form_errors"]] == [("input.orderId", "is required")]
+    html = response.content.decode()
+    assert "<strong>input.orderId</strong>: is required" in html
+    assert "<option selected>high</option>" in html
+    response = page_client.post(f"/workflows/{shipping.pk}/test-run/", {"input_form": "fields", "input.orderId": "x1"})
+    assert [e["field"] for e in response.context["form_errors"]] == ["input.orderId"]
+    assert not Execution.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_viewer_shows_the_schema_of_the_executions_version(page_client, shipping, user):
+    result = services.trigger_workflow(workflow_id=shipping.pk, user_name=user.username, input={"orderId": 1})
+    services.update_workflow(shipping, user=user, definition=with_schema([{"name": "sku", "type": "string"}]))
+    html = page_client.get(f"/workflows/executions/{result.execution_id}/").content.decode()
+    assert "Checked against the input schema of v1" in html
+    assert 'data-input-field="orderId"' in html and 'data-input-field="sku"' not in html

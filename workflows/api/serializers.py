@@ -106,6 +106,10 @@ class DefinitionProblemSerializer(serializers.Serializer):
 class InputFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
+    required = serializers.BooleanField()
+    enum = serializers.ListField(child=serializers.JSONField(), allow_null=True, help_text="The allowed values, if limited")
+    description = serializers.CharField(allow_blank=True)
+    default = serializers.JSONField(allow_null=True)
 
 
 class ValidateRequestSerializer(StrictSerializer):
@@ -129,7 +133,7 @@ class ValidationResultSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         help_text="For each node id, the ids of the nodes that run before it (what its templates may name)",
     )
-    inputFields = InputFieldSerializer(many=True, help_text="The trigger's input keys, from its inputSchema")
+    inputFields = InputFieldSerializer(many=True, help_text="The fields of the workflow's input schema (the trigger's inputSchema): what run forms are made of")
     definition = serializers.JSONField(allow_null=True, help_text="The definition checked (read from `text` for an import)")
 
 
