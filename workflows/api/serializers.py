@@ -37,12 +37,18 @@ class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
     definition = serializers.JSONField(required=True)
     version = serializers.SerializerMethodField()
+    errorWorkflow = serializers.UUIDField(
+        source="error_workflow_id", required=False, allow_null=True,
+        help_text="A workflow of the same tenant started when an execution of this one ends in error "
+                  "(with the failed execution's id, workflow, node, error and input)",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Workflow
-        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "createdAt", "updatedAt"]
+        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "errorWorkflow",
+                  "createdAt", "updatedAt"]
         read_only_fields = ["id"]
 
     def get_version(self, obj: Workflow) -> int | None:
