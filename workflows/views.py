@@ -106,6 +106,9 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
         "workflow_names": {str(workflow.pk): workflow.name, **{str(d): f"{workflow.name} (test draft)" for d in draft_ids}},
         "test_filter_ids": ",".join(str(i) for i in [workflow.pk, *draft_ids]),
         "input_fields": fields,
+        "error_workflow_choices": list(
+            _visible_workflows(request.user).filter(tenant_id=workflow.tenant_id).exclude(pk=workflow.pk).only("id", "name")
+        ),
         "input_text": form.get("input_text", "" if fields else "{}"),
         "definition_text": form.get("definition_text", ""),
         "form_errors": form.get("errors", []),
@@ -146,6 +149,21 @@ def start_test_run(request: HttpRequest, pk) -> HttpResponse:
     context = _detail_context(request, workflow, input_text=input_text, definition_text=definition_text, errors=errors,
                               posted=request.POST)
     return render(request, "workflows/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def set_error_workflow(request: HttpRequest, pk) -> HttpResponse:
+    """Name (or clear) the workflow started when one of this workflow's executions fails."""
+    workflow = _workflow_or_404(request.user, pk)
+    chosen = request.POST.get("error_workflow") or None
+    try:
+        services.update_workflow(workflow, user=request.user, error_workflow_id=chosen)
+    except WorkflowError as exc:
+        messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    else:
+        messages.success(request, "Error workflow saved." if chosen else "Error workflow removed.")
+    return redirect(f"{reverse('workflows:detail', kwargs={'pk': workflow.pk})}#error-workflow")
 
 
 @login_required

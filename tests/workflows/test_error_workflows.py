@@ -256,3 +256,46 @@ def test_the_email_node_is_in_the_catalog(api):
     assert [f["key"] for f in node["configFields"]] == ["to", "subject", "body", "fromEmail"]
     assert [f["key"] for f in node["configFields"] if f["required"]] == ["to", "subject", "body"]
     assert node["icon"] == "mail"
+
+
+# --- Pages ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_workflow_page_names_the_error_workflow_among_its_tenants_workflows(page_client, orders, handler, make_workflow, other_tenant):
+    make_workflow(chain(RECORD), name="Theirs", on_tenant=other_tenant)
+    html = page_client.get(f"/workflows/{orders.pk}/").content.decode()
+    assert f'<option value="{handler.pk}" selected>On failure</option>' in html
+    assert "Theirs" not in html and f'<option value="{orders.pk}"' not in html
+    response = page_client.post(f"/workflows/{orders.pk}/error-workflow/", {"error_workflow": ""})
+    assert response.status_code == 302 and Workflow.objects.get(pk=orders.pk).error_workflow_id is None
+    page_client.post(f"/workflows/{orders.pk}/error-workflow/", {"error_workflow": str(handler.pk)})
+    assert Workflow.objects.get(pk=orders.pk).error_workflow_id == handler.pk
+
+
+@pytest.mark.django_db
+def test_the_workflow_page_refuses_another_tenants_error_workflow(page_client, orders, handler, make_workflow, other_tenant):
+    theirs = make_workflow(chain(RECORD), name="Theirs", on_tenant=other_tenant)
+    response = page_client.post(f"/workflows/{orders.pk}/error-workflow/", {"error_workflow": str(theirs.pk)}, follow=True)
+    assert "errorWorkflow: No workflow" in response.content.decode()
+    assert Workflow.objects.get(pk=orders.pk).error_workflow_id == handler.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_viewer_links_a_failure_and_its_handler(page_client, orders, handler, user, worker):
+    failed = start(orders, user)
+    worker.run_until_idle()
+    started = Execution.objects.get(workflow=handler)
+    html = page_client.get(f"/workflows/executions/{failed.pk}/").content.decode()
+    assert f'Error workflow started: <a href="/workflows/executions/{started.pk}/">' in html
+    html = page_client.get(f"/workflows/executions/{started.pk}/").content.decode()
+    assert f'Started by the failure of <a href="/workflows/executions/{failed.pk}/">' in html
