@@ -299,3 +299,18 @@ def test_the_viewer_links_a_failure_and_its_handler(page_client, orders, handler
     assert f'Error workflow started: <a href="/workflows/executions/{started.pk}/">' in html
     html = page_client.get(f"/workflows/executions/{started.pk}/").content.decode()
     assert f'Started by the failure of <a href="/workflows/executions/{failed.pk}/">' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_shows_the_error_workflow_and_the_failure_handled(orders, handler, user, worker, make_user, tenant):
+    from django.test import Client
+
+    failed = start(orders, user)
+    worker.run_until_idle()
+    started = Execution.objects.get(workflow=handler)
+    admin = Client()
+    admin.force_login(make_user("root", tenant=tenant, is_staff=True, is_superuser=True))
+    page = admin.get(f"/admin/workflows/execution/{started.pk}/change/").content.decode()
+    assert 'name="error_of"' not in page and str(failed.pk) in page
+    page = admin.get(f"/admin/workflows/workflow/{orders.pk}/change/").content.decode()
+    assert f'<option value="{handler.pk}" selected>On failure</option>' in page
