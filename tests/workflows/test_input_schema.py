@@ -92,6 +92,26 @@ def by_widget(workflow, user, payload):
     return response.json()["field"], response.json()["message"]
 
 
+def by_widget_socket(workflow, user, payload):
+    from asgiref.sync import async_to_sync
+
+    from tests.widgets.conftest import open_socket
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send("widget_workflow_connect", {"widgetID": "w1", "workflowID": str(workflow.pk), "mode": "execute",
+                                                    "inputParams": payload})
+        frames = await sock.drain(quiet=1.0)
+        await sock.close()
+        return frames
+
+    frames = async_to_sync(scenario)()
+    errors = [f["data"]["error"] for f in frames if f["event"] == "widget_workflow_error"]
+    if not errors:
+        return None
+    return errors[0]["field"], errors[0]["message"]
+
+
 def by_test_run_api(workflow, user, payload):
     client = APIClient()
     client.force_authenticate(user)
@@ -150,7 +170,7 @@ def by_child(workflow, user, payload, *, make_workflow=None, worker=None):
     return run.error["details"]["field"], run.error["message"]
 
 
-ENTRY_POINTS = [by_python, by_rest, by_shell, by_webhook, by_widget, by_test_run_api, by_test_run_page, by_schedule, by_child]
+ENTRY_POINTS = [by_python, by_rest, by_shell, by_webhook, by_widget, by_widget_socket, by_test_run_api, by_test_run_page, by_schedule, by_child]
 
 
 @pytest.mark.django_db(transaction=True)
