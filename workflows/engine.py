@@ -23,8 +23,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DataError, IntegrityError, OperationalError, transaction
-from django.utils.functional import SimpleLazyObject
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
 from . import inputs, live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for

@@ -55,7 +55,7 @@ def json_schema(raw: Any) -> dict | None:
     if isinstance(raw, Mapping):
         return dict(raw)
     if not isinstance(raw, list):
-        raise ValueError("must be a JSON schema object or a list of {name, type} entries")
+        raise TypeError("must be a JSON schema object or a list of {name, type} entries")
     properties: dict[str, dict] = {}
     required: list[str] = []
     for entry in raw:
@@ -187,10 +187,10 @@ def form_fields(raw: Any) -> list[dict]:
         schema = json_schema(raw)
     except (ValueError, KeyError, AttributeError, TypeError):
         return []
-    properties = schema.get("properties") if isinstance(schema, Mapping) else None
-    if not isinstance(properties, Mapping):
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         return []
-    required = set(schema.get("required") or ()) if isinstance(schema.get("required"), list) else set()
+    properties = schema["properties"]
+    required = set(schema["required"]) if isinstance(schema.get("required"), list) else set()
     fields = []
     for name, spec in properties.items():
         spec = spec if isinstance(spec, Mapping) else {}

@@ -151,7 +151,7 @@ def by_model_event(workflow, user, payload):
     triggers.create_model_trigger(workflow=workflow, datasource="orders", event="insert", run_as=user)
     before = Execution.objects.filter(workflow=workflow).count()
     with transaction.atomic():
-        order = Order.objects.create(tenant=workflow.tenant, number=str(payload.get("orderId", "x")), amount=Decimal("1"))
+        order = Order.objects.create(tenant=workflow.tenant, number=str(payload.get("orderId", "x")), amount=Decimal(1))
     assert Order.objects.filter(pk=order.pk).exists()  # the application's write goes on either way
     if Execution.objects.filter(workflow=workflow).count() > before:
         return None
