@@ -190,7 +190,7 @@ def form_fields(raw: Any) -> list[dict]:
     if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         return []
     properties = schema["properties"]
-    required = set(schema["required"]) if isinstance(schema.get("required"), list) else set()
+    required = {r for r in schema["required"] if isinstance(r, str)} if isinstance(schema.get("required"), list) else set()
     fields = []
     for name, spec in properties.items():
         spec = spec if isinstance(spec, Mapping) else {}

@@ -46,3 +46,9 @@ def test_a_node_naming_itself_or_a_later_node_is_warned_but_local_roots_are_not(
     assert [(w["nodeId"], w["message"].split(",")[0]) for w in warnings] == [
         ("a", "'A' is this node itself"), ("a", "'B' does not run before this node"),
     ]
+
+
+def test_input_fields_of_a_schema_being_edited_never_break_the_answer():
+    for schema in ([{"name": ["x"]}], [{"type": "string"}], ["x"], {"properties": "x"}, {"properties": {"a": 1}, "required": [{}]}, 7):
+        definition = {"nodes": [{"id": "t", "type": "trigger", "config": {"inputSchema": schema}}], "edges": []}
+        assert isinstance(analyse(definition, registry)["inputFields"], list)
