@@ -2,7 +2,7 @@
 form are generated from the schema, and the builder edits it. Screenshots: artifacts/input-schema-*.png."""
 import pytest
 
-from tests.conftest import chain
+from tests.conftest import chain, start_daphne, stop_daphne
 from tests.workflows.test_builder_browser import WAIT, Builder
 from workflows.models import Execution, Workflow
 
@@ -13,6 +13,15 @@ SCHEMA = [
     {"name": "priority", "type": "string", "enum": ["low", "high"]},
     {"name": "express", "type": "boolean"},
 ]
+
+
+@pytest.fixture(scope="module")
+def daphne_server(django_db_setup, django_db_blocker):
+    """The shared fixture's server with a pool its embedded worker fits in (its step threads
+    plus three, plus the page requests), whatever the test run's own pool size."""
+    server = start_daphne({"DATABASE_POOL_MAX_SIZE": "10"})
+    yield server
+    stop_daphne(server)
 
 
 def shipping_definition(schema=SCHEMA) -> dict:
@@ -61,6 +70,8 @@ def test_the_builder_edits_the_schema_and_its_run_form_follows(logged_in_page, d
     page.wait_for_selector('[data-role="state"]:has-text("v2 · saved")', timeout=WAIT)
     assert Workflow.objects.get(pk=workflow.pk).latest_version.definition["nodes"][0]["config"]["inputSchema"][0]["required"] is True
 
+    # The run form is made from the server's latest validation answer: wait for the new schema's.
+    page.wait_for_function("() => (window.workflowBuilder.validation?.inputFields || []).length === 2", timeout=WAIT)
     page.click('[data-role="test-run"]')
     dialog = page.locator('[data-role="run-form"]')
     dialog.locator('[data-input-field="priority"] select').wait_for(timeout=WAIT)
