@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import inputs, services, stats, testruns
+from . import inputs, operator, services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
 from .models import Execution, Workflow
@@ -196,8 +196,12 @@ def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def retry_execution(request: HttpRequest, pk) -> HttpResponse:
     execution = _operable_execution(request, pk)
+    from_node = request.POST.get("fromNode") or None
+    if from_node is None and operator.RETRY not in operator.actions_for_state(execution):
+        messages.error(request, f"The execution is {execution.status}: there is no failed node to retry from.")
+        return redirect(_back(request, execution.pk))
     try:
-        services.retry_execution(execution, from_node=request.POST.get("fromNode") or None)
+        services.retry_execution(execution, from_node=from_node)
         messages.success(request, "Retrying from the failed node.")
     except WorkflowError as exc:
         messages.error(request, exc.message)

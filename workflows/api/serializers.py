@@ -1,9 +1,12 @@
 """Serializers for the workflows API; JSON keys are camelCase on the wire."""
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from ..models import Execution, NodeRun, Workflow, WorkflowVersion
+from .. import operator
+from ..models import Execution, NodeRun, NodeRunStatus, Workflow, WorkflowVersion
+from ..nodes import registry
 
 
 def refuse_unknown_keys(data, known) -> None:
@@ -312,10 +315,31 @@ class TriggerResultSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+def _caller(serializer):
+    """The user a serializer answers for: `user` in its context, or the request's."""
+    context = serializer.context
+    return context.get("user") or getattr(context.get("request"), "user", None)
+
+
+def pause_serializers() -> dict:
+    """The serializers of the node types that describe their pauses, by their `kind`."""
+    found = {}
+    for node_type in registry.all():
+        if node_type.pause_serializer is not None:
+            kind = next(iter(node_type.pause_serializer().fields["kind"].choices))
+            found[kind] = node_type.pause_serializer
+    return found
+
+
 class NodeRunSerializer(serializers.ModelSerializer):
     nodeId = serializers.CharField(source="node_id")
     type = serializers.CharField(source="node_type")
-    resolvedConfig = serializers.JSONField(source="resolved_config")
+    resolvedConfig = serializers.SerializerMethodField(
+        help_text="The config the step ran with, its templates resolved against the execution context (null before it ran)"
+    )
+    waitingFor = serializers.SerializerMethodField(
+        help_text="For a paused node whose type describes its pauses: what it waits for (approval, event...)"
+    )
     pauseData = serializers.JSONField(source="pause_data")
     wakeAt = serializers.DateTimeField(source="wake_at")
     availableAt = serializers.DateTimeField(source="available_at")
@@ -326,9 +350,32 @@ class NodeRunSerializer(serializers.ModelSerializer):
         model = NodeRun
         fields = [
             "nodeId", "label", "type", "status", "branch", "attempt", "output", "error", "logs",
-            "resolvedConfig", "pauseData", "wakeAt", "availableAt", "startedAt", "finishedAt",
+            "resolvedConfig", "pauseData", "waitingFor", "wakeAt", "availableAt", "startedAt", "finishedAt",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_resolvedConfig(self, run: NodeRun):
+        stored = run.resolved_config
+        node_type = registry.get(run.node_type)
+        if stored is None or node_type is None or node_type.resolve_config:
+            return stored  # the engine resolved it before the step ran: what the step saw
+        # A node that resolves its own config (Request Approval, For Each) stored it as written.
+        try:
+            return node_type.display_config(stored, run.execution.context or {})
+        except ValueError:  # a template that is not a path: show it as written
+            return stored
+
+    @extend_schema_field(PolymorphicProxySerializer(
+        component_name="PauseDetails", serializers=pause_serializers, resource_type_field_name="kind", allow_null=True,
+    ))
+    def get_waitingFor(self, run: NodeRun) -> dict | None:
+        if run.status != NodeRunStatus.PAUSED:
+            return None
+        node_type = registry.get(run.node_type)
+        if node_type is None or node_type.describe_pause is None:
+            return None
+        return node_type.describe_pause(run, _caller(self))
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -354,10 +401,18 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
 class ExecutionDetailSerializer(ExecutionSerializer):
     nodeRuns = NodeRunSerializer(source="node_runs", many=True)
+    allowedActions = serializers.SerializerMethodField(
+        help_text="What the caller may do to the execution in its state (workflows.operator.allowed_actions)"
+    )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns"]
+        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns", "allowedActions"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY])))
+    def get_allowedActions(self, execution: Execution) -> list[str]:
+        user = _caller(self)
+        return operator.allowed_actions(execution, user) if user is not None else []
 
 
 class RetrySerializer(StrictSerializer):
