@@ -181,6 +181,11 @@ class Execution(models.Model):
             models.Index(fields=["status"]),
             # Partial: the executions that start normally (all but error handlers) skip it.
             models.Index(fields=["error_of"], condition=Q(error_of__isnull=False), name="execution_error_of_idx"),
+            # The home page's counts and latest failures of one tenant's production runs:
+            # running and paused now, finished (by status) since a moment.
+            models.Index(
+                fields=["tenant", "status", "finished_at"], condition=Q(is_test=False), name="execution_tenant_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +241,32 @@ class NodeRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status})"
+
+
+class WorkerProcess(models.Model):
+    """One worker process as its heartbeats describe it (`workflows.worker`): written when it
+    starts, updated every WORKFLOW_HEARTBEAT_SECONDS, marked stopped when it stops cleanly.
+    A row whose heartbeat is older than WORKFLOW_WORKER_STALE_SECONDS and that never said it
+    stopped belongs to a worker that died or hangs."""
+
+    name = models.CharField(max_length=100, unique=True)  # the lease owner of its node runs
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    version = models.CharField(max_length=50, blank=True, default="")
+    embedded = models.BooleanField(default=False)  # runs inside a web process
+    concurrency = models.PositiveIntegerField()
+    steps_in_flight = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["last_heartbeat_at"], name="workerprocess_heartbeat_idx")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- Plugins: integrations and triggers -----------------------------------------------

@@ -6,6 +6,8 @@ from . import views
 app_name = "workflows"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("home/panels/", views.home_panels, name="home-panels"),
+    path("workers/", views.workers, name="workers"),
     path("workflows/", views.workflow_list, name="list"),
     path("workflows/examples/embed/", views.embed_example, name="embed-example"),
     path("workflows/new/", views.workflow_builder, name="new"),

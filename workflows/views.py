@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import inputs, operator, services, stats, testruns
+from . import dashboard, inputs, operator, services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
 from .layout import layout
 from .models import Execution, Workflow
+from .navigation import url_or_none
 from .selectors import executions_for, version_input_fields, workflows_for
 from .tenancy import active_tenant, in_active_tenant
 from .viewer import can_operate, viewer_executions
@@ -26,8 +30,38 @@ RECENT = 20
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """What needs the user now in the tenant they act in (see workflows.dashboard)."""
     workflows = in_active_tenant(_visible_workflows(request.user), request)
-    return render(request, "home.html", {"workflow_count": workflows.count()})
+    return render(request, "home.html", {"workflow_count": workflows.count(), **_dashboard_context(request)})
+
+
+@login_required
+def home_panels(request: HttpRequest) -> HttpResponse:
+    """The home page's cards alone: what its script fetches when an execution changes."""
+    return render(request, "workflows/_dashboard.html", _dashboard_context(request))
+
+
+def _dashboard_context(request) -> dict:
+    tenant = active_tenant(request)
+    summary = dashboard.dashboard(user=request.user, tenant=tenant, now=timezone.now()) if tenant else None
+    return {
+        "dashboard": summary, "may_see_workers": dashboard.may_see_workers(request.user),
+        "executions_url": url_or_none("workflows:executions"),  # the counts link to the list, filtered
+    }
+
+
+@login_required
+def workers(request: HttpRequest) -> HttpResponse:
+    """Every worker process remembered, alive first; operators only (workers serve all tenants)."""
+    if not dashboard.may_see_workers(request.user):
+        raise PermissionDenied("Only operators (staff and tenant admins) may see the workers.")
+    now = timezone.now()
+    rows = dashboard.workers(now=now)
+    return render(request, "workflows/workers.html", {
+        "rows": rows, "now": now, "counts": dashboard.worker_counts(now=now),
+        "stale_seconds": settings.WORKFLOW_WORKER_STALE_SECONDS,
+        "heartbeat_seconds": settings.WORKFLOW_HEARTBEAT_SECONDS,
+    })
 
 
 def _visible_workflows(user):

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0005_noderun_indexes_fillfactor'),
+        ('workflows', '0006_worker_heartbeats_dashboard_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
