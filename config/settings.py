@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -336,3 +337,13 @@ WORKFLOW_TEST_RUN_MAX_AGE = env("WORKFLOW_TEST_RUN_MAX_AGE", default="7d")
 WORKFLOW_TEST_RUN_CLEANUP_SECONDS = env.float("WORKFLOW_TEST_RUN_CLEANUP_SECONDS", default=3600.0)
 if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0:
     WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] = WORKFLOW_TEST_RUN_CLEANUP_SECONDS
+
+# --- Operator console: bulk operations on executions ------------------------------------
+# A bulk cancel or retry fixes its set of executions (at most WORKFLOW_BULK_MAX) when it is
+# made; every worker's timer acts on it in batches of WORKFLOW_BULK_BATCH, at most
+# WORKFLOW_BULK_PER_TICK executions a tick, every WORKFLOW_BULK_SECONDS.
+WORKFLOW_BULK_MAX = env.int("WORKFLOW_BULK_MAX", default=10_000)
+WORKFLOW_BULK_BATCH = env.int("WORKFLOW_BULK_BATCH", default=100)
+WORKFLOW_BULK_PER_TICK = env.int("WORKFLOW_BULK_PER_TICK", default=500)
+WORKFLOW_BULK_SECONDS = env.float("WORKFLOW_BULK_SECONDS", default=1.0)
+WORKFLOW_WORKER_DUTIES["workflows.operations.run_bulk_batches"] = WORKFLOW_BULK_SECONDS

@@ -91,6 +91,7 @@ class Viewer {
     for (const run of Object.values(this.runs)) this.paintNode(run);
     this.paintHeader();
     this.paintTimeline();
+    this.paintActions(snap.execution.operatorActions);
     if (this.selected) this.paintDetails();
   }
 
@@ -117,7 +118,31 @@ class Viewer {
     // Which actions apply is the server's rule (allowedActions): none until it answers again.
     if (changed) this.execution.allowedActions = [];
     this.paintHeader();
-    if (changed) this.refresh();
+    if (changed) this.refresh();  // the server's allowed actions, and who acted and why
+  }
+
+  /* Operator actions (who cancelled, retried or ran it again, when and why), under the timeline. */
+  paintActions(actions) {
+    const body = this.q("operator-actions");
+    if (!body || !Array.isArray(actions)) return;
+    if (!actions.length) {
+      body.replaceChildren(el("tr", { className: "wf-empty" }, [el("td", { colspan: "4", className: "muted", text: "No one has acted on this execution." })]));
+      return;
+    }
+    const names = { cancel: "Cancel", retry: "Retry", run_again: "Run again" };
+    body.replaceChildren(...actions.map((a) => {
+      const details = a.details || {};
+      const what = [names[a.action] || a.action];
+      if (details.fromNode) what.push(" from " + details.fromNode);
+      if (details.newExecutionId) what.push(" → ", el("a", { href: `/workflows/executions/${details.newExecutionId}/`, text: "new execution" }));
+      if (details.bulkOperationId) what.push(" ", el("span", { className: "muted", text: "(bulk)" }));
+      return el("tr", { "data-action": a.action }, [
+        el("td", {}, [el("time", { datetime: a.createdAt, text: formatTime(a.createdAt) })]),
+        el("td", { text: a.user }),
+        el("td", {}, what),
+        el("td", { "data-role": "reason", text: a.reason || "—" }),
+      ]);
+    }));
   }
 
   paintNode(run) {
@@ -217,6 +242,7 @@ class Viewer {
         if (data.status === this.execution.status) this.execution.allowedActions = data.allowedActions;
         this.execution.context = data.context;
         this.paintHeader();
+        this.paintActions(data.operatorActions);
         if (this.selected) this.paintDetails();
       })
       .catch(() => { /* the cached details stay on screen */ });

@@ -5,7 +5,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from .. import operator
-from ..models import Execution, NodeRun, NodeRunStatus, Workflow, WorkflowVersion
+from ..models import BulkOperation, Execution, NodeRun, NodeRunStatus, OperatorAction, Workflow, WorkflowVersion
 from ..nodes import registry
 
 
@@ -399,15 +399,30 @@ class ExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OperatorActionSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="username")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = OperatorAction
+        fields = ["id", "action", "user", "reason", "details", "createdAt"]
+        read_only_fields = fields
+
+
 class ExecutionDetailSerializer(ExecutionSerializer):
     nodeRuns = NodeRunSerializer(source="node_runs", many=True)
+    operatorActions = serializers.SerializerMethodField(help_text="Who cancelled, retried or ran it again, when and why")
     allowedActions = serializers.SerializerMethodField(
         help_text="What the caller may do to the execution in its state (workflows.operator.allowed_actions)"
     )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns", "allowedActions"]
+        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns", "operatorActions", "allowedActions"]
         read_only_fields = fields
+
+    @extend_schema_field(OperatorActionSerializer(many=True))
+    def get_operatorActions(self, obj: Execution) -> list:
+        return OperatorActionSerializer(obj.operator_actions.order_by("created_at", "id"), many=True).data
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY])))
     def get_allowedActions(self, execution: Execution) -> list[str]:
@@ -418,3 +433,57 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 class RetrySerializer(StrictSerializer):
     fromNode = serializers.CharField(required=False, allow_null=True)
     version = serializers.CharField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the execution's record of operator actions)")
+
+
+# --- Operator actions and bulk operations -------------------------------------------------
+
+
+REASON_HELP = "Why (kept in the execution's record of operator actions)"
+
+
+class CancelSerializer(StrictSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+
+
+class RunAgainSerializer(InputSerializer):
+    input = serializers.JSONField(required=False, allow_null=True, help_text="An edited copy of the input; default: the same input")
+    version = serializers.CharField(required=False, allow_null=True, help_text="latest or a number; default: the same version")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+
+    def validate_input(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class BulkOperationRequestSerializer(StrictSerializer):
+    tenant = serializers.UUIDField(required=False, help_text="Needed only by users of several tenants (as for workflows)")
+    action = serializers.ChoiceField(choices=["cancel", "retry"], help_text="cancel: running and paused executions; retry: failed ones, from the failed node")
+    filters = serializers.DictField(
+        required=False, default=dict,
+        help_text="The executions list's filters as its query parameters, e.g. {\"status\": \"error\", \"input\": [\"orderId:42\"]}",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+    dryRun = serializers.BooleanField(required=False, default=False, help_text="Only count the executions it would act on")
+    expectedCount = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="The count the operator confirmed: a different count now answers 409, nothing done",
+    )
+
+
+class BulkCountSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class BulkOperationSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="username")
+    createdAt = serializers.DateTimeField(source="created_at")
+    finishedAt = serializers.DateTimeField(source="finished_at")
+
+    class Meta:
+        model = BulkOperation
+        fields = ["id", "action", "status", "user", "reason", "filters", "total", "processed", "succeeded", "failed",
+                  "errors", "createdAt", "finishedAt"]
+        read_only_fields = fields

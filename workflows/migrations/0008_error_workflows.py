@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0006_worker_heartbeats_dashboard_index'),
+        ('workflows', '0007_operator_actions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
