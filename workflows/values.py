@@ -126,7 +126,11 @@ def clean(value: Any) -> Any:
     return value
 
 
-def loads(text: str, *, max_depth: int) -> Any:
+# The default bound on nesting (the API's is the setting API_MAX_JSON_DEPTH, 64 unless set).
+MAX_DEPTH = 64
+
+
+def loads(text: str, *, max_depth: int = MAX_DEPTH) -> Any:
     """json.loads under the same rules as the API's bodies: ValueError saying where when the
     text nests deeper than `max_depth` or holds a NUL or a lone surrogate (for JSON typed into
     a form or carried inside a string field)."""
