@@ -2,7 +2,6 @@
 actions that approve or reject as the signed-in admin when eligible."""
 from __future__ import annotations
 
-
 from django.contrib import admin, messages
 
 from workflows.admin import pretty_json

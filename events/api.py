@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 from workflows.api.serializers import refuse_unknown_keys
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
-from workflows.services import as_uuid, trigger_workflow
+from workflows.ids import as_uuid
+from workflows.services import trigger_workflow
 
 from . import selectors, services
 from .authentication import HasWorkflowApiKey, WorkflowApiKeyAuthentication

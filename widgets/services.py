@@ -17,11 +17,18 @@ from django.utils import timezone
 
 from workflows import engine
 from workflows.exceptions import ExecutionFinished, InvalidState
+from workflows.ids import as_uuid
 from workflows.models import Execution, NodeRun, NodeRunStatus, Workflow
 from workflows.selectors import tenant_ids_for
-from workflows.services import as_uuid, trigger_workflow
+from workflows.services import trigger_workflow
 
-from .exceptions import Forbidden, InstanceFinished, InvalidConfig, NotFound, SyncTimeout
+from .exceptions import (
+    Forbidden,
+    InstanceFinished,
+    InvalidConfig,
+    NotFound,
+    SyncTimeout,
+)
 from .models import Widget
 from .processing import Processed, process_context
 

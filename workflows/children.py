@@ -6,9 +6,9 @@ from django.conf import settings
 
 from . import engine
 from .engine import FOR_EACH
+from .ids import as_uuid
 from .models import Execution, ExecutionStatus, NodeRun, Workflow
 from .nodes import NodeError
-from .services import as_uuid
 
 __all__ = ["FOR_EACH", "start_children", "cancel_children"]
 

@@ -49,7 +49,7 @@ class Pause:
 
     until: datetime | None = None
     data: dict | None = None
-    persist: Callable[[Any], "StepResult | dict | None"] | None = None
+    persist: Callable[[Any], StepResult | dict | None] | None = None
 
 
 @dataclass

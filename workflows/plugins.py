@@ -21,8 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .nodes import Field, NodeError, NodeType, StepContext
 from .fields import field_definition_problems
+from .nodes import Field, NodeError, NodeType, StepContext
 
 INTEGRATION_FIELD = "integrationId"
 
@@ -134,8 +134,7 @@ class LazyStep:
         if self._function is None:
             with self._lock:
                 if self._function is None:
-                    module_path, _, name = self.path.partition(":")
-                    self._function = getattr(importlib.import_module(module_path), name)
+                    self._function = import_string(self.path.replace(":", "."))
         return self._function
 
 

@@ -1,9 +1,8 @@
 """Writes: save workflows (a new version per definition change), trigger, cancel, retry."""
 from __future__ import annotations
 
-import importlib
-import uuid
 import contextlib
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils.functional import SimpleLazyObject
+from django.utils.module_loading import import_string
 
 from . import engine, store
 from .definition import validate_definition
@@ -25,7 +25,8 @@ from .exceptions import (
     WorkflowInactive,
     WorkflowNotFound,
 )
-from .models import Execution, Membership, Tenant, Workflow, WorkflowVersion
+from .ids import as_uuid
+from .models import Execution, Tenant, Workflow, WorkflowVersion
 from .nodes import registry
 
 
@@ -33,14 +34,6 @@ from .nodes import registry
 class TriggerResult:
     execution_id: uuid.UUID
     status: str = "running"
-
-
-def as_uuid(value: Any) -> uuid.UUID | None:
-    """`value` as a UUID, or None when it is not one (ids from URLs, bodies and sockets)."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
 
 
 def create_workflow(
@@ -111,8 +104,7 @@ def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVe
 def run_trigger_checks(*, version: WorkflowVersion, user) -> None:
     """Checks every trigger passes (settings.WORKFLOW_TRIGGER_CHECKS); each may raise a WorkflowError."""
     for path in getattr(settings, "WORKFLOW_TRIGGER_CHECKS", []):
-        module_path, _, name = path.rpartition(".")
-        getattr(importlib.import_module(module_path), name)(version=version, user=user)
+        import_string(path)(version=version, user=user)
 
 
 def trigger_workflow(

@@ -25,9 +25,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from . import live
 from .authentication import user_for_request
 from .exceptions import ExecutionNotFound, error_body
+from .ids import as_uuid
 from .models import Execution
 from .selectors import tenant_ids_for
-from .services import as_uuid
 from .viewer import snapshot, viewer_executions
 
 logger = logging.getLogger("workflows.sse")
@@ -85,7 +85,7 @@ class Subscription:
         self.channel: str | None = None
         self._pending: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> Subscription:
         self.channel = await self.layer.new_channel()
         for group in self.groups:
             await self.layer.group_add(group, self.channel)

@@ -89,7 +89,7 @@ class Claim:
         """The same for every attempt of this node run, new after a retry from a node."""
         return f"{self.execution_id}:{self.node_id}:{self.retry_count}"
 
-    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> "Claim":
+    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> Claim:
         """The claim on a successor handed to the same worker in the same transaction."""
         return replace(self, run_id=run_id, node_id=node_id, attempt=1, context=context, revision=revision, started_at=now)
 

@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from .ids import as_uuid
 from .models import Tenant
-from .services import as_uuid
 
 SESSION_KEY = "workflows_active_tenant"
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services, stats, testruns
 from .exceptions import InvalidDefinition, WorkflowError
+from .ids import as_uuid
 from .layout import layout
 from .models import Execution, Workflow
 from .selectors import executions_for, workflows_for
@@ -206,7 +207,7 @@ def embed_example(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('workflows:embed-example')}?execution={result.execution_id}")
     execution = None
     if request.GET.get("execution"):
-        pk = services.as_uuid(request.GET["execution"])
+        pk = as_uuid(request.GET["execution"])
         execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
         if execution is None:
             raise Http404("Execution not found")

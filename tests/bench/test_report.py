@@ -15,7 +15,7 @@ def test_a_figure_prints_its_median_min_and_max():
 def test_a_missing_peer_says_why_instead_of_a_number():
     why = "DBOS could not run: ModuleNotFoundError: No module named 'dbos'"
     text = table(results(dbos_steps_per_s={"median": None}, unavailable={"dbos_steps_per_s": why}))
-    line = next(l for l in text.splitlines() if l.startswith("DBOS queue"))
+    line = next(row for row in text.splitlines() if row.startswith("DBOS queue"))
     assert "n/a" in line and why in line
 
 

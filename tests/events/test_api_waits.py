@@ -2,9 +2,9 @@
 import pytest
 
 from events import services
+from tests.conftest import error_fields
 from tests.events.conftest import payment_definition
 from workflows.services import trigger_workflow
-from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db
 

@@ -8,11 +8,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.conftest import error_fields
 from tests.widgets.conftest import CHART, three_steps
 from widgets import registry
 from widgets.models import Widget, WidgetConnection
 from workflows.models import Execution
-from tests.conftest import error_fields
 
 
 @pytest.fixture

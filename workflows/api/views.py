@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from .. import editor, services, stats, testruns
 from ..diff import diff_definitions
 from ..exceptions import InvalidState, UserNotInTenant, WorkflowNotFound
+from ..ids import as_uuid
 from ..models import ExecutionStatus, Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from ..tenancy import active_tenant
@@ -29,15 +30,15 @@ from .serializers import (
     RetrySerializer,
     RunFromHereSerializer,
     StaleVersionErrorSerializer,
+    TestRunSerializer,
+    TriggerResultSerializer,
+    TriggerSerializer,
     ValidateRequestSerializer,
     ValidationResultSerializer,
     VersionDetailSerializer,
     VersionSerializer,
-    TriggerResultSerializer,
-    TestRunSerializer,
-    TriggerSerializer,
-    WorkflowStatsSerializer,
     WorkflowSerializer,
+    WorkflowStatsSerializer,
     WorkflowUpdateSerializer,
 )
 
@@ -55,7 +56,7 @@ def choose_tenant(request, requested) -> Tenant:
     # Scripts (token, API key) must say which tenant; only a session has an active one.
     if isinstance(request.successful_authenticator, SessionAuthentication) and len(tenant_ids) > 1:
         return active_tenant(request)
-    raise ValidationError({"tenant": ["required: you belong to %d tenants" % len(tenant_ids)]})
+    raise ValidationError({"tenant": [f"required: you belong to {len(tenant_ids)} tenants"]})
 
 
 class WorkflowViewSet(viewsets.ModelViewSet):
@@ -287,7 +288,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def _filter(qs, params):
         errors = {}
         if params.get("workflow"):
-            pk = services.as_uuid(params["workflow"])
+            pk = as_uuid(params["workflow"])
             if pk is None:
                 errors["workflow"] = ["not a valid workflow id"]
             qs = qs.filter(workflow_id=pk)

@@ -3,10 +3,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from events import services
 from workflows.exceptions import WorkflowError
 from workflows.models import Tenant
-
-from events import services
 
 
 def tenant_from(slug: str | None) -> Tenant:
