@@ -1,48 +1,37 @@
-"""The widget socket: translates the widget protocol to bridge services and back.
+"""The widget socket: translates the widget protocol to the widgets' services and back.
 
-One consumer per browser socket. It keeps its own widgets in memory (widgetID -> the
-execution it watches) and joins the channel-layer group `execution-<id>` of each, so
-node and status updates reach it from any worker or process (Redis channel layer), and it
-processes the context for its own widgets where the socket lives. The same widgetID on
-two sockets is two independent registrations: updates never cross between them.
+One consumer per browser socket. What it watches (widgetID -> execution, the contexts) is a
+`services.SocketWidgets`, where every change of that state lives; the consumer joins the
+channel-layer group `execution-<id>` of each watched execution, so node and status updates
+reach it from any worker or process (Redis channel layer), and it processes the context for
+its own widgets where the socket lives. The same widgetID on two sockets is two independent
+registrations: updates never cross between them.
 """
 from __future__ import annotations
 
 import json
 import logging
 import time
-from dataclasses import dataclass
+import uuid
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from workflows.exceptions import WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
-from workflows.models import FINISHED_STATUSES, Execution
+from workflows.models import Execution
 
 from . import registry, services
 from .exceptions import InvalidConfig, NotFinished, socket_error
-from .services import WidgetSpec
+from .services import LiveWidget, SocketWidgets, WidgetSpec
 
 logger = logging.getLogger("widgets.consumers")
 
-COMPLETED_NODE_STATUSES = ("success", "error")
 MODES = ("execute", "subscribe", "replay")
 TOUCH_EVERY_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
 # that it should reconnect and subscribe again; the browser client does so with backoff.
 RECONNECT = 4503
-
-
-@dataclass
-class LiveWidget:
-    """A widget registered on this socket and the execution it watches."""
-
-    spec: WidgetSpec
-    instance_id: str
-    mode: str
-    finished: bool = False
 
 
 class WidgetConsumer(AsyncJsonWebsocketConsumer):
@@ -54,12 +43,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
-        self.widgets: dict[str, LiveWidget] = {}
-        self.runs: set[str] = set()
+        self.watching = SocketWidgets()
         self.joined: set[str] = set()
-        # The context of each watched execution as of the last update this socket handled:
-        # read once when a widget connects, then merged node by node (no read per update).
-        self.contexts: dict[str, dict] = {}
         await self.accept()
 
     async def __call__(self, scope, receive, send):
@@ -79,7 +64,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if groups:
             for group in list(getattr(self, "joined", ())):
                 await self.channel_layer.group_discard(group, self.channel_name)
-        if getattr(self, "widgets", None):
+        watching = getattr(self, "watching", None)
+        if watching is not None and watching.widgets:
             await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
 
     async def send_event(self, event: str, data: dict) -> None:
@@ -87,17 +73,17 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     # --- Client -> server ----------------------------------------------------------------
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+    @classmethod
+    async def decode_json(cls, text_data):
         try:
-            content = json.loads(text_data or bytes_data or "")
-        except (TypeError, ValueError):
-            content = None
+            return json.loads(text_data)
+        except ValueError:
+            return None  # not JSON: receive_json answers with an error frame
+
+    async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
             return
-        await self.receive_json(content)
-
-    async def receive_json(self, content, **kwargs):
         event, data = content.get("event"), content.get("data") or {}
         handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in EVENTS else None
         if handler is None:
@@ -129,28 +115,23 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._replay(spec, data)
 
     async def on_widget_refresh(self, data: dict) -> None:
-        widget_id = data.get("widgetID")
-        current = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
+        current = self.watching.get(data.get("widgetID"))
         if current is not None:
-            spec = WidgetSpec(**{**current.spec.__dict__})
-            if data.get("inputParams") is not None:
-                if not isinstance(data["inputParams"], dict):
-                    raise InvalidConfig("inputParams must be an object", field="inputParams")
-                spec.input_params = {**spec.input_params, **data["inputParams"]}
+            spec = services.refreshed_spec(current.spec, data.get("inputParams"))
         else:
-            spec = await database_sync_to_async(services.widget_spec)(widget_id, data, user=self.user)
+            spec = await database_sync_to_async(services.widget_spec)(data.get("widgetID"), data, user=self.user)
         await self._execute(spec, tenant_id=data.get("tenantID"), mode="refresh")
 
     async def on_widget_workflow_disconnect(self, data: dict) -> None:
         widget_id = data.get("widgetID")
-        existed = isinstance(widget_id, str) and widget_id in self.widgets
+        existed = self.watching.get(widget_id) is not None
         if existed:
             await self._drop(widget_id)
         await self.send_event("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
 
     async def on_widget_send_input(self, data: dict) -> None:
         widget_id = data.get("widgetID")
-        widget = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
+        widget = self.watching.get(widget_id)
         instance_id = data.get("instanceID") or (widget.instance_id if widget else None)
         ack = {"widgetID": widget_id, "instanceID": instance_id, "inputType": data.get("inputType")}
         try:
@@ -169,7 +150,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         execution = await database_sync_to_async(services.find_execution)(data.get("runId"), user=self.user)
         instance_id = str(execution.pk)
         await self._join(instance_id)
-        self.runs.add(instance_id)
+        self.watching.runs.add(instance_id)
         execution = await database_sync_to_async(services.reload)(instance_id)
         await self.send_event("workflow_status_update", {
             "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
@@ -178,63 +159,49 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_workflow_run_leave(self, data: dict) -> None:
         instance_id = str(data.get("runId"))
-        self.runs.discard(instance_id)
+        self.watching.runs.discard(instance_id)
         await self._leave_if_unused(instance_id)
 
     # --- Modes ------------------------------------------------------------------------------
 
     async def _execute(self, spec: WidgetSpec, *, tenant_id, mode: str) -> None:
-        """Start an execution with this socket already in its group: the group is joined
-        inside the creating transaction, so no worker can run a node before we listen."""
+        """Start an execution with this socket already in its group: its id is chosen here
+        and the group joined before it exists, so no worker can run a node before we listen."""
         await self._drop(spec.widget_id)
-        joined: list[str] = []
-        created: dict = {}
-
-        def before_commit(execution) -> None:
-            group = execution_group(execution.pk)
-            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
-            joined.append(group)
-            # The state as created: every later change reaches us through the group.
-            created.update(context=dict(execution.context), status=execution.status,
-                           meta=services.workflow_meta(execution))
-            registry.register(
-                channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
-                mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
-                workflow_config=spec.workflow_config,
-            )
-
+        instance_id = str(uuid.uuid4())
+        await self._join(instance_id)
         try:
             execution = await database_sync_to_async(services.start_execution)(
-                spec, user=self.user, tenant_id=tenant_id, before_commit=before_commit
+                spec, user=self.user, tenant_id=tenant_id, execution_id=uuid.UUID(instance_id)
             )
         except Exception:
-            for group in joined:  # the transaction rolled back: nothing to listen to
-                await self.channel_layer.group_discard(group, self.channel_name)
+            await self._leave_if_unused(instance_id)  # nothing was created: nothing to listen to
             raise
-        self.joined.update(joined)
-        widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
-        self.widgets[spec.widget_id] = widget
-        await self._send_connected(widget, context=created["context"], status=created["status"], meta=created["meta"])
+        # Listening since before it existed, every change reaches us through the group,
+        # its end too: what was read only stands in for the state as created.
+        await self._watch(spec, execution, mode=mode, end_from_group=True)
 
     async def _subscribe(self, spec: WidgetSpec, data: dict) -> None:
         """Join first, then read: whatever completed before the join is in the context read."""
         execution = await self._instance(data)
         await self._drop(spec.widget_id)
-        instance_id = str(execution.pk)
-        await self._join(instance_id)
-        widget = LiveWidget(spec=spec, instance_id=instance_id, mode="subscribe")
-        self.widgets[spec.widget_id] = widget
+        await self._join(str(execution.pk))
+        await self._watch(spec, await database_sync_to_async(services.reload)(execution.pk), mode="subscribe")
+
+    async def _watch(self, spec: WidgetSpec, execution: Execution, *, mode: str, end_from_group: bool = False) -> None:
+        """Register the widget on an execution whose group this socket joined, read after the
+        join: later changes arrive through the group, earlier ones are in what was read."""
         await database_sync_to_async(registry.register)(
             channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
-            mode="subscribe", widget_type=spec.widget_type or "", widget_config=spec.widget_config,
+            mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
             workflow_config=spec.workflow_config,
         )
-        execution = await database_sync_to_async(services.reload)(instance_id)
+        widget = self.watching.watch(spec, instance_id=str(execution.pk), mode=mode, context=execution.context)
         await self._send_connected(
             widget, context=execution.context, status=execution.status, meta=services.workflow_meta(execution)
         )
         # It may have finished before we joined its group: its final status is not coming.
-        if execution.is_finished:
+        if execution.is_finished and not end_from_group:
             await self._finish(widget, status=execution.status, context=execution.context, error=execution.error)
 
     async def _replay(self, spec: WidgetSpec, data: dict) -> None:
@@ -265,7 +232,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         return execution
 
     async def _send_connected(self, widget: LiveWidget, *, context: dict, status: str, meta: dict) -> None:
-        self.contexts[widget.instance_id] = dict(context)
         processed = widget.spec.process(context) if widget.spec.widget_type else None
         await self.send_event("widget_workflow_connected", {
             "widgetID": widget.spec.widget_id,
@@ -288,16 +254,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def _leave_if_unused(self, instance_id: str) -> None:
         group = execution_group(instance_id)
-        used = instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values())
-        if not any(w.instance_id == instance_id for w in self.widgets.values()):
-            self.contexts.pop(instance_id, None)
-        if group in self.joined and not used:
+        if group in self.joined and not self.watching.in_use(instance_id):
             await self.channel_layer.group_discard(group, self.channel_name)
             self.joined.discard(group)
 
     async def _drop(self, widget_id: str) -> None:
         """Forget a widget's old mapping (re-registering on a new execution drops the old one)."""
-        old = self.widgets.pop(widget_id, None)
+        old = self.watching.drop(widget_id)
         if old is None:
             return
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
@@ -307,12 +270,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         """Mark this socket's registrations as seen, at most once a minute, so the stale
         cleanup only removes what a closed or crashed server left behind."""
         now = time.monotonic()
-        if self.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
+        if self.watching.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
             self._touched = now
             await database_sync_to_async(registry.touch)(self.channel_name)
-
-    def _watchers(self, instance_id: str) -> list[LiveWidget]:
-        return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
 
     # --- Server -> client (channel-layer messages from workflows.live) -------------------------
 
@@ -323,8 +283,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def node_update(self, message: dict) -> None:
         instance_id = message["executionId"]
-        watching = any(w.instance_id == instance_id for w in self.widgets.values())
-        if not watching and instance_id not in self.runs:
+        if not self.watching.in_use(instance_id):
             return
         await self.send_event("workflow_node_update", {
             "instanceID": instance_id, "nodeID": message["nodeId"], "label": message.get("label"),
@@ -332,17 +291,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "error": message.get("error"), "startedAt": message.get("startedAt"),
             "finishedAt": message.get("finishedAt"),
         })
-        watchers = self._watchers(instance_id)
-        if message["status"] not in COMPLETED_NODE_STATUSES or not watchers:
+        context = self.watching.node_finished(
+            instance_id, label=message["label"], status=message["status"],
+            output=message.get("output"), error=message.get("error"),
+        )
+        if context is None:
             return
         await self._keep_alive()
-        context = self.contexts.setdefault(instance_id, {})
-        if message["status"] == "success":
-            context[message["label"]] = message.get("output")
-        else:
-            context[message["label"]] = {"error": (message.get("error") or {}).get("message")}
-        context = dict(context)
-        for widget in watchers:
+        for widget in self.watching.watchers(instance_id):
             processed = widget.spec.process(context)
             await self.send_event("widget_context_update", {
                 "widgetID": widget.spec.widget_id,
@@ -359,25 +315,20 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def status_update(self, message: dict) -> None:
         instance_id = message["executionId"]
-        watchers = self._watchers(instance_id)
-        if instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values()):
+        if self.watching.in_use(instance_id):
             await self.send_event("workflow_status_update", {
                 "instanceID": instance_id, "status": message["status"], "contextData": message.get("context"),
                 "error": message.get("error"),
             })
-        if message.get("context") is not None and instance_id in self.contexts:
-            self.contexts[instance_id] = dict(message["context"])
-        if message["status"] not in FINISHED_STATUSES:
-            return
-        for widget in watchers:
+        finished = self.watching.status_changed(instance_id, status=message["status"], context=message.get("context"))
+        for widget in finished:
             await self._finish(widget, status=message["status"], context=message.get("context") or {},
                                error=message.get("error"))
 
     async def _finish(self, widget: LiveWidget, *, status: str, context: dict, error) -> None:
         """Emit the one widget_workflow_status of a terminal state (never twice per widget)."""
-        if widget.finished:
+        if not self.watching.finish(widget):
             return
-        widget.finished = True
         processed = widget.spec.process(context) if widget.spec.widget_type else None
         await self.send_event("widget_workflow_status", {
             "widgetID": widget.spec.widget_id,

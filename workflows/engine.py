@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -88,10 +89,12 @@ def start_execution(
     parent_node_run: NodeRun | None = None,
     parent_index: int | None = None,
     is_test: bool = False,
+    execution_id: uuid.UUID | None = None,
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
-    successors become ready on commit."""
+    successors become ready on commit. `execution_id` lets a caller that listens to the
+    execution's live updates choose its id, and listen, before it exists."""
     graph = graph_for_version(version_id)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
@@ -104,6 +107,7 @@ def start_execution(
     ready, skipped = advance(graph, states, [trigger.id])
     status = execution_status(NodeRunStatus.RUNNING for _ in ready)
     execution = Execution(
+        **({"id": execution_id} if execution_id is not None else {}),
         tenant_id=tenant_id,
         workflow_id=workflow_id,
         workflow_version_id=version_id,

@@ -116,6 +116,7 @@ def trigger_workflow(
     idempotency_key: str | None = None,
     is_test: bool = False,
     tenant_ids: list | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> TriggerResult:
     """Start an execution; inside transaction.atomic() it joins that transaction, and the
     worker is woken only when it commits. A repeated idempotency key returns the first
@@ -140,7 +141,7 @@ def trigger_workflow(
         with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             execution = engine.start_execution(
                 version_id=version_id, run_as_id=facts.run_as_id, input=input,
-                idempotency_key=idempotency_key or None, is_test=is_test,
+                idempotency_key=idempotency_key or None, is_test=is_test, execution_id=execution_id,
             )
     except IntegrityError:
         existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
