@@ -29,9 +29,9 @@ from .exceptions import (
     SyncTimeout,
 )
 from .models import Widget
+from .nodes import INPUT_KEY
 from .processing import Processed, process_context
 
-INPUT_KEY = "__widgetInput"
 WIDGET_INPUT_NODE = "widget-input"
 
 
