@@ -239,28 +239,6 @@ class SignalResult:
     expires_at: datetime | None = None
     replayed: bool = False
 
-    @property
-    def status_code(self) -> int:
-        return 200 if self.resumed else 202
-
-    def as_dict(self) -> dict:
-        if self.resumed:
-            return {
-                "success": True,
-                "waitEventId": str(self.wait_event_id),
-                "executionId": str(self.execution_id),
-                "workflowResumed": True,
-            }
-        return {
-            "success": True,
-            "waitEventId": None,
-            "executionId": None,
-            "workflowResumed": False,
-            "buffered": True,
-            "signalId": str(self.signal_id),
-            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
-        }
-
 
 def check_signal(*, namespace: Any, key: Any, payload: Any) -> dict:
     """Validate a signal's fields (pure); returns the payload to store. Raises InvalidSignal / PayloadTooLarge."""
