@@ -55,7 +55,7 @@ class WidgetSpec:
 
 def _check_tenant(obj_tenant_id, *, user, what: str) -> None:
     if obj_tenant_id not in tenant_ids_for(user):
-        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID")
+        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID", what=what)
 
 
 def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
@@ -64,7 +64,7 @@ def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
         return
     requested = as_uuid(tenant_id)
     if requested is None or requested not in tenant_ids_for(user) or requested != obj_tenant_id:
-        raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID")
+        raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID", what="tenant")
 
 
 def find_execution(instance_id: Any, *, user) -> Execution:
