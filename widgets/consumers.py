@@ -68,7 +68,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if watching is not None and watching.widgets:
             await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
 
-    async def send_event(self, event: str, data: dict) -> None:
+    async def send_frame(self, event: str, data: dict) -> None:
         await self.send_json({"event": event, "data": data})
 
     # --- Client -> server ----------------------------------------------------------------
@@ -85,7 +85,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
             return
         event, data = content.get("event"), content.get("data") or {}
-        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in EVENTS else None
+        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in CLIENT_FRAMES else None
         if handler is None:
             await self._error(data.get("widgetID"), InvalidConfig(f"Unknown event {event!r}", field="event"))
             return
@@ -100,7 +100,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._keep_alive()
 
     async def _error(self, widget_id, exc: Exception) -> None:
-        await self.send_event("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
+        await self.send_frame("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
 
     async def on_widget_workflow_connect(self, data: dict) -> None:
         mode = data.get("mode", "execute")
@@ -127,7 +127,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         existed = self.watching.get(widget_id) is not None
         if existed:
             await self._drop(widget_id)
-        await self.send_event("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
+        await self.send_frame("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
 
     async def on_widget_send_input(self, data: dict) -> None:
         widget_id = data.get("widgetID")
@@ -142,9 +142,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 input_type=data.get("inputType"), data=data.get("data"),
             )
         except Exception as exc:
-            await self.send_event("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
+            await self.send_frame("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
             return
-        await self.send_event("widget_input_received", {**ack, "success": True, "resumedNodes": result["resumedNodes"]})
+        await self.send_frame("widget_input_received", {**ack, "success": True, "resumedNodes": result["resumedNodes"]})
 
     async def on_workflow_run_join(self, data: dict) -> None:
         execution = await database_sync_to_async(services.find_execution)(data.get("runId"), user=self.user)
@@ -152,7 +152,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._join(instance_id)
         self.watching.runs.add(instance_id)
         execution = await database_sync_to_async(services.reload)(instance_id)
-        await self.send_event("workflow_status_update", {
+        await self.send_frame("workflow_status_update", {
             "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
             "error": execution.error, "snapshot": True,
         })
@@ -210,7 +210,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             raise NotFinished(f"Instance is still {execution.status}; subscribe to it instead", field="instanceID")
         await self._drop(spec.widget_id)
         processed = spec.process(execution.context) if spec.widget_type and spec.widget_config is not None else None
-        await self.send_event("widget_workflow_connected", {
+        await self.send_frame("widget_workflow_connected", {
             "widgetID": spec.widget_id,
             "instanceID": str(execution.pk),
             "mode": "replay",
@@ -233,7 +233,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_connected(self, widget: LiveWidget, *, context: dict, status: str, meta: dict) -> None:
         processed = widget.spec.process(context) if widget.spec.widget_type else None
-        await self.send_event("widget_workflow_connected", {
+        await self.send_frame("widget_workflow_connected", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
             "mode": widget.mode,
@@ -285,7 +285,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         instance_id = message["executionId"]
         if not self.watching.in_use(instance_id):
             return
-        await self.send_event("workflow_node_update", {
+        await self.send_frame("workflow_node_update", {
             "instanceID": instance_id, "nodeID": message["nodeId"], "label": message.get("label"),
             "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
             "error": message.get("error"), "startedAt": message.get("startedAt"),
@@ -300,7 +300,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._keep_alive()
         for widget in self.watching.watchers(instance_id):
             processed = widget.spec.process(context)
-            await self.send_event("widget_context_update", {
+            await self.send_frame("widget_context_update", {
                 "widgetID": widget.spec.widget_id,
                 "instanceID": instance_id,
                 "update": {
@@ -316,7 +316,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def status_update(self, message: dict) -> None:
         instance_id = message["executionId"]
         if self.watching.in_use(instance_id):
-            await self.send_event("workflow_status_update", {
+            await self.send_frame("workflow_status_update", {
                 "instanceID": instance_id, "status": message["status"], "contextData": message.get("context"),
                 "error": message.get("error"),
             })
@@ -330,7 +330,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if not self.watching.finish(widget):
             return
         processed = widget.spec.process(context) if widget.spec.widget_type else None
-        await self.send_event("widget_workflow_status", {
+        await self.send_frame("widget_workflow_status", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
             "status": status,
@@ -341,7 +341,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         })
 
 
-EVENTS = {
+# The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).
+CLIENT_FRAMES = {
     "widget_workflow_connect", "widget_workflow_disconnect", "widget_send_input", "widget_refresh",
     "workflow_run_join", "workflow_run_leave",
 }

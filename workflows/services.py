@@ -186,7 +186,8 @@ def cached_version(version_id) -> WorkflowVersion:
     return WorkflowVersion.objects.select_related("workflow").get(pk=version_id)
 
 
-def cancel_execution(execution: Execution, *, user=None) -> Execution:
+def request_cancellation(execution: Execution, *, user=None) -> Execution:
+    """A person's cancel: the engine's cancel_execution, with who asked as its reason."""
     who = f" by {user.get_username()}" if user is not None else ""
     return engine.cancel_execution(execution.pk, reason=f"Cancelled{who}")
 
@@ -214,7 +215,7 @@ __all__ = [
     "create_workflow",
     "update_workflow",
     "restore_version",
-    "cancel_execution",
+    "request_cancellation",
     "retry_execution",
     "InvalidState",
 ]

@@ -155,7 +155,7 @@ def _operable_execution(request, pk):
 def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
     execution = _operable_execution(request, pk)
     try:
-        services.cancel_execution(execution, user=request.user)
+        services.request_cancellation(execution, user=request.user)
         messages.success(request, "Test run stopped." if execution.is_test else "Execution cancelled.")
     except WorkflowError as exc:
         messages.error(request, exc.message)

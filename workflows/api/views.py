@@ -321,7 +321,7 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a running or paused execution: its pending and paused nodes stop."""
-        execution = services.cancel_execution(self.get_object(), user=request.user)
+        execution = services.request_cancellation(self.get_object(), user=request.user)
         return Response(ExecutionSerializer(execution).data)
 
     @extend_schema(
