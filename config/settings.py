@@ -299,7 +299,7 @@ EVENTS_PURGE_INTERVAL_SECONDS = env.int("EVENTS_PURGE_INTERVAL_SECONDS", default
 # --- Widgets ----------------------------------------------------------------------------
 # Extra widget processors: type name -> dotted path of `fn(resolved_config, context)`;
 # merged over the built-in vega-lite, table, metric and text (widgets/processors.py).
-WIDGET_PROCESSORS = {}
+WIDGET_PROCESSORS: dict[str, str] = {}
 # SYNC widget data: how long POST /api/widgets/<id>/data/ waits for the end, and how often it looks.
 WIDGET_SYNC_TIMEOUT_SECONDS = env.float("WIDGET_SYNC_TIMEOUT_SECONDS", default=30.0)
 WIDGET_SYNC_POLL_SECONDS = env.float("WIDGET_SYNC_POLL_SECONDS", default=0.1)

@@ -211,8 +211,9 @@ def expire_wait(run: NodeRun) -> dict:
     wait.save(update_fields=["status", "finished_at"])
     if wait.on_expiration == OnExpiration.CONTINUE:
         return wait_output(wait)
+    deadline = wait.expires_at.isoformat() if wait.expires_at else "its deadline"
     raise NodeError(
-        f'No event "{wait.key}" in namespace "{wait.namespace}" arrived before {wait.expires_at.isoformat()}',
+        f'No event "{wait.key}" in namespace "{wait.namespace}" arrived before {deadline}',
         retryable=False,
         details=wait_output(wait),
     )
@@ -342,7 +343,7 @@ def signal_event(
         if latest is not None and latest.status == WaitStatus.RECEIVED:
             raise SignalConflict(
                 f'Event "{key}" in namespace "{namespace}" was already received '
-                f"(wait {latest.pk}, execution {latest.execution_id}, at {latest.received_at.isoformat()})",
+                f"(wait {latest.pk}, execution {latest.execution_id}, at {latest.received_at.isoformat() if latest.received_at else 'an unknown time'})",
                 field="eventKey",
             )
         BufferedSignal.objects.filter(
@@ -376,7 +377,7 @@ def signal_event(
 # Where the orphan check goes on from (per process): each run looks at the next batch of
 # open waits, so its cost does not grow with their number, and every wait is looked at in turn.
 ORPHAN_BATCH = 500
-_orphan_cursor = {"after": None}
+_orphan_cursor: dict[str, Any] = {"after": None}
 
 
 def _close_orphaned_waits(now) -> int:

@@ -43,7 +43,7 @@ class WidgetSyncDataSerializer(serializers.Serializer):
     status = serializers.CharField()
     processedData = serializers.JSONField(allow_null=True)
     processingError = serializers.CharField(allow_null=True)
-    context = serializers.JSONField()
+    context = serializers.JSONField()  # type: ignore[assignment]  # a declared field, not Serializer.context
     error = serializers.JSONField(allow_null=True)
 
 

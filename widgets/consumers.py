@@ -126,7 +126,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget_id = data.get("widgetID")
         existed = self.watching.get(widget_id) is not None
         if existed:
-            await self._drop(widget_id)
+            await self._drop(str(widget_id))
         await self.send_frame("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
 
     async def on_widget_send_input(self, data: dict) -> None:

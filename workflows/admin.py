@@ -32,8 +32,8 @@ class TenantAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
     extra = 0
-    fields = ["number", "created_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ("number", "created_by", "created_at")
+    fields = readonly_fields
     can_delete = False
     show_change_link = True
 
@@ -81,8 +81,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 class NodeRunInline(admin.TabularInline):
     model = NodeRun
     extra = 0
-    fields = ["label", "node_type", "status", "attempt", "started_at", "finished_at", "short_error"]
-    readonly_fields = fields
+    readonly_fields = ("label", "node_type", "status", "attempt", "started_at", "finished_at", "short_error")
+    fields = readonly_fields
     can_delete = False
 
     @admin.display(description="Error")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -98,11 +98,12 @@ def start_execution(
     graph = graph_for_version(version_id)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
+    assert graph.trigger_id is not None  # a saved version has passed validation
     trigger = graph.nodes[graph.trigger_id]
     context = {"Trigger": input}
     if trigger.label != "Trigger":
         context[trigger.label] = input
-    states = {nid: ("idle", None) for nid in graph.nodes}
+    states: dict[str, tuple[str, str | None]] = {nid: ("idle", None) for nid in graph.nodes}
     states[trigger.id] = ("success", None)
     ready, skipped = advance(graph, states, [trigger.id])
     status = execution_status(NodeRunStatus.RUNNING for _ in ready)
@@ -149,14 +150,14 @@ def finish_claimed(
     claim: Claim,
     outcome: StepResult | Pause | NodeError,
     *,
-    logs: list[dict] = (),
+    logs: Sequence[dict] = (),
     resolved_config: Any = None,
     handoff: bool = False,
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
     outcome, logs = _storable(outcome, logs)
-    if _fast_path_applies(claim, outcome):
+    if isinstance(outcome, StepResult) and _fast_path_applies(claim, outcome):
         try:
             return _finish_fast(claim, outcome, list(logs), resolved_config, handoff)
         except store.LostLease:
@@ -171,7 +172,7 @@ def finish_claimed(
     def work() -> Claim | None:
         with store.locked_run(claim.run_id, execution_id=claim.execution_id) as locked:
             run = locked.run if locked else None
-            if run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
+            if locked is None or run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
                 logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
                 return None
             if resolved_config is not None:
@@ -275,7 +276,7 @@ def resume_node_run(
     def resume(held: store.Locked | None) -> NodeRun | None:
         if held is None:
             raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
-        run = held.run
+        run = held.node_run
         if run.status != NodeRunStatus.PAUSED:
             raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
         if accept is not None and not accept(run):
@@ -302,9 +303,10 @@ def fire_deadline(node_run_id: int) -> bool:
     def work() -> bool:
         with store.locked_run(node_run_id, skip_locked=True) as locked:
             run = locked.run if locked else None
-            if run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
+            if locked is None or run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
                 return False
             node_type = registry.get(run.node_type)
+            outcome: StepResult | NodeError
             try:
                 result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
                 outcome = result if isinstance(result, StepResult) else StepResult(output=result)
@@ -322,7 +324,7 @@ def append_logs(node_run_id: int, entries: list[dict]) -> None:
         return
     with store.locked_run(node_run_id) as locked:
         if locked is not None:
-            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.run.logs, *entries])
+            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.node_run.logs, *entries])
 
 
 # --- The general path: settle an outcome on locked rows ------------------------------------
@@ -443,7 +445,7 @@ def _advance(
     ready, skipped = advance(graph, states, [run.node_id])
     store.mark_skipped([rows[n][0] for n in skipped], now)
     handed = ready[0] if handoff_from is not None and ready else None
-    if handed is not None:
+    if handed is not None and handoff_from is not None:
         store.hand_off(rows[handed][0], owner=handoff_from.owner, now=now)
     waiting = [rows[n][0] for n in ready if n != handed]
     store.mark_ready(waiting, now)
@@ -465,13 +467,13 @@ def _advance(
     live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous else None)
     if status == ExecutionStatus.SUCCESS:
         _on_execution_finished(execution)
-    if handed is None:
+    if handed is None or handoff_from is None:
         return None
     return handoff_from.next(run_id=rows[handed][0], node_id=handed, context=context, revision=execution.revision, now=now)
 
 
 def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
-    error = {"message": failed.error["message"], "nodeId": failed.node_id, "label": failed.label}
+    error = {"message": (failed.error or {}).get("message"), "nodeId": failed.node_id, "label": failed.label}
     _stop_active_runs(execution, now)
     store.cas_update(execution, status=ExecutionStatus.ERROR, error=error, finished_at=now)
     live.publish_after_commit(runs=[failed], execution=execution)

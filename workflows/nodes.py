@@ -153,7 +153,7 @@ class NodeType:
     # (dict or StepResult) or raises NodeError. Default: finish with empty output.
     on_deadline: Callable[[Any], Any] | None = None
     # Called in the cancelling transaction for a paused node run.
-    on_cancel: Callable[[Any], None] | None = None
+    on_cancel: Callable[[Any], object] | None = None
     # Extra config checks: returns a list of (field, message).
     validate: Callable[[dict], list[tuple[str, str]]] | None = None
     is_trigger: bool = False

@@ -81,9 +81,14 @@ def restore_version(workflow: Workflow, *, number: int, user=None, base_version:
     version = workflow.versions.filter(number=number).first()
     if version is None:
         raise InvalidInput(f"Workflow has no version {number}", field="number")
-    before = workflow.latest_version.number
+    before = _latest_number(workflow)
     update_workflow(workflow, user=user, definition=version.definition, base_version=base_version)
-    return Workflow.objects.get(pk=workflow.pk).latest_version.number != before
+    return _latest_number(Workflow.objects.get(pk=workflow.pk)) != before
+
+
+def _latest_number(workflow: Workflow) -> int | None:
+    latest = workflow.latest_version
+    return latest.number if latest else None
 
 
 def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVersion:

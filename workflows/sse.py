@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from . import live
 from .authentication import user_for_request
@@ -119,7 +120,7 @@ def _tick() -> float:
     return min(settings.WORKFLOW_SSE_TICK_SECONDS, settings.WORKFLOW_SSE_HEARTBEAT_SECONDS)
 
 
-async def execution_stream(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+async def execution_stream(request: HttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """Stream one execution's updates (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
@@ -158,7 +159,7 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
             now = loop.time()
             if message is not None:
                 for part in live.split_update(message) if message.get("type") == "execution.update" else [message]:
-                    name = SSE_EVENT_NAMES.get(part.get("type"))
+                    name = SSE_EVENT_NAMES.get(str(part.get("type")))
                     if name is None:
                         continue
                     data = {k: v for k, v in part.items() if k != "type"}
@@ -184,7 +185,7 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
                 return  # the browser reconnects with Last-Event-ID and gets a fresh snapshot
 
 
-async def tenant_stream(request: HttpRequest) -> HttpResponse:
+async def tenant_stream(request: HttpRequest) -> HttpResponseBase:
     """Stream status changes of the caller's executions (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:

@@ -3,6 +3,7 @@ execution viewer, test runs, and an example page embedding the viewer."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -105,7 +106,7 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
     }
 
 
-def _parse_json(text: str, field: str, errors: list) -> object:
+def _parse_json(text: str, field: str, errors: list) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -130,7 +131,7 @@ def execute(claim: Claim | None, *, handoff: bool = True, held: set[int] | None 
     return steps
 
 
-def _load_duties() -> list[tuple[callable, float]]:
+def _load_duties() -> list[tuple[Callable[[], object], float]]:
     duties = []
     for path, every in getattr(settings, "WORKFLOW_WORKER_DUTIES", {}).items():
         duties.append((import_string(path), float(every)))

@@ -80,7 +80,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     field = serializers.CharField(required=False)
-    errors = ProblemSerializer(many=True, required=False)
+    errors = ProblemSerializer(many=True, required=False)  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     detail = serializers.CharField()
 
 
@@ -123,7 +123,7 @@ class ValidateRequestSerializer(StrictSerializer):
 
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")
+    errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     warnings = DefinitionProblemSerializer(many=True, help_text="Templates naming a node that does not run before theirs")
     scopes = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
@@ -196,7 +196,7 @@ class DiffQuerySerializer(serializers.Serializer):
 
 class DiffNodeSerializer(serializers.Serializer):
     nodeId = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     type = serializers.CharField(allow_blank=True)
 
 
@@ -211,7 +211,7 @@ class NodeChangeSerializer(DiffNodeSerializer):
 
 
 class DiffEdgeSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     target = serializers.CharField()
     branch = serializers.CharField(allow_null=True)
 
@@ -282,7 +282,7 @@ class StatsWindowSerializer(serializers.Serializer):
 
 class StatsNodeSerializer(serializers.Serializer):
     nodeId = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     failures = serializers.IntegerField()
     retries = serializers.IntegerField()
     runs = serializers.IntegerField()

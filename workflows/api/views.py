@@ -55,7 +55,9 @@ def choose_tenant(request, requested) -> Tenant:
         return Tenant.objects.get(pk=tenant_ids[0])
     # Scripts (token, API key) must say which tenant; only a session has an active one.
     if isinstance(request.successful_authenticator, SessionAuthentication) and len(tenant_ids) > 1:
-        return active_tenant(request)
+        tenant = active_tenant(request)
+        if tenant is not None:
+            return tenant
     raise ValidationError({"tenant": [f"required: you belong to {len(tenant_ids)} tenants"]})
 
 
