@@ -3,21 +3,23 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.api.serializers import ErrorSerializer, StrictSerializer
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
 from workflows.ids import as_uuid
+from workflows.operator import is_operator
 from workflows.services import trigger_workflow
 
 from . import selectors, services
 from .authentication import HasWorkflowApiKey, WorkflowApiKeyAuthentication
-from .exceptions import ApiKeyNotFound, NotAllowed
+from .exceptions import ApiKeyNotFound, NotAllowed, WaitNotFound
 from .models import WaitStatus
 from .serializers import (
     ApiKeyCreatedSerializer,
@@ -116,6 +118,45 @@ class WaitListView(APIView):
             "results": page,
             "bufferedSignals": signals.order_by("-created_at")[:200],
         }).data)
+
+
+class WaitSignalSerializer(StrictSerializer):
+    payload = serializers.JSONField(required=False, default=dict, help_text="The signal's payload (a JSON object)")
+
+    def validate_payload(self, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class WaitSignalView(APIView):
+    """Send an open wait its signal as an operator of its tenant (staff or the tenant's admin),
+    by session or token: the viewer's "send signal" dialog, with no workflow API key in the browser."""
+
+    @extend_schema(
+        request=WaitSignalSerializer,
+        responses={200: SignalAnswerSerializer, 202: SignalAnswerSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
+                   409: ErrorSerializer, 413: ErrorSerializer},
+    )
+    def post(self, request, pk):
+        wait = selectors.waits_for(request.user).filter(pk=pk).first()
+        if wait is None:
+            raise WaitNotFound(pk)
+        if not is_operator(request.user, wait.tenant_id):
+            raise NotAllowed("Only operators of the tenant (staff or its admins) may send a signal here; "
+                             "outside systems use the signal API with a workflow API key", field="waitEventId")
+        body = WaitSignalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.signal_wait(
+            wait_id=wait.pk, tenant_id=wait.tenant_id, payload=body.validated_data["payload"],
+            source=f"{request.user.get_username()} (operator)",
+        )
+        return Response(
+            SignalAnswerSerializer(result).data,
+            status=status.HTTP_200_OK if result.resumed else status.HTTP_202_ACCEPTED,
+        )
 
 
 # --- Workflow API keys --------------------------------------------------------------------

@@ -1,11 +1,10 @@
-"""The widget socket: translates the widget protocol to the widgets' services and back.
+"""The widget socket: translates the widget protocol to bridge services and back.
 
-One consumer per browser socket. What it watches (widgetID -> execution, the contexts) is a
-`services.SocketWidgets`, where every change of that state lives; the consumer joins the
-channel-layer group `execution-<id>` of each watched execution, so node and status updates
-reach it from any worker or process (Redis channel layer), and it processes the context for
-its own widgets where the socket lives. The same widgetID on two sockets is two independent
-registrations: updates never cross between them.
+One consumer per browser socket. It keeps its own widgets in memory (widgetID -> the
+execution it watches) and joins the channel-layer group `execution-<id>` of each, so
+node and status updates reach it from any worker or process (Redis channel layer), and it
+processes the context for its own widgets where the socket lives. The same widgetID on
+two sockets is two independent registrations: updates never cross between them.
 """
 from __future__ import annotations
 
@@ -13,17 +12,18 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from workflows.exceptions import WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
-from workflows.models import Execution
+from workflows.models import FINISHED_STATUSES, Execution
 
-from . import registry, services
+from . import fanout, registry, services
 from .exceptions import InvalidConfig, NotFinished, socket_error
-from .services import LiveWidget, SocketWidgets, WidgetSpec
+from .services import WidgetSpec
 
 logger = logging.getLogger("widgets.consumers")
 
@@ -32,6 +32,18 @@ TOUCH_EVERY_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
 # that it should reconnect and subscribe again; the browser client does so with backoff.
 RECONNECT = 4503
+
+
+@dataclass
+class LiveWidget:
+    """A widget registered on this socket and the execution it watches."""
+
+    spec: WidgetSpec
+    instance_id: str
+    mode: str
+    finished: bool = False
+    watching: bool = False  # counted in the process's shared context of its execution (fanout)
+    key: str = ""  # its configuration's key: widgets configured alike share processed data
 
 
 class WidgetConsumer(AsyncJsonWebsocketConsumer):
@@ -43,7 +55,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.user = user
-        self.watching = SocketWidgets()
+        self.widgets: dict[str, LiveWidget] = {}
+        self.runs: set[str] = set()
         self.joined: set[str] = set()
         await self.accept()
 
@@ -61,11 +74,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._release(groups=True)
 
     async def _release(self, *, groups: bool) -> None:
+        for widget in getattr(self, "widgets", {}).values():
+            self._unwatch(widget)
         if groups:
             for group in list(getattr(self, "joined", ())):
                 await self.channel_layer.group_discard(group, self.channel_name)
-        watching = getattr(self, "watching", None)
-        if watching is not None and watching.widgets:
+        if getattr(self, "widgets", None):
             await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
 
     async def send_frame(self, event: str, data: dict) -> None:
@@ -115,23 +129,24 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._replay(spec, data)
 
     async def on_widget_refresh(self, data: dict) -> None:
-        current = self.watching.get(data.get("widgetID"))
+        widget_id = data.get("widgetID")
+        current = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
         if current is not None:
             spec = services.refreshed_spec(current.spec, data.get("inputParams"))
         else:
-            spec = await database_sync_to_async(services.widget_spec)(data.get("widgetID"), data, user=self.user)
+            spec = await database_sync_to_async(services.widget_spec)(widget_id, data, user=self.user)
         await self._execute(spec, tenant_id=data.get("tenantID"), mode="refresh")
 
     async def on_widget_workflow_disconnect(self, data: dict) -> None:
         widget_id = data.get("widgetID")
-        existed = self.watching.get(widget_id) is not None
+        existed = isinstance(widget_id, str) and widget_id in self.widgets
         if existed:
             await self._drop(str(widget_id))
         await self.send_frame("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
 
     async def on_widget_send_input(self, data: dict) -> None:
         widget_id = data.get("widgetID")
-        widget = self.watching.get(widget_id)
+        widget = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
         instance_id = data.get("instanceID") or (widget.instance_id if widget else None)
         ack = {"widgetID": widget_id, "instanceID": instance_id, "inputType": data.get("inputType")}
         try:
@@ -150,7 +165,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         execution = await database_sync_to_async(services.find_execution)(data.get("runId"), user=self.user)
         instance_id = str(execution.pk)
         await self._join(instance_id)
-        self.watching.runs.add(instance_id)
+        self.runs.add(instance_id)
         execution = await database_sync_to_async(services.reload)(instance_id)
         await self.send_frame("workflow_status_update", {
             "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
@@ -159,7 +174,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_workflow_run_leave(self, data: dict) -> None:
         instance_id = str(data.get("runId"))
-        self.watching.runs.discard(instance_id)
+        self.runs.discard(instance_id)
         await self._leave_if_unused(instance_id)
 
     # --- Modes ------------------------------------------------------------------------------
@@ -177,8 +192,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             await self._leave_if_unused(instance_id)  # nothing was created: nothing to listen to
             raise
-        # Listening since before it existed, every change reaches us through the group,
-        # its end too: what was read only stands in for the state as created.
+        # Listening since before it existed, every change reaches us through the group, its
+        # end too: what was read only stands in for the state as created.
         await self._watch(spec, execution, mode=mode, end_from_group=True)
 
     async def _subscribe(self, spec: WidgetSpec, data: dict) -> None:
@@ -196,7 +211,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
             workflow_config=spec.workflow_config,
         )
-        widget = self.watching.watch(spec, instance_id=str(execution.pk), mode=mode, context=execution.context)
+        widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
+        self.widgets[spec.widget_id] = widget
         await self._send_connected(
             widget, context=execution.context, status=execution.status, meta=services.workflow_meta(execution)
         )
@@ -232,6 +248,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         return execution
 
     async def _send_connected(self, widget: LiveWidget, *, context: dict, status: str, meta: dict) -> None:
+        fanout.watch(widget.instance_id, context)
+        widget.watching = True
+        widget.key = fanout.spec_key(widget.spec)
         processed = widget.spec.process(context) if widget.spec.widget_type else None
         await self.send_frame("widget_workflow_connected", {
             "widgetID": widget.spec.widget_id,
@@ -254,15 +273,17 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def _leave_if_unused(self, instance_id: str) -> None:
         group = execution_group(instance_id)
-        if group in self.joined and not self.watching.in_use(instance_id):
+        used = instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values())
+        if group in self.joined and not used:
             await self.channel_layer.group_discard(group, self.channel_name)
             self.joined.discard(group)
 
     async def _drop(self, widget_id: str) -> None:
         """Forget a widget's old mapping (re-registering on a new execution drops the old one)."""
-        old = self.watching.drop(widget_id)
+        old = self.widgets.pop(widget_id, None)
         if old is None:
             return
+        self._unwatch(old)
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
@@ -270,66 +291,77 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         """Mark this socket's registrations as seen, at most once a minute, so the stale
         cleanup only removes what a closed or crashed server left behind."""
         now = time.monotonic()
-        if self.watching.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
+        if self.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
             self._touched = now
             await database_sync_to_async(registry.touch)(self.channel_name)
+
+    @staticmethod
+    def _unwatch(widget: LiveWidget) -> None:
+        if widget.watching:
+            widget.watching = False
+            fanout.unwatch(widget.instance_id)
+
+    def _watchers(self, instance_id: str) -> list[LiveWidget]:
+        return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
 
     # --- Server -> client (channel-layer messages from workflows.live) -------------------------
 
     async def execution_update(self, message: dict) -> None:
-        """One commit's updates of an execution (workflows.live): each node, then the status."""
-        for part in split_update(message):
-            await (self.node_update(part) if part["type"] == "node.update" else self.status_update(part))
+        """One commit's updates of an execution (workflows.live).
 
-    async def node_update(self, message: dict) -> None:
+        A socket that joined the run (`workflow_run_join`) gets every node and status change.
+        A widget gets one frame per update at most: `widget_context_update` with what the
+        update changed in the context (and the execution's new status, if it changed), its
+        one `widget_workflow_status` when the execution finished, or a status change alone;
+        node changes that complete nothing are not sent to it."""
         instance_id = message["executionId"]
-        if not self.watching.in_use(instance_id):
+        if instance_id in self.runs:
+            for part in split_update(message):
+                await (self._node_frame(part) if part["type"] == "node.update" else self._status_frame(part))
+        watchers = self._watchers(instance_id)
+        applied = fanout.apply(message) if watchers else None
+        if applied is None:
             return
+        status = message.get("status")
+        if status and status["status"] in FINISHED_STATUSES:
+            for widget in watchers:
+                result = fanout.processed(instance_id, widget.spec, widget.key) if widget.spec.widget_type else None
+                await self._finish(widget, status=status["status"], context=fanout.context(instance_id),
+                                   error=status.get("error"), processed=result, node=applied.node)
+            return
+        if applied.diff:
+            await self._keep_alive()
+            for widget in watchers:
+                result = fanout.processed(instance_id, widget.spec, widget.key)
+                await self.send_frame("widget_context_update", fanout.context_update(
+                    widget.spec.widget_id, instance_id, applied, result, status=status))
+        elif status and instance_id not in self.runs:
+            await self._status_frame(status)  # a pause, say: nothing completed to carry it
+
+    async def _node_frame(self, message: dict) -> None:
         await self.send_frame("workflow_node_update", {
-            "instanceID": instance_id, "nodeID": message["nodeId"], "label": message.get("label"),
+            "instanceID": message["executionId"], "nodeID": message["nodeId"], "label": message.get("label"),
             "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
             "error": message.get("error"), "startedAt": message.get("startedAt"),
             "finishedAt": message.get("finishedAt"),
         })
-        context = self.watching.node_finished(
-            instance_id, label=message["label"], status=message["status"],
-            output=message.get("output"), error=message.get("error"),
-        )
-        if context is None:
+
+    async def _status_frame(self, message: dict) -> None:
+        await self.send_frame("workflow_status_update", {
+            "instanceID": message["executionId"], "status": message["status"], "contextData": message.get("context"),
+            "error": message.get("error"),
+        })
+
+    async def _finish(
+        self, widget: LiveWidget, *, status: str, context: dict, error, processed=None, node: dict | None = None
+    ) -> None:
+        """Emit the one widget_workflow_status of a terminal state (never twice per widget),
+        with the node whose completion ended the execution when it did (`lastNode`)."""
+        if widget.finished:
             return
-        await self._keep_alive()
-        for widget in self.watching.watchers(instance_id):
+        widget.finished = True
+        if processed is None and widget.spec.widget_type:
             processed = widget.spec.process(context)
-            await self.send_frame("widget_context_update", {
-                "widgetID": widget.spec.widget_id,
-                "instanceID": instance_id,
-                "update": {
-                    "processedData": processed.data,
-                    "processingError": processed.error,
-                    "contextSnapshot": context,
-                    "nodeID": message["nodeId"],
-                    "label": message.get("label"),
-                    "status": message["status"],
-                },
-            })
-
-    async def status_update(self, message: dict) -> None:
-        instance_id = message["executionId"]
-        if self.watching.in_use(instance_id):
-            await self.send_frame("workflow_status_update", {
-                "instanceID": instance_id, "status": message["status"], "contextData": message.get("context"),
-                "error": message.get("error"),
-            })
-        finished = self.watching.status_changed(instance_id, status=message["status"], context=message.get("context"))
-        for widget in finished:
-            await self._finish(widget, status=message["status"], context=message.get("context") or {},
-                               error=message.get("error"))
-
-    async def _finish(self, widget: LiveWidget, *, status: str, context: dict, error) -> None:
-        """Emit the one widget_workflow_status of a terminal state (never twice per widget)."""
-        if not self.watching.finish(widget):
-            return
-        processed = widget.spec.process(context) if widget.spec.widget_type else None
         await self.send_frame("widget_workflow_status", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
@@ -338,6 +370,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "processedData": processed.data if processed else None,
             "processingError": processed.error if processed else None,
             "error": error,
+            "lastNode": {"nodeID": node["nodeId"], "label": node.get("label"), "status": node["status"],
+                         "error": node.get("error")} if node else None,
         })
 
 

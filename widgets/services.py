@@ -16,8 +16,7 @@ from django.utils import timezone
 from workflows import engine
 from workflows.exceptions import ExecutionFinished, InvalidState
 from workflows.ids import as_uuid
-from workflows.models import FINISHED_STATUSES, Execution, NodeRun, NodeRunStatus, Workflow
-from workflows.nodes import merge_output
+from workflows.models import Execution, NodeRun, NodeRunStatus, Workflow
 from workflows.selectors import tenant_ids_for
 from workflows.services import trigger_workflow
 
@@ -217,84 +216,3 @@ def wait_for_end(execution_id, *, timeout: float | None = None) -> Execution:
             )
         time.sleep(settings.WIDGET_SYNC_POLL_SECONDS)
 
-
-# --- The widgets of one socket ----------------------------------------------------------------
-
-COMPLETED_NODE_STATUSES = ("success", "error")
-
-
-@dataclass
-class LiveWidget:
-    """A widget registered on a socket and the execution it watches."""
-
-    spec: WidgetSpec
-    instance_id: str
-    mode: str
-    finished: bool = False
-
-
-class SocketWidgets:
-    """What one socket watches, and every change of it: its widgets (widgetID -> execution),
-    the executions joined for their raw updates (workflow_run_join), and the context of
-    each watched execution as of the last update handled (read once when a widget connects,
-    then merged node by node with the engine's `merge_output`, no read per update)."""
-
-    def __init__(self) -> None:
-        self.widgets: dict[str, LiveWidget] = {}
-        self.runs: set[str] = set()
-        self.contexts: dict[str, dict] = {}
-
-    def get(self, widget_id: Any) -> LiveWidget | None:
-        return self.widgets.get(widget_id) if isinstance(widget_id, str) else None
-
-    def watch(self, spec: WidgetSpec, *, instance_id: str, mode: str, context: dict) -> LiveWidget:
-        widget = LiveWidget(spec=spec, instance_id=instance_id, mode=mode)
-        self.widgets[spec.widget_id] = widget
-        self.contexts[instance_id] = dict(context)
-        return widget
-
-    def drop(self, widget_id: str) -> LiveWidget | None:
-        """Forget a widget; returns it, or None if it was not watched here."""
-        widget = self.widgets.pop(widget_id, None)
-        if widget is not None and not self.watched(widget.instance_id):
-            self.contexts.pop(widget.instance_id, None)
-        return widget
-
-    def watched(self, instance_id: str) -> bool:
-        """Some widget of this socket watches the execution."""
-        return any(w.instance_id == instance_id for w in self.widgets.values())
-
-    def in_use(self, instance_id: str) -> bool:
-        """The socket still needs the execution's updates (a widget, or a joined run)."""
-        return instance_id in self.runs or self.watched(instance_id)
-
-    def watchers(self, instance_id: str) -> list[LiveWidget]:
-        """The widgets of the execution that have not seen its end yet."""
-        return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
-
-    def node_finished(self, instance_id: str, *, label: str, status: str, output: Any, error: Any) -> dict | None:
-        """The execution's context after a node's update, for its watchers; None when the
-        update changes no context or nobody here needs it."""
-        if status not in COMPLETED_NODE_STATUSES or not self.watchers(instance_id):
-            return None
-        context = self.contexts.get(instance_id, {})
-        if status == "success":
-            context = merge_output(context, label, output=output)
-        else:
-            context = merge_output(context, label, error=(error or {}).get("message") or "")
-        self.contexts[instance_id] = context
-        return context
-
-    def status_changed(self, instance_id: str, *, status: str, context: dict | None) -> list[LiveWidget]:
-        """Record an execution's new status; returns the widgets it finishes."""
-        if context is not None and instance_id in self.contexts:
-            self.contexts[instance_id] = dict(context)
-        return self.watchers(instance_id) if status in FINISHED_STATUSES else []
-
-    @staticmethod
-    def finish(widget: LiveWidget) -> bool:
-        """Mark the widget finished; False if it was already (one terminal frame per widget)."""
-        if widget.finished:
-            return False
-        widget.finished = True
-        return True

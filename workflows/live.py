@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,6 +108,13 @@ def _target_loop() -> asyncio.AbstractEventLoop:
             _background_loop = asyncio.new_event_loop()
             threading.Thread(target=_background_loop.run_forever, name="live-publisher", daemon=True).start()
         return _background_loop
+
+
+def run_coroutine(coro, *, timeout: float):
+    """Run `coro` on this process's publishing loop from another thread and return its
+    result (a worker's health probe asks the channel layer through the connections its
+    updates use)."""
+    return asyncio.run_coroutine_threadsafe(coro, _target_loop()).result(timeout)
 
 
 def send(messages: list[tuple[str, dict]]) -> None:
@@ -221,8 +229,10 @@ def publish_after_commit(*, runs=(), execution=None) -> None:
 
 
 def update_message(execution_id: str) -> dict:
-    """One commit's updates of an execution: node messages, then its status (or None)."""
-    return {"type": "execution.update", "executionId": execution_id, "nodes": [], "status": None}
+    """One commit's updates of an execution: node messages, then its status (or None). The
+    update id lets each process's sockets merge it into their shared context once."""
+    return {"type": "execution.update", "executionId": execution_id, "updateId": uuid.uuid4().hex,
+            "nodes": [], "status": None}
 
 
 def split_update(message: dict) -> list[dict]:

@@ -135,7 +135,7 @@ async def execution_stream(request: HttpRequest, pk: uuid.UUID) -> HttpResponseB
 
 def _load_snapshot(user, pk) -> dict | None:
     execution = viewer_executions(user).prefetch_related("node_runs").filter(pk=pk).first()
-    return snapshot(execution) if execution else None
+    return snapshot(execution, user) if execution else None
 
 
 async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from .. import sse
+from .bulk import BulkOperationViewSet
 from .catalog import NodeCatalogView, NodeOptionsView
 from .integrations import IntegrationViewSet
 from .triggers import ModelTriggerViewSet, ScheduleViewSet
@@ -10,6 +11,7 @@ from .views import ExecutionViewSet, WorkflowViewSet
 router = DefaultRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("executions", ExecutionViewSet, basename="execution")
+router.register("bulk-operations", BulkOperationViewSet, basename="bulk-operation")
 router.register("integrations", IntegrationViewSet, basename="integration")
 router.register("model-triggers", ModelTriggerViewSet, basename="model-trigger")
 router.register("schedules", ScheduleViewSet, basename="schedule")
