@@ -99,7 +99,7 @@ class WaitSerializer(serializers.Serializer):
         return wait.received_from or None
 
 
-class BufferedSignalSerializer(serializers.Serializer):
+class PendingSignalSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     namespace = serializers.CharField()
     key = serializers.CharField()
@@ -119,7 +119,7 @@ class WaitListSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = WaitSerializer(many=True)
-    bufferedSignals = BufferedSignalSerializer(many=True)
+    bufferedSignals = PendingSignalSerializer(many=True)
 
 
 # --- API keys -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_the_answer_is_what_the_schema_documents(api, waits, tenant):
     assert body["results"] and body["bufferedSignals"]
     schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
     assert set(body["results"][0]) == set(schema["Wait"]["properties"])
-    assert set(body["bufferedSignals"][0]) == set(schema["BufferedSignal"]["properties"])
+    assert set(body["bufferedSignals"][0]) == set(schema["PendingSignal"]["properties"])
 
 
 def test_default_is_the_open_waits_of_every_namespace(api, waits):
