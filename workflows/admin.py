@@ -122,7 +122,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     inlines = [NodeRunInline, OperatorActionInline]
     readonly_fields = [
         "viewer", "id", "tenant", "workflow", "workflow_version", "status", "run_as", "idempotency_key", "is_test",
-        "parent_execution", "readable_input", "readable_context", "readable_error", "revision",
+        "parent_execution", "error_of", "readable_input", "readable_context", "readable_error", "revision",
         "created_at", "started_at", "finished_at",
     ]
     exclude = ["input", "context", "error", "parent_node_run", "parent_index"]

@@ -51,6 +51,8 @@ class Graph:
     incoming: dict[str, list[Edge]] = field(default_factory=dict)
     outgoing: dict[str, list[Edge]] = field(default_factory=dict)
     trigger_id: str | None = None
+    # The trigger's input schema, compiled (workflows.inputs); None when it declares none.
+    input_validator: Any = None
 
     @property
     def labels(self) -> dict[str, str]:

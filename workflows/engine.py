@@ -22,13 +22,15 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, OperationalError, transaction
+from django.contrib.auth import get_user_model
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
-from . import live, store, values, wakeup
+from . import inputs, live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for
-from .exceptions import ExecutionFinished, InvalidState, VersionMismatch
-from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
+from .exceptions import ExecutionFinished, InvalidState, VersionMismatch, WorkflowError
+from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, Workflow, WorkflowVersion
 from .nodes import NodeError, Pause, StepResult, log_entry, merge_output, registry
 from .store import Claim
 
@@ -51,6 +53,9 @@ def graph_for_version(version_id) -> Graph:
     version = WorkflowVersion.objects.only("definition").get(pk=version_id)
     graph = build_graph(version.definition)
     graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
+    if graph.trigger_id is not None:
+        # Compiled once per version, so checking an input costs one jsonschema pass.
+        graph.input_validator = inputs.compile_validator((graph.nodes[graph.trigger_id].config or {}).get("inputSchema"))
     return graph
 
 
@@ -89,13 +94,18 @@ def start_execution(
     parent_node_run: NodeRun | None = None,
     parent_index: int | None = None,
     is_test: bool = False,
+    error_of_id=None,
     execution_id: uuid.UUID | None = None,
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
-    successors become ready on commit. `execution_id` lets a caller that listens to the
-    execution's live updates choose its id, and listen, before it exists."""
+    successors become ready on commit. Every way of starting an execution comes here, so the
+    input is checked against the version's input schema here (InvalidInput naming the field).
+    `execution_id` lets a caller that listens to the execution's live updates choose its id,
+    and listen, before it exists."""
     graph = graph_for_version(version_id)
+    if graph.input_validator is not None:
+        graph.input_validator.check(input)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
     assert graph.trigger_id is not None  # a saved version has passed validation
@@ -120,6 +130,7 @@ def start_execution(
         parent_node_run_id=parent_node_run.pk if parent_node_run else None,
         parent_index=parent_index,
         is_test=is_test,
+        error_of_id=error_of_id,
         status=status,
         created_at=now,
         updated_at=now,
@@ -475,9 +486,70 @@ def _advance(
 def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
     error = {"message": (failed.error or {}).get("message"), "nodeId": failed.node_id, "label": failed.label}
     _stop_active_runs(execution, now)
+    handler = _start_error_workflow(execution, failed)
+    if handler:
+        error["errorWorkflow"] = handler
     store.cas_update(execution, status=ExecutionStatus.ERROR, error=error, finished_at=now)
     live.publish_after_commit(runs=[failed], execution=execution)
     _on_execution_finished(execution)
+
+
+def _start_error_workflow(execution: Execution, failed: NodeRun) -> dict | None:
+    """In the transaction that fails `execution`: start its workflow's error workflow, so a
+    crash cannot lose it (it commits with the failure, or neither does). Returns what the
+    failed execution records about it: {"workflowId", "executionId"}, or {"workflowId",
+    "error"} when the error workflow refused to start (inactive, its input schema...).
+
+    Never for test runs, and never for an execution that is itself an error handler: an error
+    workflow's failure starts nothing, so no chain of handlers can loop."""
+    if execution.is_test or execution.error_of_id is not None:
+        return None
+    row = (Workflow.objects.filter(pk=execution.workflow_id, error_workflow__isnull=False)
+           .values("name", "tenant_id", "error_workflow_id", "error_workflow__tenant_id", "error_workflow__is_active").first())
+    if row is None:
+        return None
+    target = str(row["error_workflow_id"])
+    try:
+        if row["error_workflow__tenant_id"] != row["tenant_id"]:
+            raise InvalidState("The error workflow belongs to another tenant", field="errorWorkflow")
+        if not row["error_workflow__is_active"]:
+            raise InvalidState("The error workflow is inactive", field="errorWorkflow")
+        version_id = WorkflowVersion.objects.filter(workflow_id=target).order_by("-number").values_list("pk", flat=True).first()
+        if version_id is None:
+            raise InvalidState("The error workflow has no version", field="errorWorkflow")
+        from .services import cached_version, run_trigger_checks  # services builds on this module
+
+        run_trigger_checks(version=cached_version(version_id), user=SimpleLazyObject(
+            lambda: get_user_model().objects.get(pk=execution.run_as_id)))
+        with transaction.atomic():  # a savepoint: a refused start leaves the failure intact
+            handler = start_execution(
+                version_id=version_id, run_as_id=execution.run_as_id, input=error_workflow_input(execution, failed, row["name"]),
+                idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}", error_of_id=execution.pk,
+            )
+    except WorkflowError as exc:
+        logger.warning("execution %s failed and its error workflow %s did not start: %s", execution.pk, target, exc.message)
+        return {"workflowId": target, "error": exc.message}
+    except IntegrityError:  # already started for this failure (its idempotency key)
+        existing = Execution.objects.filter(workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}").first()
+        if existing is None:
+            raise
+        handler = existing
+    return {"workflowId": target, "executionId": str(handler.pk)}
+
+
+def error_workflow_input(execution: Execution, failed: NodeRun, workflow_name: str) -> dict:
+    """What an error workflow starts with: the failed execution, its workflow, node, error and input."""
+    number = WorkflowVersion.objects.filter(pk=execution.workflow_version_id).values_list("number", flat=True).first()
+    error = failed.error or {}
+    return {
+        "executionId": str(execution.pk),
+        "executionUrl": f"{settings.SITE_URL.rstrip('/')}/workflows/executions/{execution.pk}/",
+        "workflow": {"id": str(execution.workflow_id), "name": workflow_name, "version": number},
+        "failedNode": {"id": failed.node_id, "label": failed.label, "type": failed.node_type},
+        "error": {"message": error.get("message"), "attempt": error.get("attempt"), "details": error.get("details")},
+        "input": execution.input,
+        "retryCount": execution.retry_count,
+    }
 
 
 def _stop_active_runs(execution: Execution, now: datetime) -> list[NodeRun]:

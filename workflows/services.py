@@ -37,14 +37,16 @@ class TriggerResult:
 
 
 def create_workflow(
-    *, tenant: Tenant, name: str, definition: dict, description: str = "", is_active: bool = True, user=None
+    *, tenant: Tenant, name: str, definition: dict, description: str = "", is_active: bool = True, user=None,
+    error_workflow_id: Any = None,
 ) -> Workflow:
     """Validate the definition, then create the workflow and its version 1."""
     validate_definition(definition, registry)
+    workflow = Workflow(tenant=tenant, name=name, description=description, is_active=is_active, created_by=user,
+                        error_workflow_id=error_workflow_id)
+    check_error_workflow(workflow)
     with transaction.atomic():
-        workflow = Workflow.objects.create(
-            tenant=tenant, name=name, description=description, is_active=is_active, created_by=user
-        )
+        workflow.save(force_insert=True)
         WorkflowVersion.objects.create(workflow=workflow, number=1, definition=definition, created_by=user)
     return workflow
 
@@ -62,6 +64,8 @@ def update_workflow(
     with transaction.atomic():
         for key, value in fields.items():
             setattr(workflow, key, value)
+        if "error_workflow_id" in fields:
+            check_error_workflow(workflow)
         workflow.save()
         latest = Workflow.objects.select_for_update().get(pk=workflow.pk).latest_version
         changed = definition is not None and (latest is None or latest.definition != definition)
@@ -74,6 +78,21 @@ def update_workflow(
                 workflow=workflow, number=(latest.number if latest else 0) + 1, definition=definition, created_by=user
             )
     return workflow
+
+
+def check_error_workflow(workflow: Workflow) -> None:
+    """Refuse an error workflow that is not another real workflow of the same tenant
+    (InvalidInput on `errorWorkflow`); another tenant's workflow is simply not found."""
+    if workflow.error_workflow_id is None:
+        return
+    pk = as_uuid(workflow.error_workflow_id)
+    other = Workflow.objects.filter(pk=pk, tenant_id=workflow.tenant_id).first() if pk else None
+    if other is None:
+        raise InvalidInput(f"No workflow {workflow.error_workflow_id} in this workflow's tenant", field="errorWorkflow")
+    workflow.error_workflow = other
+    problem = workflow.error_workflow_problem()
+    if problem:
+        raise InvalidInput(problem, field="errorWorkflow")
 
 
 def restore_version(workflow: Workflow, *, number: int, user=None, base_version: int | None = None) -> bool:

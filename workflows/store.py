@@ -328,11 +328,11 @@ CREATE_EXECUTION_SQL = """
 WITH e AS (
     INSERT INTO workflows_execution (
         id, tenant_id, workflow_id, workflow_version_id, status, input, context, revision, retry_count, run_as_id,
-        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test,
+        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test, error_of_id,
         created_at, updated_at, started_at, finished_at)
     VALUES (
         %(id)s, %(tenant)s, %(workflow)s, %(version)s, %(status)s, %(input)s::jsonb, %(context)s::jsonb, 0, 0,
-        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s,
+        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s, %(error_of)s,
         %(now)s, %(now)s, %(now)s, %(finished)s)
 ), wake AS (
     SELECT pg_notify(%(channel)s, '') WHERE %(notify)s
@@ -380,6 +380,7 @@ def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) 
         "status": execution.status, "input": _json(execution.input), "context": _json(execution.context),
         "run_as": execution.run_as_id, "parent": execution.parent_execution_id, "parent_run": execution.parent_node_run_id,
         "parent_index": execution.parent_index, "idempotency_key": execution.idempotency_key, "is_test": execution.is_test,
+        "error_of": execution.error_of_id,
         "now": _db_time(execution.created_at), "finished": _db_time(execution.finished_at) if execution.finished_at else None,
         "node_ids": [r.node_id for r in runs], "types": [r.node_type for r in runs], "labels": [r.label for r in runs],
         "statuses": [r.status for r in runs], "attempts": [r.attempt for r in runs],

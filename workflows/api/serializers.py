@@ -40,12 +40,18 @@ class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
     definition = serializers.JSONField(required=True)
     version = serializers.SerializerMethodField()
+    errorWorkflow = serializers.UUIDField(
+        source="error_workflow_id", required=False, allow_null=True,
+        help_text="A workflow of the same tenant started when an execution of this one ends in error "
+                  "(with the failed execution's id, workflow, node, error and input)",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Workflow
-        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "createdAt", "updatedAt"]
+        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "errorWorkflow",
+                  "createdAt", "updatedAt"]
         read_only_fields = ["id"]
 
     def get_version(self, obj: Workflow) -> int | None:
@@ -109,6 +115,10 @@ class DefinitionProblemSerializer(serializers.Serializer):
 class InputFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
+    enum = serializers.ListField(child=serializers.JSONField(), allow_null=True, help_text="The allowed values, if limited")
+    description = serializers.CharField(allow_blank=True)
+    default = serializers.JSONField(allow_null=True)
 
 
 class ValidateRequestSerializer(StrictSerializer):
@@ -132,7 +142,7 @@ class ValidationResultSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         help_text="For each node id, the ids of the nodes that run before it (what its templates may name)",
     )
-    inputFields = InputFieldSerializer(many=True, help_text="The trigger's input keys, from its inputSchema")
+    inputFields = InputFieldSerializer(many=True, help_text="The fields of the workflow's input schema (the trigger's inputSchema): what run forms are made of")
     definition = serializers.JSONField(allow_null=True, help_text="The definition checked (read from `text` for an import)")
 
 

@@ -95,6 +95,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             is_active=data.get("is_active", True),
             definition=data["definition"],
             user=self.request.user,
+            error_workflow_id=data.get("error_workflow_id"),
         )
 
     @extend_schema(responses={200: WorkflowSerializer, 400: ErrorSerializer, 409: StaleVersionErrorSerializer})
