@@ -94,6 +94,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return None  # not JSON: receive_json answers with an error frame
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if not text_data:  # Channels raises on a frame without text; the protocol answers it
+            await self._error(None, InvalidConfig("Frames are JSON text, not binary or empty", field="frame"))
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
