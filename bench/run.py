@@ -105,8 +105,8 @@ class Bench:
         import django
 
         django.setup()
-        from django.conf import settings
         import psycopg
+        from django.conf import settings
 
         from . import fixtures
 
@@ -399,7 +399,7 @@ class Bench:
 
         results = {
             "mode": "quick" if self.args.quick else "full",
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "rounds": self.args.rounds,
             "machine": self.machine_start,
             "machine_end": machine(),

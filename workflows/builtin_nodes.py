@@ -6,7 +6,7 @@ import json
 import smtplib
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -42,6 +42,10 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _ordered(a: Any, operator: str, b: Any) -> bool:
+    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator]
+
+
 def compare(left: Any, operator: str, right: Any = None) -> bool:
     """Compare two resolved values; numbers given as text compare as numbers."""
     ln, rn = _number(left), _number(right)
@@ -51,12 +55,10 @@ def compare(left: Any, operator: str, right: Any = None) -> bool:
         return not compare(left, "equals", right)
     if operator in ("gt", "gte", "lt", "lte"):
         if ln is not None and rn is not None:
-            a, b = ln, rn
-        elif isinstance(left, str) and isinstance(right, str):
-            a, b = left, right
-        else:
-            return False
-        return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator]
+            return _ordered(ln, operator, rn)
+        if isinstance(left, str) and isinstance(right, str):
+            return _ordered(left, operator, right)
+        return False
     if operator == "contains":
         return isinstance(left, (str, list, dict)) and right in left if not isinstance(left, str) else str(right) in left
     if operator == "notContains":
@@ -196,7 +198,7 @@ def sleep_until(config: dict, now: datetime) -> datetime:
         if moment is None:
             raise NodeError(f"until is not an ISO 8601 timestamp: {until!r}", retryable=False)
         if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.utc)
+            moment = timezone.make_aware(moment, UTC)
         return moment
     try:
         return now + parse_duration(config.get("duration") or "0s")

@@ -7,9 +7,9 @@ from django.conf import settings
 from . import engine
 from .engine import FOR_EACH
 from .exceptions import InvalidInput
+from .ids import as_uuid
 from .models import Execution, ExecutionStatus, NodeRun, Workflow
 from .nodes import NodeError
-from .services import as_uuid
 
 __all__ = ["FOR_EACH", "start_children", "cancel_children"]
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -94,25 +95,30 @@ def start_execution(
     parent_index: int | None = None,
     is_test: bool = False,
     error_of_id=None,
+    execution_id: uuid.UUID | None = None,
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
     successors become ready on commit. Every way of starting an execution comes here, so the
-    input is checked against the version's input schema here (InvalidInput naming the field)."""
+    input is checked against the version's input schema here (InvalidInput naming the field).
+    `execution_id` lets a caller that listens to the execution's live updates choose its id,
+    and listen, before it exists."""
     graph = graph_for_version(version_id)
     if graph.input_validator is not None:
         graph.input_validator.check(input)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
+    assert graph.trigger_id is not None  # a saved version has passed validation
     trigger = graph.nodes[graph.trigger_id]
     context = {"Trigger": input}
     if trigger.label != "Trigger":
         context[trigger.label] = input
-    states = {nid: ("idle", None) for nid in graph.nodes}
+    states: dict[str, tuple[str, str | None]] = {nid: ("idle", None) for nid in graph.nodes}
     states[trigger.id] = ("success", None)
     ready, skipped = advance(graph, states, [trigger.id])
     status = execution_status(NodeRunStatus.RUNNING for _ in ready)
     execution = Execution(
+        **({"id": execution_id} if execution_id is not None else {}),
         tenant_id=tenant_id,
         workflow_id=workflow_id,
         workflow_version_id=version_id,
@@ -155,14 +161,14 @@ def finish_claimed(
     claim: Claim,
     outcome: StepResult | Pause | NodeError,
     *,
-    logs: list[dict] = (),
+    logs: Sequence[dict] = (),
     resolved_config: Any = None,
     handoff: bool = False,
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
     outcome, logs = _storable(outcome, logs)
-    if _fast_path_applies(claim, outcome):
+    if isinstance(outcome, StepResult) and _fast_path_applies(claim, outcome):
         try:
             return _finish_fast(claim, outcome, list(logs), resolved_config, handoff)
         except store.LostLease:
@@ -177,7 +183,7 @@ def finish_claimed(
     def work() -> Claim | None:
         with store.locked_run(claim.run_id, execution_id=claim.execution_id) as locked:
             run = locked.run if locked else None
-            if run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
+            if locked is None or run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
                 logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
                 return None
             if resolved_config is not None:
@@ -281,7 +287,7 @@ def resume_node_run(
     def resume(held: store.Locked | None) -> NodeRun | None:
         if held is None:
             raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
-        run = held.run
+        run = held.node_run
         if run.status != NodeRunStatus.PAUSED:
             raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
         if accept is not None and not accept(run):
@@ -308,9 +314,10 @@ def fire_deadline(node_run_id: int) -> bool:
     def work() -> bool:
         with store.locked_run(node_run_id, skip_locked=True) as locked:
             run = locked.run if locked else None
-            if run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
+            if locked is None or run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
                 return False
             node_type = registry.get(run.node_type)
+            outcome: StepResult | NodeError
             try:
                 result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
                 outcome = result if isinstance(result, StepResult) else StepResult(output=result)
@@ -328,7 +335,7 @@ def append_logs(node_run_id: int, entries: list[dict]) -> None:
         return
     with store.locked_run(node_run_id) as locked:
         if locked is not None:
-            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.run.logs, *entries])
+            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.node_run.logs, *entries])
 
 
 # --- The general path: settle an outcome on locked rows ------------------------------------
@@ -449,7 +456,7 @@ def _advance(
     ready, skipped = advance(graph, states, [run.node_id])
     store.mark_skipped([rows[n][0] for n in skipped], now)
     handed = ready[0] if handoff_from is not None and ready else None
-    if handed is not None:
+    if handed is not None and handoff_from is not None:
         store.hand_off(rows[handed][0], owner=handoff_from.owner, now=now)
     waiting = [rows[n][0] for n in ready if n != handed]
     store.mark_ready(waiting, now)
@@ -471,13 +478,13 @@ def _advance(
     live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous else None)
     if status == ExecutionStatus.SUCCESS:
         _on_execution_finished(execution)
-    if handed is None:
+    if handed is None or handoff_from is None:
         return None
     return handoff_from.next(run_id=rows[handed][0], node_id=handed, context=context, revision=execution.revision, now=now)
 
 
 def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
-    error = {"message": failed.error["message"], "nodeId": failed.node_id, "label": failed.label}
+    error = {"message": (failed.error or {}).get("message"), "nodeId": failed.node_id, "label": failed.label}
     _stop_active_runs(execution, now)
     handler = _start_error_workflow(execution, failed)
     if handler:
@@ -523,22 +530,23 @@ def _start_error_workflow(execution: Execution, failed: NodeRun) -> dict | None:
         logger.warning("execution %s failed and its error workflow %s did not start: %s", execution.pk, target, exc.message)
         return {"workflowId": target, "error": exc.message}
     except IntegrityError:  # already started for this failure (its idempotency key)
-        handler = Execution.objects.filter(workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}").first()
-        if handler is None:
+        existing = Execution.objects.filter(workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}").first()
+        if existing is None:
             raise
+        handler = existing
     return {"workflowId": target, "executionId": str(handler.pk)}
 
 
 def error_workflow_input(execution: Execution, failed: NodeRun, workflow_name: str) -> dict:
     """What an error workflow starts with: the failed execution, its workflow, node, error and input."""
     number = WorkflowVersion.objects.filter(pk=execution.workflow_version_id).values_list("number", flat=True).first()
+    error = failed.error or {}
     return {
         "executionId": str(execution.pk),
         "executionUrl": f"{settings.SITE_URL.rstrip('/')}/workflows/executions/{execution.pk}/",
         "workflow": {"id": str(execution.workflow_id), "name": workflow_name, "version": number},
         "failedNode": {"id": failed.node_id, "label": failed.label, "type": failed.node_type},
-        "error": {"message": failed.error["message"], "attempt": failed.error.get("attempt"),
-                  "details": failed.error.get("details")},
+        "error": {"message": error.get("message"), "attempt": error.get("attempt"), "details": error.get("details")},
         "input": execution.input,
         "retryCount": execution.retry_count,
     }

@@ -86,7 +86,7 @@ class Workflow(models.Model):
             raise ValidationError({"error_workflow": problem})
 
     @property
-    def latest_version(self) -> "WorkflowVersion | None":
+    def latest_version(self) -> WorkflowVersion | None:
         prefetched = getattr(self, "_prefetched_objects_cache", {}).get("versions")
         if prefetched is not None:
             return max(prefetched, key=lambda v: v.number, default=None)

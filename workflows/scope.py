@@ -28,8 +28,9 @@ def _lenient(definition: Any) -> tuple[dict[str, ScopeNode], dict[str, list[str]
     raw_nodes = definition.get("nodes") if isinstance(definition, Mapping) else None
     for raw in raw_nodes if isinstance(raw_nodes, list) else []:
         if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) and raw["id"] not in nodes:
-            label = raw.get("label") if isinstance(raw.get("label"), str) and raw.get("label") else raw["id"]
-            config = raw.get("config") if isinstance(raw.get("config"), Mapping) else {}
+            label, config = raw.get("label"), raw.get("config")
+            label = label if isinstance(label, str) and label else raw["id"]
+            config = config if isinstance(config, Mapping) else {}
             nodes[raw["id"]] = ScopeNode(raw["id"], label, str(raw.get("type") or ""), dict(config))
     parents: dict[str, list[str]] = {nid: [] for nid in nodes}
     raw_edges = definition.get("edges") if isinstance(definition, Mapping) else None

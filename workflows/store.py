@@ -90,7 +90,7 @@ class Claim:
         """The same for every attempt of this node run, new after a retry from a node."""
         return f"{self.execution_id}:{self.node_id}:{self.retry_count}"
 
-    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> "Claim":
+    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> Claim:
         """The claim on a successor handed to the same worker in the same transaction."""
         return replace(self, run_id=run_id, node_id=node_id, attempt=1, context=context, revision=revision, started_at=now)
 
@@ -266,6 +266,13 @@ class Locked:
     execution: Execution
     run: NodeRun | None
 
+    @property
+    def node_run(self) -> NodeRun:
+        """The locked node run, for a lock taken on one (locked_run(node_run_id))."""
+        if self.run is None:
+            raise LookupError("this lock holds no node run")
+        return self.run
+
 
 @contextlib.contextmanager
 def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked: bool = False) -> Iterator[Locked | None]:
@@ -274,7 +281,7 @@ def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked
     takes, so none waits on another in a cycle. Yields None when a row is gone, or busy
     and `skip_locked` is set."""
     with transaction.atomic(savepoint=False):  # a transaction is needed, a savepoint is not
-        if execution_id is None:
+        if execution_id is None and node_run_id is not None:
             execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
         execution = lock_execution(execution_id, skip_locked=skip_locked) if execution_id is not None else None
         run = None

@@ -3,6 +3,7 @@ execution viewer, test runs, and an example page embedding the viewer."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -16,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-
-from rest_framework.exceptions import NotFound, ValidationError as ApiValidationError
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 
 from . import dashboard, inputs, operations, operator, services, stats, testruns, values
@@ -25,6 +26,7 @@ from .api.pagination import ExecutionCursorPagination
 from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
 from .filters import IS_TEST_CHOICES, ExecutionFilter
+from .ids import as_uuid
 from .layout import layout
 from .models import Execution, ExecutionStatus, Workflow
 from .navigation import url_or_none
@@ -157,7 +159,7 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
     }
 
 
-def _parse_json(text: str, field: str, errors: list) -> object:
+def _parse_json(text: str, field: str, errors: list) -> Any:
     try:
         return values.loads(text, max_depth=settings.API_MAX_JSON_DEPTH)
     except ValueError as exc:
@@ -222,7 +224,9 @@ def execution_list(request: HttpRequest) -> HttpResponse:
     base = in_active_tenant(executions_for(request.user), request).select_related(
         "workflow", "workflow_version", "run_as").only(*LIST_COLUMNS)
     filterset = ExecutionFilter(request.GET, queryset=base, request=request)
-    executions, next_url, previous_url, errors = [], None, None, {}
+    executions: list | None = []
+    errors: Any = {}
+    next_url = previous_url = None
     if filterset.is_valid():
         paginator = ExecutionCursorPagination()
         try:
@@ -354,7 +358,7 @@ def embed_example(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('workflows:embed-example')}?execution={result.execution_id}")
     execution = None
     if request.GET.get("execution"):
-        pk = services.as_uuid(request.GET["execution"])
+        pk = as_uuid(request.GET["execution"])
         execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
         if execution is None:
             raise Http404("Execution not found")

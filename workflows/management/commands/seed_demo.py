@@ -1,8 +1,8 @@
 """Load a demo tenant, user and workflows (idempotent): what `make run` shows."""
-import importlib
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 from workflows import services
 from workflows.models import Membership, Tenant, Workflow
@@ -71,8 +71,7 @@ class Command(BaseCommand):
             user = User.objects.create_superuser("demo", "demo@example.com", "demo")
         Membership.objects.get_or_create(tenant=tenant, user=user)
         for loader in DEMO_LOADERS:
-            module_path, _, name = loader.rpartition(".")
-            getattr(importlib.import_module(module_path), name)(tenant=tenant, user=user)
+            import_string(loader)(tenant=tenant, user=user)
         for name, spec in DEMO_WORKFLOWS.items():
             if not Workflow.objects.filter(tenant=tenant, name=name).exists():
                 handler = Workflow.objects.filter(tenant=tenant, name=spec.get("errorWorkflow") or "").first()
