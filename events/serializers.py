@@ -3,6 +3,7 @@ schema at once, so what is documented is what is returned."""
 from __future__ import annotations
 
 from rest_framework import serializers
+
 from workflows.api.parsers import JSONParser
 from workflows.api.serializers import StrictSerializer
 from workflows.exceptions import InvalidInput

@@ -9,7 +9,7 @@ from tests.workflows.test_api_edge import DEEP, post_raw
 
 
 def test_deep_signal_payload_answers_400(key_client):
-    body = '{"eventNamespace": "payments", "eventKey": "k", "payload": {"a": %s}}' % DEEP
+    body = '{"eventNamespace": "payments", "eventKey": "k", "payload": {"a": ' + DEEP + '}}'
     response = post_raw(key_client, SIGNAL_URL, body)
     assert response.status_code == 400
     assert response.json()["field"] == "payload"

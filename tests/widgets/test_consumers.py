@@ -429,7 +429,7 @@ def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"inputParams": %s}}' % deep)
+        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"inputParams": ' + deep + '}}')
         error = (await sock.next("widget_workflow_error"))["error"]
         assert error["code"] == "INVALID_CONFIG" and error["field"] == "data" and "nested deeper" in error["message"]
         await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"widgetID": "w\\u0000"}}')

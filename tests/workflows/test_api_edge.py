@@ -19,7 +19,7 @@ def workflow(make_workflow):
 
 
 @pytest.mark.parametrize("body, field", [
-    ('{"input": {"deep": %s}}' % DEEP, "input"),
+    ('{"input": {"deep": ' + DEEP + '}}', "input"),
     (DEEP, "body"),
 ], ids=["input", "document"])
 def test_deep_trigger_input_answers_400_naming_the_field(api, workflow, body, field):
@@ -30,19 +30,19 @@ def test_deep_trigger_input_answers_400_naming_the_field(api, workflow, body, fi
 
 
 def test_deep_definition_on_create_answers_400(api):
-    response = post_raw(api, "/api/workflows/", '{"name": "x", "definition": {"nodes": %s}}' % DEEP)
+    response = post_raw(api, "/api/workflows/", '{"name": "x", "definition": {"nodes": ' + DEEP + '}}')
     assert response.status_code == 400
     assert response.json()["field"] == "definition"
 
 
 def test_nesting_within_the_bound_is_accepted(api, workflow, settings):
     nested = "[" * (settings.API_MAX_JSON_DEPTH - 2) + "]" * (settings.API_MAX_JSON_DEPTH - 2)
-    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"deep": %s}}' % nested)
+    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"deep": ' + nested + '}}')
     assert response.status_code == 202, response.content
 
 
 def test_brackets_inside_strings_do_not_count(api, workflow):
-    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"text": "%s"}}' % ("[{" * 5000))
+    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"text": "' + ("[{" * 5000) + '"}}')
     assert response.status_code == 202
 
 

@@ -78,7 +78,7 @@ def test_validate_reads_an_imported_file(api):
 
 
 def test_validate_reports_a_too_deep_import_as_a_problem_not_a_500(api):
-    text = '{"nodes": %s, "edges": []}' % ("[" * 100_000 + "]" * 100_000)
+    text = '{"nodes": ' + ("[" * 100_000 + "]" * 100_000) + ', "edges": []}'
     response = api.post("/api/workflows/validate/", {"text": text}, format="json")
     assert response.status_code == 200
     assert "nodes is nested deeper than" in response.json()["errors"][0]["message"]

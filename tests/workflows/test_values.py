@@ -29,10 +29,10 @@ def test_clean_replaces_nul_and_lone_surrogates_everywhere():
 def test_json_problem_names_the_top_level_key_of_too_deep_nesting():
     from workflows.values import json_problem
 
-    assert json_problem('{"a": 1, "deep": %s}' % ("[" * 70 + "]" * 70), max_depth=64) == ("deep", "is nested deeper than 64 levels")
+    assert json_problem('{"a": 1, "deep": ' + ("[" * 70 + "]" * 70) + '}', max_depth=64) == ("deep", "is nested deeper than 64 levels")
     assert json_problem("[" * 70 + "]" * 70, max_depth=64) == ("body", "is nested deeper than 64 levels")
-    assert json_problem('{"s": "%s"}' % ("[" * 100), max_depth=64) is None  # brackets in a string
-    assert json_problem('{"k\\"ey": %s}' % ("{\"a\": " * 70 + "1" + "}" * 70), max_depth=64)[0] == 'k"ey'
+    assert json_problem('{"s": "' + ("[" * 100) + '"}', max_depth=64) is None  # brackets in a string
+    assert json_problem('{"k\\"ey": ' + ("{\"a\": " * 70 + "1" + "}" * 70) + '}', max_depth=64)[0] == 'k"ey'
 
 
 def test_text_problem_names_where_a_nul_or_lone_surrogate_is():
