@@ -129,7 +129,7 @@ def check_http_allowed_networks(app_configs=None, **kwargs) -> list[checks.Check
 
     from django.conf import settings
 
-    problems = []
+    problems: list[checks.CheckMessage] = []
     for entry in getattr(settings, "WORKFLOW_HTTP_ALLOWED_NETWORKS", []) or []:
         try:
             ipaddress.ip_network(entry, strict=False)

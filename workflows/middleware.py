@@ -56,7 +56,7 @@ def body_size(request) -> int:
     """The body's size in bytes: the bytes the ASGI handler buffered, which a chunked body
     (no Content-Length) has too, else what Content-Length says (ValueError when not a number)."""
     stream = getattr(request, "_stream", None)
-    if hasattr(stream, "seekable") and stream.seekable():
+    if stream is not None and hasattr(stream, "seekable") and stream.seekable():
         size = stream.seek(0, os.SEEK_END)
         stream.seek(0)
         return size

@@ -62,7 +62,7 @@ def checked_addresses(host: str, port: int) -> list[tuple]:
     if _host_allowed(host, port):
         return infos
     for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if rule := refusal(address):
             shown = host.strip("[]")
             via = "" if shown == str(address) else f" ({shown} resolves to it)"
@@ -73,14 +73,17 @@ def checked_addresses(host: str, port: int) -> list[tuple]:
     return infos
 
 
-def connect(address: tuple[str, int], timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None) -> socket.socket:
+_DEFAULT_TIMEOUT = getattr(socket, "_GLOBAL_DEFAULT_TIMEOUT")  # noqa: B009 (private; http.client passes it)
+
+
+def connect(address: tuple[str, int], timeout=_DEFAULT_TIMEOUT, source_address=None) -> socket.socket:
     """socket.create_connection, to the checked addresses only."""
     host, port = address
     error: OSError | None = None
     for family, socktype, proto, _, sockaddr in checked_addresses(host, port):
         sock = socket.socket(family, socktype, proto)
         try:
-            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
+            if timeout is not _DEFAULT_TIMEOUT:
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)
