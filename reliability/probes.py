@@ -36,7 +36,8 @@ def fuzz(*, base: str, token: str, max_examples: int, max_time: int, report: Pat
     ]
     log = report.with_suffix(".log")
     with open(log, "w") as out:
-        subprocess.run(argv, check=False, stdout=out, stderr=subprocess.STDOUT, timeout=max_time + 120)
+        # In the log directory: schemathesis keeps a cache of its own in its working directory.
+        subprocess.run(argv, check=False, cwd=report.parent, stdout=out, stderr=subprocess.STDOUT, timeout=max_time + 120)
     if not report.exists():
         raise RuntimeError(f"schemathesis wrote no report: see {log}")
     entries = json.loads(report.read_text())["log"]["entries"]
