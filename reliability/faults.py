@@ -19,6 +19,8 @@ from pathlib import Path
 from bench.common import Proc, RedisServer, start_workers, stop
 
 WORKER_APP = "reliability-worker"
+# After the grace period: release the leases, flush live updates, end the interpreter.
+EXIT_SECONDS = 2.0
 
 
 @dataclass
@@ -48,9 +50,19 @@ class WorkerPool:
         self.started += 1
         return proc
 
-    def _take(self) -> Proc:
+    @staticmethod
+    def lease_owner(proc: Proc) -> str:
+        """The name the worker takes its leases under (start_workers's --name)."""
+        return "bench-" + proc.name.removeprefix("worker-")
+
+    def _take(self, among: set[str] | None = None) -> Proc | None:
         with self.lock:
-            return self.procs.pop(random.randrange(len(self.procs)))
+            candidates = [p for p in self.procs if among is None or self.lease_owner(p) in among]
+            if not candidates:
+                return None
+            victim = random.choice(candidates)
+            self.procs.remove(victim)
+            return victim
 
     def kill9(self) -> None:
         victim = self._take()
@@ -61,10 +73,13 @@ class WorkerPool:
         with self.lock:
             self.procs.append(replacement)
 
-    def sigterm(self, grace: float) -> None:
-        """SIGTERM one worker while steps run; it must exit within the grace period (plus a
-        second for the process to end)."""
-        victim = self._take()
+    def sigterm(self, grace: float, *, busy: set[str]) -> bool:
+        """SIGTERM a worker that holds a lease on a running step (one of `busy`); it must
+        exit within the grace period (plus EXIT_SECONDS for the process to end). False when
+        no worker is busy."""
+        victim = self._take(busy)
+        if victim is None:
+            return False
         began = time.monotonic()
         victim.process.send_signal(signal.SIGTERM)
         try:
@@ -75,12 +90,13 @@ class WorkerPool:
         took = time.monotonic() - began
         with self.faults.lock:
             self.faults.sigterm_seconds.append(took)
-            if took > grace + 1.0:
+            if took > grace + EXIT_SECONDS:
                 self.faults.sigterm_over_grace += 1
         self.faults.add("worker SIGTERM mid-step")
         replacement = self._one()
         with self.lock:
             self.procs.append(replacement)
+        return True
 
     def stop(self) -> None:
         with self.lock:
@@ -88,16 +104,19 @@ class WorkerPool:
 
 
 def loop(stop_event: threading.Event, *, every: tuple[float, float], limit: int, action) -> threading.Thread:
-    """Run `action` every `every` seconds (uniform), at most `limit` times, until `stop_event`."""
+    """Run `action` every `every` seconds (uniform) until `stop_event`, until it has injected
+    `limit` faults (an action returning False injected none)."""
 
     def body():
-        for _ in range(limit):
+        injected = 0
+        while injected < limit:
             if stop_event.wait(random.uniform(*every)):
                 return
             try:
-                action()
+                injected += action() is not False
             except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is reported, not fatal
                 print(f"  (fault not injected: {exc!r})", flush=True)
+                injected += 1
 
     thread = threading.Thread(target=body, daemon=True)
     thread.start()
@@ -114,8 +133,19 @@ def terminate_backends(pg, *, datname: str, faults: Faults) -> None:
             faults.add("PostgreSQL backend terminated")
 
 
-def flap_redis(redis: RedisServer, *, down: float, faults: Faults) -> None:
+def busy_workers(*, node_id: str) -> set[str]:
+    """Lease owners of the node runs of `node_id` running now (a step in progress)."""
+    from django.utils import timezone
+
+    from workflows.models import NodeRun
+
+    return set(NodeRun.objects.filter(node_id=node_id, status="running", lease_owner__isnull=False,
+                                      lease_expires_at__gt=timezone.now()).values_list("lease_owner", flat=True))
+
+
+def flap_redis(redis: RedisServer, *, down: float, faults: Faults, flapped: threading.Event) -> None:
     redis.stop()
     time.sleep(down)
     redis.start()
     faults.add("Redis killed and restarted")
+    flapped.set()

@@ -79,6 +79,8 @@ class Suite:
         self.signalled = 0
         self.api_errors = 0
         self.lock = threading.Lock()
+        self.redis_flapped = threading.Event()
+        self.held: list[str] = []  # runs whose signal waits for a Redis restart
 
     # --- Set-up ---------------------------------------------------------------------------
 
@@ -138,7 +140,9 @@ class Suite:
             time.sleep(0.5 * (attempt + 1))
         return None
 
-    def trigger(self, i: int) -> None:
+    def trigger(self, i: int, *, hold: bool = False) -> None:
+        """Start one execution through the API, then signal its wait (or hold the signal, for
+        the watched executions, until Redis has been restarted under their watchers)."""
         run = f"r{i}-{uuid.uuid4().hex[:8]}"
         body = {"input": {"run": run, "branch": random.choice(["left", "right"]), "flaky": random.random() < 0.2,
                           "slow": 2 if random.random() < 0.15 else None}, "idempotencyKey": run}
@@ -151,13 +155,26 @@ class Suite:
             return
         with self.lock:
             self.accepted[run] = answer.json()["executionId"]
+            if hold:
+                self.held.append(run)
+                return
         # Half the signals arrive before the wait (buffered), half after it.
         time.sleep(random.uniform(0, 3))
+        self.signal(run)
+
+    def signal(self, run: str) -> None:
         signal = {"eventNamespace": workflow.NAMESPACE, "eventKey": run, "payload": {"run": run}}
         answer = self._http("POST", "/api/workflow/events/signal", body=signal, auth=f"Bearer {self.tenants.a.api_key}")
         if answer is not None and answer.status_code in (200, 202, 409):
             with self.lock:
                 self.signalled += 1
+
+    def release_held(self, stop_event: threading.Event) -> None:
+        self.redis_flapped.wait(timeout=self.args.load_seconds / 2)
+        for run in list(self.held):
+            if stop_event.is_set():
+                return
+            self.signal(run)
 
     def approve_pending(self, stop_event: threading.Event) -> None:
         while not stop_event.is_set():
@@ -187,13 +204,18 @@ class Suite:
             faults.loop(stop_event, every=(0.5, 2), limit=args.terminations,
                         action=lambda: faults.terminate_backends(self.pg, datname=self.datname, faults=self.faults)),
             faults.loop(stop_event, every=(8, 15), limit=args.redis_flaps,
-                        action=lambda: faults.flap_redis(self.redis, down=2.0, faults=self.faults)),
-            faults.loop(stop_event, every=(6, 12), limit=args.sigterms, action=lambda: pool.sigterm(GRACE_SECONDS)),
+                        action=lambda: faults.flap_redis(self.redis, down=2.0, faults=self.faults,
+                                                         flapped=self.redis_flapped)),
+            # Only when a worker is inside the HTTP step (some take 2 s): SIGTERM mid-step.
+            faults.loop(stop_event, every=(0.5, 1.5), limit=args.sigterms, action=lambda: pool.sigterm(
+                GRACE_SECONDS, busy=faults.busy_workers(node_id="effect"))),
         ]
-        approver = threading.Thread(target=self.approve_pending, args=(stop_event,), daemon=True)
-        approver.start()
+        helpers = [threading.Thread(target=self.approve_pending, args=(stop_event,), daemon=True),
+                   threading.Thread(target=self.release_held, args=(stop_event,), daemon=True)]
+        for helper in helpers:
+            helper.start()
         with concurrent.futures.ThreadPoolExecutor(4) as starters:
-            futures = [starters.submit(self.trigger, i) for i in range(args.watchers)]
+            futures = [starters.submit(self.trigger, i, hold=True) for i in range(args.watchers)]
             concurrent.futures.wait(futures)
             # The first executions are watched live through every Redis fault.
             watchers = []
@@ -210,7 +232,7 @@ class Suite:
         while time.monotonic() < deadline and self.unfinished():
             time.sleep(1.0)
         stop_event.set()
-        for thread in [*fault_threads, approver]:
+        for thread in [*fault_threads, *helpers]:
             thread.join(timeout=60)
         self.live = [w.outcome for w in watchers]
         for watcher in watchers:
@@ -277,7 +299,8 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Rec
         ("  effect deliveries repeated (503 retries, re-runs)", ledger.repeated_deliveries(), False),
         ("  deliveries that carried an Idempotency-Key", ledger.keyed_by_header, False),
         ("  step attempts beyond the first", figures["extra_attempts"], False),
-        (f"SIGTERM: exits past the {GRACE_SECONDS}s grace (+1s)", faults_.sigterm_over_grace, True),
+        (f"SIGTERM: exits past the {GRACE_SECONDS}s grace (+{faults.EXIT_SECONDS:.0f}s to exit)",
+         faults_.sigterm_over_grace, True),
         (f"live clients without the final data (of {len(live)})", live_missed, True),
         ("  their reconnects", sum(o.reconnects for o in live), False),
         (f"5xx under fuzzing (of {figures['fuzz_requests']} requests)", figures["fuzz_5xx"], True),
