@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import queue
 import random
+import signal
 import sys
 import threading
 import time
@@ -81,6 +83,7 @@ class Suite:
         self.lock = threading.Lock()
         self.redis_flapped = threading.Event()
         self.held: list[str] = []  # runs whose signal waits for a Redis restart
+        self.signals: queue.PriorityQueue = queue.PriorityQueue()  # (when, run)
 
     # --- Set-up ---------------------------------------------------------------------------
 
@@ -159,12 +162,20 @@ class Suite:
                 self.held.append(run)
                 return
         # Half the signals arrive before the wait (buffered), half after it.
-        time.sleep(random.uniform(0, 3))
-        self.signal(run)
+        self.signals.put((time.monotonic() + random.uniform(0, 3), run))
+
+    def send_signals(self, stop_event: threading.Event) -> None:
+        while not stop_event.is_set():
+            try:
+                due, run = self.signals.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            time.sleep(max(0.0, due - time.monotonic()))
+            self.signal(run)
 
     def signal(self, run: str) -> None:
-        signal = {"eventNamespace": workflow.NAMESPACE, "eventKey": run, "payload": {"run": run}}
-        answer = self._http("POST", "/api/workflow/events/signal", body=signal, auth=f"Bearer {self.tenants.a.api_key}")
+        body = {"eventNamespace": workflow.NAMESPACE, "eventKey": run, "payload": {"run": run}}
+        answer = self._http("POST", "/api/workflow/events/signal", body=body, auth=f"Bearer {self.tenants.a.api_key}")
         if answer is not None and answer.status_code in (200, 202, 409):
             with self.lock:
                 self.signalled += 1
@@ -177,16 +188,19 @@ class Suite:
             self.signal(run)
 
     def approve_pending(self, stop_event: threading.Event) -> None:
-        while not stop_event.is_set():
-            answer = self._http("GET", "/api/approvals/?status=pending", auth=f"Token {self.tenants.a.token}")
-            rows = answer.json().get("results", []) if answer is not None and answer.status_code == 200 else []
-            for row in rows:
-                decided = self._http("POST", f"/api/approvals/{row['id']}/decide/", body={"decision": "approved"},
-                                     auth=f"Token {self.tenants.a.token}")
-                if decided is not None and decided.status_code in (200, 409):
-                    with self.lock:
-                        self.decided += 1
-            stop_event.wait(0.5 if rows else 1.0)
+        with concurrent.futures.ThreadPoolExecutor(3) as deciders:
+            while not stop_event.is_set():
+                answer = self._http("GET", "/api/approvals/?status=pending", auth=f"Token {self.tenants.a.token}")
+                rows = answer.json().get("results", []) if answer is not None and answer.status_code == 200 else []
+                list(deciders.map(self.decide, [row["id"] for row in rows]))
+                stop_event.wait(0.2 if rows else 1.0)
+
+    def decide(self, approval_id: str) -> None:
+        answer = self._http("POST", f"/api/approvals/{approval_id}/decide/", body={"decision": "approved"},
+                            auth=f"Token {self.tenants.a.token}")
+        if answer is not None and answer.status_code in (200, 409):
+            with self.lock:
+                self.decided += 1
 
     def unfinished(self) -> int:
         from workflows.models import Execution
@@ -211,10 +225,11 @@ class Suite:
                 GRACE_SECONDS, busy=faults.busy_workers(node_id="effect"))),
         ]
         helpers = [threading.Thread(target=self.approve_pending, args=(stop_event,), daemon=True),
-                   threading.Thread(target=self.release_held, args=(stop_event,), daemon=True)]
+                   threading.Thread(target=self.release_held, args=(stop_event,), daemon=True),
+                   *(threading.Thread(target=self.send_signals, args=(stop_event,), daemon=True) for _ in range(2))]
         for helper in helpers:
             helper.start()
-        with concurrent.futures.ThreadPoolExecutor(4) as starters:
+        with concurrent.futures.ThreadPoolExecutor(6) as starters:
             futures = [starters.submit(self.trigger, i, hold=True) for i in range(args.watchers)]
             concurrent.futures.wait(futures)
             # The first executions are watched live through every Redis fault.
@@ -276,7 +291,9 @@ class Suite:
              "approval": str(ApprovalRequest.objects.filter(execution__workflow_id=tenants.workflow_id).values_list("pk", flat=True).first())}
         http_tried, http_leaks = probes.cross_tenant(base=self.base, token_b=tenants.b.token, a=a)
         socket_tried, socket_leaks = probes.cross_tenant_socket(port=self.port, token_b=tenants.b.token, execution=a["execution"])
-        sent, server_errors = probes.fuzz(base=self.base, token=tenants.a.token, max_examples=self.args.fuzz_examples,
+        config = probes.fuzz_config(token=tenants.a.token, api_key=tenants.a.api_key, ids={
+            "workflows": tenants.workflow_id, "executions": a["execution"], "approvals": a["approval"]})
+        sent, server_errors = probes.fuzz(base=self.base, config=config, max_examples=self.args.fuzz_examples,
                                           max_time=self.args.fuzz_seconds, report=LOG_DIR / "schemathesis.har")
         return {"tenant_probes": http_tried + socket_tried, "leaks": http_leaks + socket_leaks,
                 "fuzz_requests": sent, "fuzz_5xx": server_errors}
@@ -323,8 +340,13 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Rec
     return "\n".join(lines), ok
 
 
+def _interrupted(*_) -> None:
+    raise KeyboardInterrupt  # so SIGTERM, like Ctrl-C, stops the processes the suite started
+
+
 def main(argv=None) -> int:
     args = options(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
     if args.seed is not None:
         random.seed(args.seed)
     began = time.monotonic()
