@@ -79,7 +79,8 @@ class Suite:
         self.not_accepted = 0
         self.decided = 0
         self.signalled = 0
-        self.api_errors = 0
+        self.api_5xx = 0
+        self.api_unanswered = 0
         self.lock = threading.Lock()
         self.redis_flapped = threading.Event()
         self.held: list[str] = []  # runs whose signal waits for a Redis restart
@@ -127,19 +128,23 @@ class Suite:
 
     # --- Load -----------------------------------------------------------------------------
 
-    def _http(self, method: str, path: str, *, body=None, auth: str, ok=(200, 201, 202), tries: int = 5):
-        """One API call, retried on connection errors and 5xx (the faults' own doing)."""
+    def _http(self, method: str, path: str, *, body=None, auth: str, tries: int = 5):
+        """One API call, retried (each request is idempotent) on a 5xx, which is counted, or
+        on no answer in time."""
         import requests
 
         for attempt in range(tries):
             try:
                 answer = requests.request(method, self.base + path, json=body, headers={"Authorization": auth}, timeout=30)
+            except requests.RequestException:
+                with self.lock:
+                    self.api_unanswered += 1
+            else:
                 if answer.status_code < 500:
                     return answer
-            except requests.RequestException:
-                pass
-            with self.lock:
-                self.api_errors += 1
+                with self.lock:
+                    self.api_5xx += 1
+                print(f"  {method} {path} answered {answer.status_code}", flush=True)
             time.sleep(0.5 * (attempt + 1))
         return None
 
@@ -281,7 +286,8 @@ class Suite:
                 print(f"  {kind}: {item}", flush=True)
         attempts = NodeRun.objects.filter(execution_id__in=list(rows)).values_list("attempt", flat=True)
         return {"lost": len(lost) + self.not_accepted, "stuck": len(stuck), "failed": len(failed),
-                "extra_attempts": sum(max(0, a - 1) for a in attempts)}
+                "extra_attempts": sum(max(0, a - 1) for a in attempts), "signals": self.signalled,
+                "decisions": self.decided, "api_5xx": self.api_5xx, "api_unanswered": self.api_unanswered}
 
     def probe(self) -> dict:
         from approvals.models import ApprovalRequest
@@ -305,6 +311,7 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Rec
     live_missed = sum(1 for o in live if o.status != "success" or not o.final_done)
     rows: list[tuple[str, object, bool]] = [
         ("executions (accepted triggers)", figures["executions"], False),
+        ("  signals sent, approvals decided (API)", f"{figures['signals']}, {figures['decisions']}", False),
     ]
     for kind in ("worker kill -9", "worker SIGTERM mid-step", "PostgreSQL backend terminated", "Redis killed and restarted"):
         rows.append((f"  faults: {kind}", faults_.counts.get(kind, 0), False))
@@ -316,6 +323,8 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Rec
         ("  effect deliveries repeated (503 retries, re-runs)", ledger.repeated_deliveries(), False),
         ("  deliveries that carried an Idempotency-Key", ledger.keyed_by_header, False),
         ("  step attempts beyond the first", figures["extra_attempts"], False),
+        ("API answers 5xx during the load", figures["api_5xx"], True),
+        ("  API requests unanswered in 30 s (retried)", figures["api_unanswered"], False),
         (f"SIGTERM: exits past the {GRACE_SECONDS}s grace (+{faults.EXIT_SECONDS:.0f}s to exit)",
          faults_.sigterm_over_grace, True),
         (f"live clients without the final data (of {len(live)})", live_missed, True),
