@@ -29,14 +29,19 @@ class LiveClient(threading.Thread):
         self.outcome = Outcome(kind=kind, execution_id=execution_id)
 
     def run(self) -> None:
+        delay = 0.5
         while self.outcome.status is None and time.monotonic() < self.deadline:
+            began = time.monotonic()
             try:
                 self.watch()
             except Exception:  # noqa: BLE001, S110 - any failure means: reconnect
                 pass
             if self.outcome.status is None:
                 self.outcome.reconnects += 1
-                time.sleep(random.uniform(0.3, 1.0))
+                # Backoff as the browser clients do: doubling up to 8 s, with jitter; a
+                # connection that lived a while starts again from the shortest delay.
+                delay = 0.5 if time.monotonic() - began > 10 else min(delay * 2, 8.0)
+                time.sleep(delay * random.uniform(0.8, 1.2))
 
     def remaining(self) -> float:
         return max(0.5, self.deadline - time.monotonic())
@@ -52,7 +57,7 @@ class WidgetSocketClient(LiveClient):
         from websockets.sync.client import connect
 
         url = f"ws://127.0.0.1:{self.port}/ws/widgets/?token={self.token}"
-        with connect(url, open_timeout=10, close_timeout=2) as ws:
+        with connect(url, open_timeout=30, close_timeout=2) as ws:
             ws.send(json.dumps({"event": "widget_workflow_connect", "data": {
                 "widgetID": f"w-{self.outcome.execution_id}", "mode": "subscribe",
                 "instanceID": self.outcome.execution_id}}))

@@ -44,10 +44,10 @@ from .receiver import Receiver
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/workflows_reliability"
 MARKER = "reliability"
 LOG_DIR = ROOT / "reliability" / "logs"
-FULL = {"executions": 500, "watchers": 30, "load_seconds": 600, "kills": 120, "terminations": 400, "redis_flaps": 6,
-        "sigterms": 4, "fuzz_examples": 30, "fuzz_seconds": 240, "nap": "2s"}
-QUICK = {"executions": 60, "watchers": 8, "load_seconds": 100, "kills": 12, "terminations": 40, "redis_flaps": 2,
-         "sigterms": 1, "fuzz_examples": 3, "fuzz_seconds": 40, "nap": "1s"}
+FULL = {"executions": 500, "in_flight": 40, "watchers": 12, "load_seconds": 600, "kills": 120, "terminations": 400,
+        "redis_flaps": 6, "sigterms": 4, "fuzz_examples": 30, "fuzz_seconds": 180, "nap": "2s"}
+QUICK = {"executions": 60, "in_flight": 30, "watchers": 8, "load_seconds": 100, "kills": 12, "terminations": 40,
+         "redis_flaps": 2, "sigterms": 1, "fuzz_examples": 3, "fuzz_seconds": 40, "nap": "1s"}
 GRACE_SECONDS = 5
 
 
@@ -207,6 +207,12 @@ class Suite:
             with self.lock:
                 self.decided += 1
 
+    def in_flight(self, *, submitted: int) -> int:
+        """Executions submitted and not yet finished (or refused)."""
+        with self.lock:
+            settled = len(self.accepted) + self.not_accepted
+        return submitted - settled + self.unfinished()
+
     def unfinished(self) -> int:
         from workflows.models import Execution
 
@@ -234,26 +240,33 @@ class Suite:
                    *(threading.Thread(target=self.send_signals, args=(stop_event,), daemon=True) for _ in range(2))]
         for helper in helpers:
             helper.start()
-        with concurrent.futures.ThreadPoolExecutor(6) as starters:
-            futures = [starters.submit(self.trigger, i, hold=True) for i in range(args.watchers)]
-            concurrent.futures.wait(futures)
+        starters = concurrent.futures.ThreadPoolExecutor(6)
+        watchers: list[clients.LiveClient] = []
+        try:
             # The first executions are watched live through every Redis fault.
-            watchers = []
+            list(starters.map(lambda i: self.trigger(i, hold=True), range(args.watchers)))
             for i, execution_id in enumerate(list(self.accepted.values())[: args.watchers]):
                 cls = clients.WidgetSocketClient if i % 2 == 0 else clients.SSEViewer
                 watchers.append(cls(port=port, token=token, execution_id=execution_id, deadline=deadline))
             for watcher in watchers:
                 watcher.start()
-            pace = max(0.0, (args.load_seconds * 0.3) / max(1, args.executions))
+            # The others with at most `in_flight` unfinished at once: the load follows what the
+            # machine can serve instead of piling up.
             for i in range(args.watchers, args.executions):
-                futures.append(starters.submit(self.trigger, i))
-                time.sleep(pace)
-            concurrent.futures.wait(futures)
-        while time.monotonic() < deadline and self.unfinished():
-            time.sleep(1.0)
-        stop_event.set()
-        for thread in [*fault_threads, *helpers]:
-            thread.join(timeout=60)
+                while self.in_flight(submitted=i) >= args.in_flight and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                if time.monotonic() >= deadline:
+                    break
+                starters.submit(self.trigger, i)
+                time.sleep(0.05)
+            starters.shutdown(wait=True)
+            while time.monotonic() < deadline and self.unfinished():
+                time.sleep(1.0)
+        finally:
+            stop_event.set()
+            starters.shutdown(wait=False, cancel_futures=True)
+            for thread in [*fault_threads, *helpers]:
+                thread.join(timeout=60)
         self.live = [w.outcome for w in watchers]
         for watcher in watchers:
             watcher.join(timeout=max(1.0, deadline + 30 - time.monotonic()))
