@@ -98,7 +98,8 @@ class Suite:
             # Short leases and polls so a killed worker's steps come back within seconds.
             "WORKFLOW_LEASE_SECONDS": "6", "WORKFLOW_POLL_SECONDS": "1",
             "WORKFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-            "DATABASE_POOL_MAX_SIZE": "6", "DATABASE_POOL_MIN_SIZE": "1",
+            # daphne's pool: the default (16) serves the API, the sockets and the streams.
+            "DATABASE_POOL_MIN_SIZE": "1",
             # The effects' receiver is on this machine.
             "WORKFLOW_HTTP_ALLOWED_HOSTS": "127.0.0.1", "WORKFLOW_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
         })
@@ -117,7 +118,9 @@ class Suite:
                                   "config.asgi:application"], env, log_dir=LOG_DIR)
         self.procs.append(daphne)
         wait_for_port(daphne, self.port)
-        worker_env = {**env, "DATABASE_URL": f"{self.url}?application_name={faults.WORKER_APP}"}
+        # A worker keeps one connection per step thread plus three (README, DATABASE_POOL_*).
+        worker_env = {**env, "DATABASE_URL": f"{self.url}?application_name={faults.WORKER_APP}",
+                      "DATABASE_POOL_MAX_SIZE": "6"}
         self.pool = faults.WorkerPool(size=3, env=worker_env, concurrency=2, log_dir=LOG_DIR, faults=self.faults)
 
     def teardown(self) -> None:
