@@ -21,13 +21,12 @@ from workflows.exceptions import WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
-from . import registry, services
+from . import fanout, registry, services
 from .exceptions import InvalidConfig, NotFinished, socket_error
 from .services import WidgetSpec
 
 logger = logging.getLogger("widgets.consumers")
 
-COMPLETED_NODE_STATUSES = ("success", "error")
 MODES = ("execute", "subscribe", "replay")
 TOUCH_EVERY_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
@@ -43,6 +42,8 @@ class LiveWidget:
     instance_id: str
     mode: str
     finished: bool = False
+    watching: bool = False  # counted in the process's shared context of its execution (fanout)
+    key: str = ""  # its configuration's key: widgets configured alike share processed data
 
 
 class WidgetConsumer(AsyncJsonWebsocketConsumer):
@@ -57,9 +58,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.widgets: dict[str, LiveWidget] = {}
         self.runs: set[str] = set()
         self.joined: set[str] = set()
-        # The context of each watched execution as of the last update this socket handled:
-        # read once when a widget connects, then merged node by node (no read per update).
-        self.contexts: dict[str, dict] = {}
         await self.accept()
 
     async def __call__(self, scope, receive, send):
@@ -76,6 +74,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._release(groups=True)
 
     async def _release(self, *, groups: bool) -> None:
+        for widget in getattr(self, "widgets", {}).values():
+            self._unwatch(widget)
         if groups:
             for group in list(getattr(self, "joined", ())):
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -265,7 +265,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         return execution
 
     async def _send_connected(self, widget: LiveWidget, *, context: dict, status: str, meta: dict) -> None:
-        self.contexts[widget.instance_id] = dict(context)
+        fanout.watch(widget.instance_id, context)
+        widget.watching = True
+        widget.key = fanout.spec_key(widget.spec)
         processed = widget.spec.process(context) if widget.spec.widget_type else None
         await self.send_event("widget_workflow_connected", {
             "widgetID": widget.spec.widget_id,
@@ -289,8 +291,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def _leave_if_unused(self, instance_id: str) -> None:
         group = execution_group(instance_id)
         used = instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values())
-        if not any(w.instance_id == instance_id for w in self.widgets.values()):
-            self.contexts.pop(instance_id, None)
         if group in self.joined and not used:
             await self.channel_layer.group_discard(group, self.channel_name)
             self.joined.discard(group)
@@ -300,6 +300,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         old = self.widgets.pop(widget_id, None)
         if old is None:
             return
+        self._unwatch(old)
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
@@ -311,74 +312,73 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             self._touched = now
             await database_sync_to_async(registry.touch)(self.channel_name)
 
+    @staticmethod
+    def _unwatch(widget: LiveWidget) -> None:
+        if widget.watching:
+            widget.watching = False
+            fanout.unwatch(widget.instance_id)
+
     def _watchers(self, instance_id: str) -> list[LiveWidget]:
         return [w for w in self.widgets.values() if w.instance_id == instance_id and not w.finished]
 
     # --- Server -> client (channel-layer messages from workflows.live) -------------------------
 
     async def execution_update(self, message: dict) -> None:
-        """One commit's updates of an execution (workflows.live): each node, then the status."""
-        for part in split_update(message):
-            await (self.node_update(part) if part["type"] == "node.update" else self.status_update(part))
+        """One commit's updates of an execution (workflows.live).
 
-    async def node_update(self, message: dict) -> None:
+        A socket that joined the run (`workflow_run_join`) gets every node and status change.
+        A widget gets one frame per update at most: `widget_context_update` with what the
+        update changed in the context (and the execution's new status, if it changed), its
+        one `widget_workflow_status` when the execution finished, or a status change alone;
+        node changes that complete nothing are not sent to it."""
         instance_id = message["executionId"]
-        watching = any(w.instance_id == instance_id for w in self.widgets.values())
-        if not watching and instance_id not in self.runs:
+        if instance_id in self.runs:
+            for part in split_update(message):
+                await (self._node_frame(part) if part["type"] == "node.update" else self._status_frame(part))
+        watchers = self._watchers(instance_id)
+        applied = fanout.apply(message) if watchers else None
+        if applied is None:
             return
+        status = message.get("status")
+        if status and status["status"] in FINISHED_STATUSES:
+            for widget in watchers:
+                result = fanout.processed(instance_id, widget.spec, widget.key) if widget.spec.widget_type else None
+                await self._finish(widget, status=status["status"], context=fanout.context(instance_id),
+                                   error=status.get("error"), processed=result, node=applied.node)
+            return
+        if applied.diff:
+            await self._keep_alive()
+            for widget in watchers:
+                result = fanout.processed(instance_id, widget.spec, widget.key)
+                await self.send_event("widget_context_update", fanout.context_update(
+                    widget.spec.widget_id, instance_id, applied, result, status=status))
+        elif status and instance_id not in self.runs:
+            await self._status_frame(status)  # a pause, say: nothing completed to carry it
+
+    async def _node_frame(self, message: dict) -> None:
         await self.send_event("workflow_node_update", {
-            "instanceID": instance_id, "nodeID": message["nodeId"], "label": message.get("label"),
+            "instanceID": message["executionId"], "nodeID": message["nodeId"], "label": message.get("label"),
             "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
             "error": message.get("error"), "startedAt": message.get("startedAt"),
             "finishedAt": message.get("finishedAt"),
         })
-        watchers = self._watchers(instance_id)
-        if message["status"] not in COMPLETED_NODE_STATUSES or not watchers:
-            return
-        await self._keep_alive()
-        context = self.contexts.setdefault(instance_id, {})
-        if message["status"] == "success":
-            context[message["label"]] = message.get("output")
-        else:
-            context[message["label"]] = {"error": (message.get("error") or {}).get("message")}
-        context = dict(context)
-        for widget in watchers:
-            processed = widget.spec.process(context)
-            await self.send_event("widget_context_update", {
-                "widgetID": widget.spec.widget_id,
-                "instanceID": instance_id,
-                "update": {
-                    "processedData": processed.data,
-                    "processingError": processed.error,
-                    "contextSnapshot": context,
-                    "nodeID": message["nodeId"],
-                    "label": message.get("label"),
-                    "status": message["status"],
-                },
-            })
 
-    async def status_update(self, message: dict) -> None:
-        instance_id = message["executionId"]
-        watchers = self._watchers(instance_id)
-        if instance_id in self.runs or any(w.instance_id == instance_id for w in self.widgets.values()):
-            await self.send_event("workflow_status_update", {
-                "instanceID": instance_id, "status": message["status"], "contextData": message.get("context"),
-                "error": message.get("error"),
-            })
-        if message.get("context") is not None and instance_id in self.contexts:
-            self.contexts[instance_id] = dict(message["context"])
-        if message["status"] not in FINISHED_STATUSES:
-            return
-        for widget in watchers:
-            await self._finish(widget, status=message["status"], context=message.get("context") or {},
-                               error=message.get("error"))
+    async def _status_frame(self, message: dict) -> None:
+        await self.send_event("workflow_status_update", {
+            "instanceID": message["executionId"], "status": message["status"], "contextData": message.get("context"),
+            "error": message.get("error"),
+        })
 
-    async def _finish(self, widget: LiveWidget, *, status: str, context: dict, error) -> None:
-        """Emit the one widget_workflow_status of a terminal state (never twice per widget)."""
+    async def _finish(
+        self, widget: LiveWidget, *, status: str, context: dict, error, processed=None, node: dict | None = None
+    ) -> None:
+        """Emit the one widget_workflow_status of a terminal state (never twice per widget),
+        with the node whose completion ended the execution when it did (`lastNode`)."""
         if widget.finished:
             return
         widget.finished = True
-        processed = widget.spec.process(context) if widget.spec.widget_type else None
+        if processed is None and widget.spec.widget_type:
+            processed = widget.spec.process(context)
         await self.send_event("widget_workflow_status", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
@@ -387,6 +387,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             "processedData": processed.data if processed else None,
             "processingError": processed.error if processed else None,
             "error": error,
+            "lastNode": {"nodeID": node["nodeId"], "label": node.get("label"), "status": node["status"],
+                         "error": node.get("error")} if node else None,
         })
 
 

@@ -73,6 +73,37 @@ def check_channel_layer_timeouts(app_configs=None, **kwargs) -> list[checks.Chec
     return problems
 
 
+# Besides its step threads a worker holds connections for its claim loop, duties and
+# notifications listener (see workflows/worker.py).
+WORKER_OTHER_CONNECTIONS = 3
+
+
+def pool_shortfall(concurrency: int) -> str | None:
+    """Why a process with `concurrency` step threads would wait for database connections
+    (its threads keep theirs for their life), or None if the pool holds them all."""
+    from django.conf import settings
+
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if not isinstance(pool, dict) or "max_size" not in pool:
+        return None
+    needed = concurrency + WORKER_OTHER_CONNECTIONS + 1  # and one for a web request
+    if pool["max_size"] >= needed:
+        return None
+    return (f"the database pool holds {pool['max_size']} connections but a worker with concurrency "
+            f"{concurrency} needs {needed}: its step threads would stall waiting for one")
+
+
+@checks.register()
+def check_pool_size(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    from django.conf import settings
+
+    problem = pool_shortfall(settings.WORKFLOW_WORKER_CONCURRENCY)
+    if problem is None:
+        return []
+    return [checks.Warning(problem, hint="raise DATABASE_POOL_MAX_SIZE or lower WORKFLOW_WORKER_CONCURRENCY",
+                           id="workflows.W013")]
+
+
 def redis_socket_timeout(host) -> float | None:
     """The read timeout redis-py will use for a channels-redis host entry (None: no timeout)."""
     import inspect

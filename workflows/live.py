@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -221,8 +222,10 @@ def publish_after_commit(*, runs=(), execution=None) -> None:
 
 
 def update_message(execution_id: str) -> dict:
-    """One commit's updates of an execution: node messages, then its status (or None)."""
-    return {"type": "execution.update", "executionId": execution_id, "nodes": [], "status": None}
+    """One commit's updates of an execution: node messages, then its status (or None). The
+    update id lets each process's sockets merge it into their shared context once."""
+    return {"type": "execution.update", "executionId": execution_id, "updateId": uuid.uuid4().hex,
+            "nodes": [], "status": None}
 
 
 def split_update(message: dict) -> list[dict]:

@@ -25,6 +25,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from . import engine, live, store, templating, wakeup
+from .checks import pool_shortfall
 from .nodes import NodeError, Pause, StepContext, StepLogger, StepResult, registry
 from .store import Claim
 
@@ -178,6 +179,8 @@ class Worker:
     def run(self) -> None:
         """Run until stop() is called (SIGTERM in the management command)."""
         logger.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
+        if (shortfall := pool_shortfall(self.concurrency)) is not None:
+            logger.warning("%s; raise DATABASE_POOL_MAX_SIZE", shortfall)
         wakeup.subscribe(self._wake)
         wakeup.subscribe(self._timer_wake)
         threads = [threading.Thread(target=self._timer_loop, name=f"{self.owner}-timers", daemon=True)]

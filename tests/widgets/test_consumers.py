@@ -100,18 +100,23 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
         assert connected["workflowMeta"]["workflowID"] == str(wf.pk)
         assert await db(WidgetConnection.objects.filter(widget_id="w1", execution_id=connected["instanceID"]).exists)()
         await db(worker.run_until_idle)()
-        updates = [await sock.next("widget_context_update", widgetID="w1") for _ in range(3)]
-        assert [u["update"]["nodeID"] for u in updates] == ["a", "b", "p"]
+        # One frame per step: the last step's update is the final status.
+        updates = [await sock.next("widget_context_update", widgetID="w1") for _ in range(2)]
+        assert [u["update"]["nodeID"] for u in updates] == ["a", "b"]
         assert all(u["instanceID"] == connected["instanceID"] for u in updates)
         assert updates[0]["update"]["processedData"]["spec"]["data"]["values"] == []
-        assert updates[2]["update"]["processedData"]["spec"]["data"]["values"] == [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
-        assert updates[2]["update"]["contextSnapshot"]["B"] == {"n": 2}
+        assert updates[0]["update"]["contextDiff"] == {"A": {"n": 1}}
+        assert updates[1]["update"]["contextDiff"] == {"B": {"n": 2}}
+        assert updates[1]["update"]["status"] == "success" and updates[1]["update"]["label"] == "B"
         final = await sock.next("widget_workflow_status", widgetID="w1")
         assert final["status"] == "success"
         assert final["processedData"]["count"] == 2
+        assert final["finalContext"]["B"] == {"n": 2}
+        assert final["lastNode"] == {"nodeID": "p", "label": "Points", "status": "success", "error": None}
         assert final["finalContext"]["Points"]["values"][1] == {"x": 2, "y": 2}
-        nodes = [f["nodeID"] for f in sock.events("workflow_node_update") if f["status"] == "success"]
-        assert nodes == ["a", "b", "p"]
+        # A widget socket gets no raw node frames (those are for workflow_run_join).
+        assert not sock.events("workflow_node_update")
+        assert [f["event"] for f in sock.frames].count("widget_context_update") == 2
         await sock.close()
         assert not await db(WidgetConnection.objects.exists)()
 
@@ -121,7 +126,8 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
 def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_workflow, worker_thread):
     """A live worker claims the first node as soon as the execution commits; the socket is
     in the execution's group before that commit, so the first update always arrives."""
-    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"first": True}}}))
+    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"first": True}}},
+                             {"id": "b", "type": "set", "label": "B", "config": {"values": {"second": True}}}))
     worker_thread()
 
     async def scenario():
@@ -252,7 +258,7 @@ def test_same_widget_in_two_tabs_on_two_executions_gets_only_its_own_updates(use
             await tab.drain()
             instances = {f["data"].get("instanceID") for f in tab.frames}
             assert instances == {mine}
-            assert len(tab.events("widget_context_update")) == 3
+            assert len(tab.events("widget_context_update")) == 2  # A and B; Points ends it
         await tab1.close()
         await tab2.close()
 

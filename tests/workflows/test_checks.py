@@ -1,5 +1,5 @@
 """Start-up checks of the channel layer's settings."""
-from workflows.checks import check_channel_layer_timeouts, redis_socket_timeout
+from workflows.checks import check_channel_layer_timeouts, redis_socket_timeout, check_pool_size, pool_shortfall
 
 REDIS = "channels_redis.core.RedisChannelLayer"
 
@@ -33,3 +33,26 @@ def test_a_bare_url_gets_redis_pys_default_which_is_refused_when_too_short(setti
 def test_the_in_memory_layer_needs_no_timeout(settings):
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     assert check_channel_layer_timeouts() == []
+
+
+def pooled(settings, max_size: int) -> None:
+    settings.DATABASES = {**settings.DATABASES, "default": {
+        **settings.DATABASES["default"],
+        "OPTIONS": {**settings.DATABASES["default"].get("OPTIONS", {}), "pool": {"max_size": max_size}},
+    }}
+
+
+def test_a_pool_smaller_than_a_workers_threads_is_warned_about(settings):
+    settings.WORKFLOW_WORKER_CONCURRENCY = 8
+    pooled(settings, 8)
+    problems = check_pool_size()
+    assert [p.id for p in problems] == ["workflows.W013"]
+    assert "needs 12" in problems[0].msg and "DATABASE_POOL_MAX_SIZE" in problems[0].hint
+    pooled(settings, 12)
+    assert check_pool_size() == []
+
+
+def test_no_pool_means_nothing_to_warn_about(settings):
+    settings.WORKFLOW_WORKER_CONCURRENCY = 64
+    settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "OPTIONS": {}}}
+    assert pool_shortfall(64) is None

@@ -265,6 +265,12 @@ export class WidgetRun extends EventTarget {
     this.subscribed = false;
   }
 
+  _logNode(node) {
+    const failed = node.status === "error";
+    const message = failed && node.error && node.error.message ? `error: ${node.error.message}` : node.status;
+    this.log(failed ? "error" : "info", node.label, message);
+  }
+
   _mine(data) {
     return data.widgetID === this.widgetID && (!data.instanceID || data.instanceID === this.instanceID);
   }
@@ -312,11 +318,13 @@ export class WidgetRun extends EventTarget {
       if (!this._mine(data)) return;
       const update = data.update || {};
       if (update.processedData != null) this.processedData = update.processedData;
-      if (update.contextSnapshot) this.context = update.contextSnapshot;
+      if (update.contextDiff) this.context = { ...this.context, ...update.contextDiff };
+      if (update.label) this._logNode(update);
       if (update.processingError) this.log("warning", update.label || "Widget", update.processingError);
     });
     on("widget_workflow_status", (data) => {
       if (!this._mine(data)) return;
+      if (data.lastNode && data.lastNode.label) this._logNode(data.lastNode);
       if (data.processedData != null) this.processedData = data.processedData;
       if (data.finalContext) this.context = data.finalContext;
       this._setStatus(data.status);
