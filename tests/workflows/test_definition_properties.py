@@ -7,7 +7,8 @@ from workflows.definition import validate_definition
 from workflows.exceptions import InvalidDefinition
 from workflows.nodes import registry
 
-EXAMPLES = settings(max_examples=120, deadline=None)
+# Derandomized: the suite explores the same examples on every run, so CI never flakes on a new one.
+EXAMPLES = settings(max_examples=120, deadline=None, derandomize=True)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from workflows.durations import parse_duration
 
-EXAMPLES = settings(max_examples=200, deadline=None)
+# Derandomized: the suite explores the same examples on every run, so CI never flakes on a new one.
+EXAMPLES = settings(max_examples=200, deadline=None, derandomize=True)
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from workflows.templating import TemplateSyntaxError, lookup, parse_path, resolve
 
-EXAMPLES = settings(max_examples=150, deadline=None)
+# Derandomized: the suite explores the same examples on every run, so CI never flakes on a new one.
+EXAMPLES = settings(max_examples=150, deadline=None, derandomize=True)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
