@@ -143,9 +143,8 @@ def busy_workers(*, node_id: str) -> set[str]:
                                       lease_expires_at__gt=timezone.now()).values_list("lease_owner", flat=True))
 
 
-def flap_redis(redis: RedisServer, *, down: float, faults: Faults, flapped: threading.Event) -> None:
+def flap_redis(redis: RedisServer, *, down: float, faults: Faults) -> None:
     redis.stop()
     time.sleep(down)
     redis.start()
     faults.add("Redis killed and restarted")
-    flapped.set()

@@ -15,6 +15,7 @@ import json
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -44,23 +45,19 @@ class Ledger:
         with self.lock:
             return Counter(run for run, _ in self.applied.values())
 
-    def duplicate_effects(self) -> int:
-        """Logical effects applied more than once (under different keys)."""
-        with self.lock:
-            per_logical = Counter(self.applied.values())
-        return sum(count - 1 for count in per_logical.values() if count > 1)
-
     def repeated_deliveries(self) -> int:
         """Deliveries beyond the first per key (at-least-once made visible), 503s included."""
         with self.lock:
             return self.deliveries - len(self.applied)
 
-    def keys_by_logical(self) -> dict[tuple[str, str], list[str]]:
+    def duplicates(self, runs: Collection[str] | None = None) -> list[tuple[tuple[str, str], list[str]]]:
+        """Logical effects (of `runs`, or all) applied more than once, under different keys."""
         keys: dict[tuple[str, str], list[str]] = defaultdict(list)
         with self.lock:
             for key, logical in self.applied.items():
-                keys[logical].append(key)
-        return keys
+                if runs is None or logical[0] in runs:
+                    keys[logical].append(key)
+        return [(logical, found) for logical, found in keys.items() if len(found) > 1]
 
 
 class Receiver:

@@ -188,7 +188,14 @@ class Suite:
             with self.lock:
                 self.signalled += 1
 
+    def flap_redis(self) -> None:
+        faults.flap_redis(self.redis, down=2.0, faults=self.faults)
+        if self.faults.counts["Redis killed and restarted"] >= self.args.redis_flaps:
+            self.redis_flapped.set()
+
     def release_held(self, stop_event: threading.Event) -> None:
+        """Signal the watched executions once Redis has been restarted under their watchers as
+        many times as the run asks (or half the load's time has passed)."""
         self.redis_flapped.wait(timeout=self.args.load_seconds / 2)
         for run in list(self.held):
             if stop_event.is_set():
@@ -231,9 +238,7 @@ class Suite:
             faults.loop(stop_event, every=(2, 5), limit=args.kills, action=pool.kill9),
             faults.loop(stop_event, every=(0.5, 2), limit=args.terminations,
                         action=lambda: faults.terminate_backends(self.pg, datname=self.datname, faults=self.faults)),
-            faults.loop(stop_event, every=(8, 15), limit=args.redis_flaps,
-                        action=lambda: faults.flap_redis(self.redis, down=2.0, faults=self.faults,
-                                                         flapped=self.redis_flapped)),
+            faults.loop(stop_event, every=(8, 15), limit=args.redis_flaps, action=self.flap_redis),
             # Only when a worker is inside the HTTP step (some take 2 s): SIGTERM mid-step.
             faults.loop(stop_event, every=(0.5, 1.5), limit=args.sigterms, action=lambda: pool.sigterm(
                 GRACE_SECONDS, busy=faults.busy_workers(node_id="effect"))),
@@ -297,12 +302,16 @@ class Suite:
                 failed.append((run, execution.status, errors))
             elif not effects.get(run) or (execution.context.get("Done") or {}).get("done") is not True:
                 lost.append((run, "success without its effect or its last node's output"))
-        for kind, items in (("lost", lost), ("stuck", stuck), ("failed", failed)):
+        duplicated = receiver.ledger.duplicates(set(self.accepted))
+        for kind, items in (("lost", lost), ("stuck", stuck), ("failed", failed), ("duplicate effect", duplicated)):
             for item in items[:5]:
                 print(f"  {kind}: {item}", flush=True)
         attempts = NodeRun.objects.filter(execution_id__in=list(rows)).values_list("attempt", flat=True)
         return {"lost": len(lost) + self.not_accepted, "stuck": len(stuck), "failed": len(failed),
                 "extra_attempts": sum(max(0, a - 1) for a in attempts), "signals": self.signalled,
+                # Read before the probes: fuzzing retries executions on purpose (new keys, new effects).
+                "duplicate_effects": len(duplicated), "repeated_deliveries": receiver.ledger.repeated_deliveries(),
+                "keyed_deliveries": receiver.ledger.keyed_by_header,
                 "decisions": self.decided, "api_5xx": self.api_5xx, "api_unanswered": self.api_unanswered}
 
     def probe(self) -> dict:
@@ -321,9 +330,8 @@ class Suite:
                 "fuzz_requests": sent, "fuzz_5xx": server_errors}
 
 
-def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Receiver, seconds: float) -> tuple[str, bool]:
+def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: float) -> tuple[str, bool]:
     """The table and whether every must-be-zero figure is zero."""
-    ledger = receiver.ledger
     live_missed = sum(1 for o in live if o.status != "success" or not o.final_done)
     rows: list[tuple[str, object, bool]] = [
         ("executions (accepted triggers)", figures["executions"], False),
@@ -335,9 +343,9 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, receiver: Rec
         ("lost", figures["lost"], True),
         ("stuck (not finished when the load ended)", figures["stuck"], True),
         ("failed for a fault that was not theirs", figures["failed"], True),
-        ("duplicate effects (receiver, by Idempotency-Key)", ledger.duplicate_effects(), True),
-        ("  effect deliveries repeated (503 retries, re-runs)", ledger.repeated_deliveries(), False),
-        ("  deliveries that carried an Idempotency-Key", ledger.keyed_by_header, False),
+        ("duplicate effects (receiver, by Idempotency-Key)", figures["duplicate_effects"], True),
+        ("  effect deliveries repeated (503 retries, re-runs)", figures["repeated_deliveries"], False),
+        ("  deliveries that carried an Idempotency-Key", figures["keyed_deliveries"], False),
         ("  step attempts beyond the first", figures["extra_attempts"], False),
         ("API answers 5xx during the load", figures["api_5xx"], True),
         ("  API requests unanswered in 30 s (retried)", figures["api_unanswered"], False),
@@ -388,7 +396,7 @@ def main(argv=None) -> int:
             figures.update(suite.probe())
         finally:
             suite.teardown()
-    text, ok = table(args, figures, suite.faults, suite.live, receiver, time.monotonic() - began)
+    text, ok = table(args, figures, suite.faults, suite.live, time.monotonic() - began)
     print()
     print(text)
     (LOG_DIR / "table.txt").write_text(text + "\n")

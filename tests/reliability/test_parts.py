@@ -19,14 +19,16 @@ def test_a_key_is_applied_once_and_its_repeats_are_only_counted():
     ledger = Ledger()
     assert ledger.deliver("k1", ("r1", "effect"), flaky=False) == 200
     assert ledger.deliver("k1", ("r1", "effect"), flaky=False) == 200
-    assert (ledger.duplicate_effects(), ledger.repeated_deliveries(), ledger.effects_by_run()) == (0, 1, {"r1": 1})
+    assert (ledger.duplicates(), ledger.repeated_deliveries(), ledger.effects_by_run()) == ([], 1, {"r1": 1})
 
 
 def test_one_effect_applied_under_two_keys_is_a_duplicate():
     ledger = Ledger()
     ledger.deliver("exec:effect:0", ("r1", "effect"), flaky=False)
     ledger.deliver("exec:effect:0-again", ("r1", "effect"), flaky=False)
-    assert ledger.duplicate_effects() == 1
+    ledger.deliver("exec:effect:0", ("r2", "effect"), flaky=False)
+    assert ledger.duplicates() == [(("r1", "effect"), ["exec:effect:0", "exec:effect:0-again"])]
+    assert ledger.duplicates(runs={"r2"}) == []
 
 
 def test_a_flaky_first_delivery_fails_and_the_retry_with_the_same_key_applies():
@@ -34,7 +36,7 @@ def test_a_flaky_first_delivery_fails_and_the_retry_with_the_same_key_applies():
     assert ledger.deliver("k", ("r", "effect"), flaky=True) == 503
     assert ledger.effects_by_run() == {}
     assert ledger.deliver("k", ("r", "effect"), flaky=True) == 200
-    assert ledger.effects_by_run() == {"r": 1} and ledger.duplicate_effects() == 0
+    assert ledger.effects_by_run() == {"r": 1} and ledger.duplicates() == []
 
 
 def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
@@ -80,15 +82,15 @@ def test_the_mixed_workflow_is_a_valid_definition():
 
 def figures(**changes) -> dict:
     base = {"executions": 10, "signals": 10, "decisions": 10, "lost": 0, "stuck": 0, "failed": 0, "extra_attempts": 3,
+            "duplicate_effects": 0, "repeated_deliveries": 2, "keyed_deliveries": 10,
             "api_5xx": 0, "api_unanswered": 0, "fuzz_requests": 100, "fuzz_5xx": 0, "tenant_probes": 20, "leaks": 0}
     return {**base, **changes}
 
 
 def test_the_table_passes_only_when_every_must_be_zero_figure_is_zero():
     args = argparse.Namespace(quick=True)
-    with Receiver() as receiver:
-        text, ok = table(args, figures(), Faults(), [], receiver, 60.0)
-        assert ok and "NOT ZERO" not in text and "make reliability (quick)" in text
-        for name in ("lost", "stuck", "failed", "fuzz_5xx", "leaks", "api_5xx"):
-            text, ok = table(args, figures(**{name: 1}), Faults(), [], receiver, 60.0)
-            assert not ok and "NOT ZERO" in text, name
+    text, ok = table(args, figures(), Faults(), [], 60.0)
+    assert ok and "NOT ZERO" not in text and "make reliability (quick)" in text
+    for name in ("lost", "stuck", "failed", "duplicate_effects", "fuzz_5xx", "leaks", "api_5xx"):
+        text, ok = table(args, figures(**{name: 1}), Faults(), [], 60.0)
+        assert not ok and "NOT ZERO" in text, name
