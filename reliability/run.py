@@ -91,6 +91,8 @@ class Suite:
     def setup(self, receiver: Receiver) -> None:
         if not self.url.startswith(("postgres://", "postgresql://")):
             raise SystemExit("the fault suite runs on PostgreSQL: RELIABILITY_DATABASE_URL=postgres://...")
+        for old in LOG_DIR.glob("*.log"):
+            old.unlink()  # the logs of this run only
         self.redis = RedisServer()
         self.redis.start()
         env = bench_environment(database_url=self.url, redis_url=self.redis.url, channel_prefix="reliability")
@@ -119,8 +121,9 @@ class Suite:
         self.procs.append(daphne)
         wait_for_port(daphne, self.port)
         # A worker keeps one connection per step thread plus three (README, DATABASE_POOL_*).
+        # INFO: their logs say what a SIGTERM waited for and gave back.
         worker_env = {**env, "DATABASE_URL": f"{self.url}?application_name={faults.WORKER_APP}",
-                      "DATABASE_POOL_MAX_SIZE": "6"}
+                      "DATABASE_POOL_MAX_SIZE": "6", "WORKFLOW_WORKER_CONCURRENCY": "2", "WORKFLOW_LOG_LEVEL": "INFO"}
         self.pool = faults.WorkerPool(size=3, env=worker_env, concurrency=2, log_dir=LOG_DIR, faults=self.faults)
 
     def teardown(self) -> None:
