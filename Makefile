@@ -42,13 +42,17 @@ run: demo
 	@echo "Open http://$(HOST):$(PORT)/  (log in as demo / demo)"
 	$(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
+# Two pytest-xdist processes, whole files each (a file's tests share its servers): the suite
+# waits on servers and browsers as much as it computes. `make test XDIST=` runs it in one.
+XDIST ?= -n 2 --dist loadfile
+
 # The suite on the embedded default (SQLite file, in-memory channel layer).
 test: install chromium
-	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(XDIST)
 
 # The same suite on the local PostgreSQL and Redis services.
 test-pg: install services chromium
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest $(XDIST)
 
 # Benchmarks (never part of the test suite), on the local PostgreSQL and Redis: the engine against
 # the commit floor and DBOS, HTTP latency, widget fan-out, the apps' own figures (the builder's in

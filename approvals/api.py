@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from workflows.api.serializers import StrictSerializer
+from workflows.operator import is_operator
 
 from . import services
 from .exceptions import NotEligible
@@ -94,7 +95,11 @@ class ApprovalViewSet(viewsets.GenericViewSet):
         return approval
 
     def retrieve(self, request, pk=None):
-        return Response(self.get_serializer(self._participant_object()).data)
+        """One request: its approvers and operators of its tenant (staff, admins) may read it."""
+        approval = self.get_object()
+        if not is_operator(request.user, approval.tenant_id):
+            approval = self._participant_object()
+        return Response(self.get_serializer(approval).data)
 
     @extend_schema(request=DecideSerializer, responses={200: ApprovalRequestSerializer})
     @action(detail=True, methods=["post"])

@@ -9,16 +9,22 @@ from workflows import templating
 from workflows.nodes import Field, NodeError, NodeType, Pause, StepContext
 
 from .config import ConfigError, parse_spec, validate_saved_config
+from .viewer import ApprovalPauseSerializer, describe_pause
 from .services import cancel_for_node_run, create_request, expire_for_node_run
 
 REQUEST_APPROVAL = "approvals/request"
 
 
+def resolve_config(config: dict, context: dict) -> dict:
+    """The config with its templates resolved; `{{title}}` in the other fields (emailSubject)
+    means this node's resolved title."""
+    title = templating.resolve(config.get("title"), context)
+    return templating.resolve(config, {**context, "title": title})
+
+
 def run_request_approval(config: dict, ctx: StepContext) -> Pause:
     """Resolve the config, then pause; the request row is written in the pausing transaction."""
-    # `{{title}}` in the other fields (emailSubject) means this node's resolved title.
-    title = templating.resolve(config.get("title"), ctx.context)
-    resolved = templating.resolve(config, {**ctx.context, "title": title})
+    resolved = resolve_config(config, ctx.context)
     try:
         spec = parse_spec(resolved)
     except ConfigError as exc:
@@ -55,7 +61,10 @@ NODE_TYPES = [
         category="Workflow control",
         icon="user-check",
         resolve_config=False,
+        config_resolver=resolve_config,
         local_roots=("title",),
+        describe_pause=describe_pause,
+        pause_serializer=ApprovalPauseSerializer,
         on_deadline=on_deadline,
         on_cancel=on_cancel,
         validate=validate_saved_config,

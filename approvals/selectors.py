@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 
 from workflows.selectors import tenant_ids_for
 
@@ -65,24 +65,56 @@ def _names_of(user) -> tuple[str, set[str]]:
 
 
 def _named(request: ApprovalRequest, username: str, groups: set[str]) -> bool:
-    """Listed by name or role. Names and roles live in JSON lists; matching them in Python
-    keeps the query portable (SQLite has no JSON containment)."""
+    """Listed by name or role (a request already loaded; `pending` asks the database)."""
     return username in (request.approvers or []) or bool(groups & set(request.approver_roles or []))
 
 
-def pending_for(user) -> list[ApprovalRequest]:
-    """Pending requests of the user's tenants on which the user may decide and has not yet."""
+class JsonListHas(Func):
+    """True where a JSON list column holds the string `value` among its elements. Matching
+    in the database keeps the pending count one aggregate; JSONField's `contains` lookup has
+    no SQLite version, hence one expression per database."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, value: str):
+        super().__init__(F(column), Value(value))
+
+    def _parts(self, compiler):
+        column, column_params = compiler.compile(self.source_expressions[0])
+        value, value_params = compiler.compile(self.source_expressions[1])
+        return column, value, (*column_params, *value_params)
+
+    def as_sql(self, compiler, connection, **extra):
+        column, value, params = self._parts(compiler)
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value = {value})", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        column, value, params = self._parts(compiler)
+        return f"({column} @> jsonb_build_array({value}::text))", params
+
+
+def pending(user, *, tenant_id=None) -> QuerySet[ApprovalRequest]:
+    """Pending requests of the user's tenants (or of the one given) on which the user may
+    decide and has not yet: named or holding a named role, not delegated away, not the
+    requester when self-approval is off."""
     username, groups = _names_of(user)
-    decided = set(ApprovalDecision.objects.filter(user_id=user.pk).values_list("request_id", flat=True))
-    found = []
-    for request in requests_in_tenants(user).filter(status=ApprovalStatus.PENDING).order_by("deadline", "-created_at"):
-        if request.pk in decided or username in (request.excluded or []):
-            continue
-        if not request.allow_self_approval and request.requested_by_id == user.pk:
-            continue
-        if _named(request, username, groups):
-            found.append(request)
-    return found
+    named = Q(JsonListHas("approvers", username))
+    for group in sorted(groups):
+        named |= Q(JsonListHas("approver_roles", group))
+    decided = ApprovalDecision.objects.filter(request_id=OuterRef("pk"), user_id=user.pk)
+    return requests_in_tenants(user, tenant_id=tenant_id).filter(
+        named,
+        ~Q(JsonListHas("excluded", username)),
+        ~Exists(decided),
+        Q(allow_self_approval=True) | Q(requested_by__isnull=True) | ~Q(requested_by_id=user.pk),
+        status=ApprovalStatus.PENDING,
+    )
+
+
+def pending_for(user) -> list[ApprovalRequest]:
+    """Pending requests of the user's tenants on which the user may decide and has not yet,
+    the nearest deadline first."""
+    return list(pending(user).order_by("deadline", "-created_at"))
 
 
 def history_for(user, *, tenant_id=None) -> list[ApprovalRequest]:

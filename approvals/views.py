@@ -15,13 +15,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import Resolver404, resolve
 from django.views.decorators.http import require_http_methods, require_POST
 
+from workflows.operator import is_operator
 from workflows.tenancy import active_tenant, tenancy_for
 
 from . import links, services
 from .display import readable_items
 from .exceptions import ApprovalError, InvalidLink
 from .models import ApprovalRequest, ApprovalStatus, Channel
-from .selectors import has_decided, history_for, is_eligible, is_participant, pending_for, requests_in_tenants
+from .selectors import (
+    eligible_usernames, has_decided, history_for, is_eligible, is_participant, pending_for, requests_in_tenants,
+)
 
 STATUS_FILTERS = ["all", *ApprovalStatus.values]
 
@@ -75,6 +78,7 @@ def _page_context(approval: ApprovalRequest, user, **extra) -> dict:
         "execution_url": _execution_url(approval),
         "form_values": {},
         "delegates": [],
+        "eligible": sorted(eligible_usernames(approval)),
     }
     if can_decide and extra.get("allow_delegate", True):
         context["delegates"] = (
@@ -107,7 +111,9 @@ def _form_values(approval: ApprovalRequest, data) -> dict:
 @require_http_methods(["GET", "POST"])
 def detail(request, pk):
     approval = get_object_or_404(requests_in_tenants(request.user), pk=pk)
-    if not is_participant(approval, request.user):
+    participant = is_participant(approval, request.user)
+    # Operators read any request of their tenant; only approvers decide (the POST below).
+    if not participant and not (request.method == "GET" and is_operator(request.user, approval.tenant_id)):
         return forbidden(request, "You are not an approver of this request.")
     if request.method == "POST":
         values = _form_values(approval, request.POST)
@@ -127,7 +133,7 @@ def detail(request, pk):
             return render(request, "approvals/detail.html", context, status=exc.status_code)
         messages.success(request, f"Your decision was recorded: {request.POST['decision']}.")
         return redirect("approvals:detail", pk=approval.pk)
-    return render(request, "approvals/detail.html", _page_context(approval, request.user))
+    return render(request, "approvals/detail.html", _page_context(approval, request.user, as_operator=not participant))
 
 
 @login_required

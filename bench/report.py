@@ -81,6 +81,13 @@ def table(results: dict) -> str:
             slowest = max(duties.items(), key=lambda kv: kv[1], default=("", 0))
             lines.append(f"{level['paused']:<20,}{level['steps_per_s']:>10,.0f}{level['steps_per_s'] / base:>8.2f}"
                          f"  {slowest[1]:.1f} {slowest[0]}")
+    listing = results.get("executions_list")
+    if listing:
+        lines.append("")
+        lines.append(f"GET /api/executions/ first page, {listing['rows']:,} executions (target p95 < "
+                     f"{listing['target_p95_ms']:.0f} ms)")
+        for kind, figures in listing["filters"].items():
+            lines.append(f"  by {kind:<36}p50 {figures['p50_ms']:>7.1f} ms   p95 {figures['p95_ms']:>7.1f} ms")
     return "\n".join(lines)
 
 

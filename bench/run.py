@@ -64,13 +64,15 @@ def options(argv=None) -> argparse.Namespace:
     parser.add_argument("--paused", help="paused-execution levels, comma-separated (0,1000,10000,100000; quick 0,300,1000)")
     parser.add_argument("--dbos-concurrency", type=int, default=None, help="DBOS workflows at once per process (default: no limit)")
     parser.add_argument("--dbos-poll", type=float, default=0.1, help="DBOS queue polling interval, seconds")
+    parser.add_argument("--execution-rows", type=int,
+                        help="executions in the table for the executions-list part (1000000, quick 20000)")
     parser.add_argument("--skip", default="", help="parts to leave out: throughput,dbos,http,fanout,apps,paused")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results.json"))
     args = parser.parse_args(argv)
     full = {"rounds": 5, "executions": 400, "floor_seconds": 3.0, "latency_samples": 100, "sockets": 1000,
-            "fanout_steps": 20, "paused": "0,1000,10000,100000"}
+            "fanout_steps": 20, "paused": "0,1000,10000,100000", "execution_rows": 1_000_000}
     quick = {"rounds": 2, "executions": 100, "floor_seconds": 1.0, "latency_samples": 20, "sockets": 200,
-             "fanout_steps": 5, "paused": "0,300,1000"}
+             "fanout_steps": 5, "paused": "0,300,1000", "execution_rows": 20_000}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -339,6 +341,9 @@ class Bench:
             "approvals": ["bench/approvals_bench.py", "30" if quick else "100"],
             "widgets": ["bench/widgets_bench.py", "--widgets", "10" if quick else "20", "--steps", "5" if quick else "20"],
             "builder": ["bench/builder_bench.py", "--repeat", "10" if quick else "50"],
+            # A database of its own, so the million rows never weigh on the paused-executions part.
+            "executions": ["bench/executions_bench.py", "--rows", str(self.args.execution_rows),
+                           "--samples", "30" if quick else "100"],
         }
         self.results["apps"] = {}
         for name, argv in runs.items():
@@ -349,6 +354,9 @@ class Bench:
             if done.returncode:
                 out += f"\n(exit {done.returncode}) " + done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
             self.results["apps"][name] = out
+            last = out.splitlines()[-1] if out else ""
+            if last.startswith("{"):  # a part that ends with its figures as JSON
+                self.results.update(json.loads(last))
             print(f"--- {name} ({time.monotonic() - started:.0f}s)\n{out}", flush=True)
             if done.returncode:
                 raise RuntimeError(f"bench/{name}_bench.py failed:\n{done.stderr[-2000:]}")

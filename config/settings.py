@@ -3,6 +3,7 @@
 With nothing set it runs on the embedded default: a SQLite file, the in-memory channel
 layer and the worker inside the web process. Every variable is listed in the README.
 """
+from importlib import metadata
 from pathlib import Path
 
 import environ
@@ -10,6 +11,14 @@ import environ
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("durable-workflows")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # --- Core -----------------------------------------------------------------
@@ -29,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -40,6 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz for load balancers and Kubernetes, before the host check (probes
+    # address the process by its IP) and everything else.
+    "workflows.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "workflows.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "workflows.tenancy.nav",
+                "workflows.navigation.nav",
             ],
         },
     },
@@ -229,8 +243,20 @@ LOGGING = {
 }
 WORKFLOW_MAX_CHILD_DEPTH = env.int("WORKFLOW_MAX_CHILD_DEPTH", default=10)
 WORKFLOW_SHUTDOWN_GRACE_SECONDS = env.float("WORKFLOW_SHUTDOWN_GRACE_SECONDS", default=30.0)
+# Worker heartbeats (the workers page, the health probes): how often each worker writes its
+# row, after how long without one a worker shows as stale, and when its row is deleted.
+WORKFLOW_HEARTBEAT_SECONDS = env.float("WORKFLOW_HEARTBEAT_SECONDS", default=5.0)
+WORKFLOW_WORKER_STALE_SECONDS = env.float("WORKFLOW_WORKER_STALE_SECONDS", default=30.0)
+WORKFLOW_WORKER_FORGET_SECONDS = env.float("WORKFLOW_WORKER_FORGET_SECONDS", default=86_400.0)
+# The release a worker reports on the workers page (default: the installed package's version).
+WORKFLOW_VERSION = env("WORKFLOW_VERSION", default="") or _package_version()
+# Readiness probes (/readyz, runworkflows --health-port): how long each check may take.
+WORKFLOW_HEALTH_TIMEOUT_SECONDS = env.float("WORKFLOW_HEALTH_TIMEOUT_SECONDS", default=2.0)
 # Periodic duties run by every worker's timer thread: dotted path -> interval in seconds.
 WORKFLOW_WORKER_DUTIES = {}
+# Cards other apps add to the home page: dotted paths of `fn(*, user, tenant)` returning a
+# workflows.dashboard.Panel (or None).
+WORKFLOW_HOME_PANELS = ["approvals.dashboard.pending_panel"]
 # Checks every trigger runs before an execution starts: dotted paths called with
 # (version=..., user=...); each may raise a workflows.exceptions.WorkflowError.
 WORKFLOW_TRIGGER_CHECKS = []
@@ -311,3 +337,13 @@ WORKFLOW_TEST_RUN_MAX_AGE = env("WORKFLOW_TEST_RUN_MAX_AGE", default="7d")
 WORKFLOW_TEST_RUN_CLEANUP_SECONDS = env.float("WORKFLOW_TEST_RUN_CLEANUP_SECONDS", default=3600.0)
 if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0:
     WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] = WORKFLOW_TEST_RUN_CLEANUP_SECONDS
+
+# --- Operator console: bulk operations on executions ------------------------------------
+# A bulk cancel or retry fixes its set of executions (at most WORKFLOW_BULK_MAX) when it is
+# made; every worker's timer acts on it in batches of WORKFLOW_BULK_BATCH, at most
+# WORKFLOW_BULK_PER_TICK executions a tick, every WORKFLOW_BULK_SECONDS.
+WORKFLOW_BULK_MAX = env.int("WORKFLOW_BULK_MAX", default=10_000)
+WORKFLOW_BULK_BATCH = env.int("WORKFLOW_BULK_BATCH", default=100)
+WORKFLOW_BULK_PER_TICK = env.int("WORKFLOW_BULK_PER_TICK", default=500)
+WORKFLOW_BULK_SECONDS = env.float("WORKFLOW_BULK_SECONDS", default=1.0)
+WORKFLOW_WORKER_DUTIES["workflows.operations.run_bulk_batches"] = WORKFLOW_BULK_SECONDS

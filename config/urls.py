@@ -1,4 +1,5 @@
-"""Top-level URLs: admin, REST API with its schema, the login pages, and the apps' pages."""
+"""Top-level URLs: admin, REST API with its schema, the login pages, and the apps' pages.
+The health probes (/healthz, /readyz) are answered by workflows.middleware, before routing."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -16,3 +17,9 @@ urlpatterns = [
     path("widgets/", include("widgets.urls")),
     path("", include("workflows.urls")),
 ]
+
+# Branded error pages; JSON under /api/ (with DEBUG off: Django shows its own pages with it on).
+handler400 = "workflows.errorpages.bad_request"
+handler403 = "workflows.errorpages.permission_denied"
+handler404 = "workflows.errorpages.page_not_found"
+handler500 = "workflows.errorpages.server_error"

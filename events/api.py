@@ -11,14 +11,15 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows.api.serializers import refuse_unknown_keys
+from workflows.api.serializers import ErrorSerializer, StrictSerializer, refuse_unknown_keys
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
+from workflows.operator import is_operator
 from workflows.services import as_uuid, trigger_workflow
 
 from . import selectors, services
 from .authentication import HasWorkflowApiKey, WorkflowApiKeyAuthentication
-from .exceptions import ApiKeyNotFound, NotAllowed
+from .exceptions import ApiKeyNotFound, NotAllowed, WaitNotFound
 from .models import WaitStatus
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -166,6 +167,42 @@ class WaitListView(APIView):
         response = paginator.get_paginated_response([wait_as_dict(w) for w in page])
         response.data["bufferedSignals"] = [signal_as_dict(s) for s in signals.order_by("-created_at")[:200]]
         return response
+
+
+class WaitSignalSerializer(StrictSerializer):
+    payload = serializers.JSONField(required=False, default=dict, help_text="The signal's payload (a JSON object)")
+
+    def validate_payload(self, value):
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class WaitSignalView(APIView):
+    """Send an open wait its signal as an operator of its tenant (staff or the tenant's admin),
+    by session or token: the viewer's "send signal" dialog, with no workflow API key in the browser."""
+
+    @extend_schema(
+        request=WaitSignalSerializer,
+        responses={200: SignalAnswer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
+                   409: ErrorSerializer, 413: ErrorSerializer},
+    )
+    def post(self, request, pk):
+        wait = selectors.waits_for(request.user).filter(pk=pk).first()
+        if wait is None:
+            raise WaitNotFound(pk)
+        if not is_operator(request.user, wait.tenant_id):
+            raise NotAllowed("Only operators of the tenant (staff or its admins) may send a signal here; "
+                             "outside systems use the signal API with a workflow API key", field="waitEventId")
+        body = WaitSignalSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = services.signal_wait(
+            wait_id=wait.pk, tenant_id=wait.tenant_id, payload=body.validated_data["payload"],
+            source=f"{request.user.get_username()} (operator)",
+        )
+        return Response(result.as_dict(), status=result.status_code)
 
 
 # --- Workflow API keys --------------------------------------------------------------------

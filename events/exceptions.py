@@ -31,3 +31,11 @@ class ApiKeyNotFound(WorkflowError):
 class NotAllowed(WorkflowError):
     status_code = 403
     code = "forbidden"
+
+
+class WaitNotFound(WorkflowError):
+    status_code = 404
+    code = "not_found"
+
+    def __init__(self, wait_id: object):
+        super().__init__(f"Wait not found: {wait_id}", field="waitEventId")

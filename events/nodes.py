@@ -10,7 +10,7 @@ from workflows.durations import parse_duration
 from workflows.fields import is_template
 from workflows.nodes import Field, NodeError, NodeType, Pause, StepContext
 
-from . import services
+from . import services, viewer
 from .models import OnExpiration
 
 WAIT_TYPE = "events/wait"
@@ -122,6 +122,8 @@ NODE_TYPES = [
         validate=validate_wait,
         on_deadline=services.expire_wait,
         on_cancel=services.cancel_waits,
+        describe_pause=viewer.describe_pause,
+        pause_serializer=viewer.EventPauseSerializer,
         output_fields=[
             {"field": "status", "description": "received or expired"},
             {"field": "payload", "description": "The signal's payload"},

@@ -24,7 +24,7 @@ from workflows.models import NodeRun, NodeRunStatus, Tenant
 from workflows.nodes import NodeError
 
 from . import keys
-from .exceptions import InvalidSignal, NotAllowed, PayloadTooLarge, SignalConflict
+from .exceptions import InvalidSignal, NotAllowed, PayloadTooLarge, SignalConflict, WaitNotFound
 from .models import BufferedSignal, OnExpiration, WaitEvent, WaitStatus, WorkflowApiKey
 
 logger = logging.getLogger("workflows.events")
@@ -390,6 +390,27 @@ def signal_event(
             expires_at=now + timedelta(seconds=settings.EVENTS_SIGNAL_BUFFER_SECONDS),
         )
         return SignalResult(resumed=False, signal_id=signal.pk, expires_at=signal.expires_at)
+
+
+def signal_wait(*, wait_id: Any, tenant_id: Any, payload: Any, source: str) -> SignalResult:
+    """Deliver a signal to one open wait of the tenant (an operator's, from the viewer) and
+    resume its node. Unlike the signal API it is never buffered: a wait that is no longer
+    open answers 409, so a late click cannot leave a signal for the next execution."""
+    wait = WaitEvent.objects.filter(pk=wait_id, tenant_id=tenant_id).values("namespace", "key").first()
+    if wait is None:
+        raise WaitNotFound(wait_id)
+    payload = check_signal(namespace=wait["namespace"], key=wait["key"], payload=payload)
+    with transaction.atomic():
+        lock_event_key(tenant_id, wait["namespace"], wait["key"])
+        status, run_id = WaitEvent.objects.filter(pk=wait_id).values_list("status", "node_run_id").get()
+        delivered = None
+        if status == WaitStatus.WAITING:
+            delivered = _deliver(wait_id, run_id, payload=payload, source=source, api_key=None,
+                                 idempotency_key=None, now=timezone.now())
+    if delivered is None:
+        current = WaitEvent.objects.filter(pk=wait_id).values_list("status", flat=True).get()
+        raise SignalConflict(f"The wait is {current}, no longer waiting for a signal", field="waitEventId")
+    return delivered
 
 
 # --- Housekeeping (a worker duty and the expire_events command) --------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.utils.html import format_html
 
-from . import engine
+from . import operations
 from .exceptions import WorkflowError
-from .models import Execution, Membership, NodeRun, Tenant, Workflow, WorkflowVersion
+from .models import BulkOperation, Execution, Membership, NodeRun, OperatorAction, Tenant, Workflow, WorkflowVersion
 
 
 def pretty_json(value) -> str:
@@ -48,6 +49,10 @@ class WorkflowAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     readonly_fields = ["id", "latest_definition", "created_at", "updated_at"]
     inlines = [VersionInline]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # A workflow is a graph: it is drawn in the builder, which saves its first version.
+        return redirect("workflows:new")
 
     @admin.display(description="Version")
     def latest_version_number(self, obj):
@@ -93,20 +98,39 @@ class NodeRunInline(admin.TabularInline):
         return False
 
 
+class OperatorActionInline(admin.TabularInline):
+    model = OperatorAction
+    extra = 0
+    fields = ["created_at", "username", "action", "reason", "details"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def viewer_link(execution_id) -> str:
+    return format_html('<a href="/workflows/executions/{}/">Open in the viewer ↗</a>', execution_id)
+
+
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
-    list_display = ["id", "workflow", "status", "run_as", "is_test", "created_at", "finished_at"]
+    list_display = ["id", "workflow", "status", "run_as", "is_test", "created_at", "finished_at", "viewer"]
     list_filter = ["status", "is_test", "workflow__tenant", "workflow"]
     search_fields = ["id", "idempotency_key", "workflow__name"]
     date_hierarchy = "created_at"
-    inlines = [NodeRunInline]
+    inlines = [NodeRunInline, OperatorActionInline]
     readonly_fields = [
-        "id", "tenant", "workflow", "workflow_version", "status", "run_as", "idempotency_key", "is_test",
+        "viewer", "id", "tenant", "workflow", "workflow_version", "status", "run_as", "idempotency_key", "is_test",
         "parent_execution", "readable_input", "readable_context", "readable_error", "revision",
         "created_at", "started_at", "finished_at",
     ]
     exclude = ["input", "context", "error", "parent_node_run", "parent_index"]
     actions = ["cancel_selected"]
+
+    @admin.display(description="Viewer")
+    def viewer(self, obj):
+        return viewer_link(obj.pk)
 
     @admin.display(description="Input")
     def readable_input(self, obj):
@@ -128,10 +152,46 @@ class ExecutionAdmin(admin.ModelAdmin):
         done = 0
         for execution in queryset:
             try:
-                engine.cancel_execution(execution.pk, reason=f"Cancelled by {request.user.get_username()} in admin")
+                operations.cancel(execution, user=request.user, reason="Cancelled in the admin")
                 done += 1
             except WorkflowError as exc:
                 self.message_user(request, f"{execution.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} execution(s).")
+
+@admin.register(OperatorAction)
+class OperatorActionAdmin(admin.ModelAdmin):
+    """The audit record of operator actions: read-only."""
+
+    list_display = ["created_at", "username", "action", "execution_link", "reason", "tenant"]
+    list_filter = ["action", "tenant"]
+    search_fields = ["username", "reason", "execution__id"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["tenant", "execution", "user", "username", "action", "reason", "details", "created_at"]
+
+    @admin.display(description="Execution")
+    def execution_link(self, obj):
+        return viewer_link(obj.execution_id)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "username", "action", "status", "total", "processed", "succeeded", "failed", "tenant"]
+    list_filter = ["action", "status", "tenant"]
+    readonly_fields = ["id", "tenant", "user", "username", "action", "reason", "filters", "status", "total", "processed",
+                       "succeeded", "failed", "errors", "created_at", "finished_at"]
+    exclude = ["execution_ids"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 from . import admin_plugins  # noqa: E402,F401  (integrations, model triggers, schedules)

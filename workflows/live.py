@@ -110,6 +110,13 @@ def _target_loop() -> asyncio.AbstractEventLoop:
         return _background_loop
 
 
+def run_coroutine(coro, *, timeout: float):
+    """Run `coro` on this process's publishing loop from another thread and return its
+    result (a worker's health probe asks the channel layer through the connections its
+    updates use)."""
+    return asyncio.run_coroutine_threadsafe(coro, _target_loop()).result(timeout)
+
+
 def send(messages: list[tuple[str, dict]]) -> None:
     """Queue (group, message) pairs for sending; a broken channel layer is logged, never raised."""
     if not messages:

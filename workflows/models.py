@@ -147,6 +147,14 @@ class Execution(models.Model):
             models.Index(fields=["tenant", "-created_at"]),
             models.Index(fields=["workflow", "-created_at"]),
             models.Index(fields=["status"]),
+            # The executions list filtered by status, newest first, test runs or not (a GIN
+            # index on `input` for the input filter is made on PostgreSQL by migration 0007).
+            models.Index(fields=["tenant", "status", "-created_at"], name="execution_list_status_idx"),
+            # The home page's counts and latest failures of one tenant's production runs:
+            # running and paused now, finished (by status) since a moment.
+            models.Index(
+                fields=["tenant", "status", "finished_at"], condition=Q(is_test=False), name="execution_tenant_status_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -202,6 +210,95 @@ class NodeRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status})"
+
+
+class OperatorActionKind(models.TextChoices):
+    CANCEL = "cancel", "Cancel"
+    RETRY = "retry", "Retry"
+    RUN_AGAIN = "run_again", "Run again"
+
+
+class OperatorAction(models.Model):
+    """What an operator did to an execution, when, and why: an append-only audit record."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="operator_actions")
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="operator_actions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept as written: the record still says who after the user is deleted.
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=20, choices=OperatorActionKind.choices)
+    reason = models.TextField(blank=True, default="")
+    # fromNode, the new execution of a run-again, the bulk operation it was part of.
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["execution", "created_at", "id"]
+        indexes = [models.Index(fields=["execution", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.username}"
+
+
+class BulkOperationStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class BulkOperation(models.Model):
+    """One operator action applied to a filtered set of executions. The set is fixed when the
+    operation is made (`execution_ids`); workers act on it in batches and count as they go."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="bulk_operations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=20, choices=OperatorActionKind.choices)
+    reason = models.TextField(blank=True, default="")
+    filters = models.JSONField(default=dict, blank=True)
+    execution_ids = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=BulkOperationStatus.choices, default=BulkOperationStatus.RUNNING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # The first problems met ({executionId, message}), so the operator sees why some failed.
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], condition=Q(status="running"), name="bulkop_running_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.total} execution(s) ({self.status})"
+
+
+class WorkerProcess(models.Model):
+    """One worker process as its heartbeats describe it (`workflows.worker`): written when it
+    starts, updated every WORKFLOW_HEARTBEAT_SECONDS, marked stopped when it stops cleanly.
+    A row whose heartbeat is older than WORKFLOW_WORKER_STALE_SECONDS and that never said it
+    stopped belongs to a worker that died or hangs."""
+
+    name = models.CharField(max_length=100, unique=True)  # the lease owner of its node runs
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    version = models.CharField(max_length=50, blank=True, default="")
+    embedded = models.BooleanField(default=False)  # runs inside a web process
+    concurrency = models.PositiveIntegerField()
+    steps_in_flight = models.PositiveIntegerField(default=0)
+    steps_done = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["last_heartbeat_at"], name="workerprocess_heartbeat_idx")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- Plugins: integrations and triggers -----------------------------------------------

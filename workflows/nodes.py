@@ -17,6 +17,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from . import templating
+
 
 class NodeError(Exception):
     """A step failed. `retryable=False` skips the remaining attempts."""
@@ -161,6 +163,21 @@ class NodeType:
     local_roots: tuple[str, ...] = ()
     # The plugin integration type this node belongs to (its credentials come from one).
     integration: str | None = None
+    # For a node that resolves its own config (resolve_config=False): how it does, as
+    # `(config, context) -> resolved`, so the viewer shows what the step saw.
+    config_resolver: Callable[[dict, dict], Any] | None = None
+    # What an operator needs to know about a paused node run of this type (the viewer's
+    # panel): `(node_run, user) -> dict | None`, shaped by `pause_serializer` (a DRF
+    # serializer class whose `kind` field names it, for the API schema).
+    describe_pause: Callable[[Any, Any], dict | None] | None = None
+    pause_serializer: Any = None
+
+    def display_config(self, config: Any, context: dict) -> Any:
+        """The node's config resolved against `context` as its step sees it (templates of the
+        node's own roots, which it resolves per item, stay as written)."""
+        if self.config_resolver is not None:
+            return self.config_resolver(config, context)
+        return templating.resolve(config, context, keep=frozenset(self.local_roots))
 
     def as_dict(self) -> dict:
         return {

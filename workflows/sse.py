@@ -133,7 +133,7 @@ async def execution_events(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 
 def _load_snapshot(user, pk) -> dict | None:
     execution = viewer_executions(user).prefetch_related("node_runs").filter(pk=pk).first()
-    return snapshot(execution) if execution else None
+    return snapshot(execution, user) if execution else None
 
 
 async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:

@@ -8,7 +8,8 @@ The engine (workflows.engine) decides; this module reads and writes:
 - claiming, renewing and releasing leases, and reading what steps need (`claim`);
 - recording a plain success in one statement on PostgreSQL (`finish_fast`);
 - the driver tuning (prepared statements on their generic plan, int8 parameters), and
-  LISTEN/NOTIFY and advisory locks.
+  LISTEN/NOTIFY and advisory locks;
+- the workers' heartbeat rows, and the readiness probe's round trip.
 No other module names a table, writes SQL or asks which database it runs on.
 """
 from __future__ import annotations
@@ -29,7 +30,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.db.models import Min
 from django.utils import timezone
 
-from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus
+from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkerProcess
 
 logger = logging.getLogger("workflows.store")
 
@@ -631,6 +632,56 @@ def _json(value: Any) -> str:
 
 def _db_time(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
+
+
+# --- Worker heartbeats and the readiness probe ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What a worker tells about itself when it starts."""
+
+    name: str
+    host: str
+    pid: int
+    version: str
+    concurrency: int
+    embedded: bool = False
+
+
+def register_worker(info: WorkerInfo, *, started_at: datetime, now: datetime) -> None:
+    """Write (or take over, for a reused name) the worker's heartbeat row."""
+    WorkerProcess.objects.update_or_create(name=info.name, defaults={
+        "host": info.host, "pid": info.pid, "version": info.version, "concurrency": info.concurrency,
+        "embedded": info.embedded, "steps_in_flight": 0, "steps_done": 0, "started_at": started_at,
+        "last_heartbeat_at": now, "stopped_at": None,
+    })
+
+
+def heartbeat(name: str, *, in_flight: int, done: int, now: datetime) -> bool:
+    """One UPDATE: the worker is alive with these counts. False when its row is gone
+    (forgotten after a long pause): the caller registers again."""
+    return bool(WorkerProcess.objects.filter(name=name).update(
+        last_heartbeat_at=now, steps_in_flight=in_flight, steps_done=done, stopped_at=None,
+    ))
+
+
+def worker_stopped(name: str, *, done: int, now: datetime) -> None:
+    WorkerProcess.objects.filter(name=name).update(last_heartbeat_at=now, steps_in_flight=0, steps_done=done, stopped_at=now)
+
+
+def forget_workers(*, before: datetime) -> int:
+    """Delete the rows of workers not heard from since `before`; returns how many."""
+    deleted, _ = WorkerProcess.objects.filter(last_heartbeat_at__lt=before).delete()
+    return deleted
+
+
+def ping_database() -> None:
+    """One round trip on this thread's connection; raises the driver's error when the
+    database cannot be reached."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
 
 
 # --- Waking workers ----------------------------------------------------------------------------

@@ -71,24 +71,33 @@ def lookup(scope: Any, path: Sequence[str | int]) -> Any:
     return None if found is _MISSING else found
 
 
-def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Resolve every template in `value` (recursively through lists and dicts) against `scope`."""
+def resolve(value: Any, scope: Mapping[str, Any], *, keep: frozenset[str] = frozenset()) -> Any:
+    """Resolve every template in `value` (recursively through lists and dicts) against `scope`.
+    Expressions whose root is in `keep` stay as written (a node's own roots, such as For
+    Each's `item`, which only it resolves)."""
     if isinstance(value, str):
-        return resolve_string(value, scope)
+        return resolve_string(value, scope, keep=keep)
     if isinstance(value, Mapping):
-        return {key: resolve(item, scope) for key, item in value.items()}
+        return {key: resolve(item, scope, keep=keep) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolve(item, scope) for item in value]
+        return [resolve(item, scope, keep=keep) for item in value]
     return value
 
 
-def resolve_string(text: str, scope: Mapping[str, Any]) -> Any:
+def resolve_string(text: str, scope: Mapping[str, Any], *, keep: frozenset[str] = frozenset()) -> Any:
     matches = list(EXPRESSION.finditer(text))
     if not matches:
         return text
+    if keep and any(parse_path(m.group(1))[0] in keep for m in matches):
+        return EXPRESSION.sub(lambda m: _kept_or_text(m, scope, keep), text)
     if len(matches) == 1 and not text[: matches[0].start()].strip() and not text[matches[0].end():].strip():
         return lookup(scope, parse_path(matches[0].group(1)))
     return EXPRESSION.sub(lambda m: _as_text(lookup(scope, parse_path(m.group(1)))), text)
+
+
+def _kept_or_text(match: re.Match, scope: Mapping[str, Any], keep: frozenset[str]) -> str:
+    path = parse_path(match.group(1))
+    return match.group(0) if path[0] in keep else _as_text(lookup(scope, path))
 
 
 def _follow(scope: Any, path: Sequence[str | int]) -> Any:

@@ -13,7 +13,8 @@ from django.utils.dateparse import parse_datetime
 
 from .api.serializers import ExecutionDetailSerializer
 from .layout import layout
-from .models import Execution, Membership
+from .models import Execution
+from .operator import is_member
 from .selectors import executions_for
 from .testruns import source_workflow_id
 
@@ -29,9 +30,10 @@ def viewer_executions(user):
     return executions_for(user).select_related("workflow", "workflow_version", "run_as")
 
 
-def snapshot(execution: Execution) -> dict:
-    """The execution with its node runs, graph layout and derived links, as camelCase JSON."""
-    data = dict(ExecutionDetailSerializer(execution).data)
+def snapshot(execution: Execution, user=None) -> dict:
+    """The execution with its node runs, graph layout and derived links, as camelCase JSON;
+    `user` is who looks (the actions and pause details offered depend on it)."""
+    data = dict(ExecutionDetailSerializer(execution, context={"user": user}).data)
     data["nodeRuns"] = [{**run, "waiting": waiting_info(run)} for run in data["nodeRuns"]]
     return {
         "execution": data,
@@ -84,12 +86,12 @@ def timeline(node_runs: list[dict]) -> list[dict]:
 
 def can_operate(user, execution: Execution) -> bool:
     """Whether `user` may cancel or retry: any member of the execution's tenant (as the API)."""
-    return user is not None and user.is_authenticated and Membership.objects.filter(tenant_id=execution.tenant_id, user=user).exists()
+    return is_member(user, execution.tenant_id)
 
 
 def page_data(execution: Execution, user, *, dom_prefix: str = "") -> dict:
     """Everything the viewer partial renders on the server before JavaScript takes over."""
-    snap = snapshot(execution)
+    snap = snapshot(execution, user)
     runs = {run["nodeId"]: run for run in snap["execution"]["nodeRuns"]}
     nodes = []
     for node in snap["graph"]["nodes"]:
@@ -106,8 +108,12 @@ def page_data(execution: Execution, user, *, dom_prefix: str = "") -> dict:
         "timeline": timeline(list(runs.values())),
         "legend": [(status, STATUS_ICONS[status]) for status in NODE_STATUSES],
         "can_operate": can_operate(user, execution),
+        "actions": set(snap["execution"]["allowedActions"]),
+        "context_json": json.dumps(execution.context, indent=2, default=str),
         "dom_id": f"{dom_prefix}{execution.pk}",
         "script_id": f"viewer-data-{dom_prefix}{execution.pk}",
         "input_json": json.dumps(execution.input, indent=2, default=str),
+        "operator_actions": list(execution.operator_actions.order_by("created_at", "id")),
+        "retry_nodes": [n for n in snap["graph"]["nodes"] if n.get("type") != "trigger"],
         "duration": format_duration(duration_seconds(execution.started_at, execution.finished_at)),
     }

@@ -3,31 +3,73 @@ execution viewer, test runs, and an example page embedding the viewer."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services, stats, testruns
+from rest_framework.exceptions import NotFound, ValidationError as ApiValidationError
+from rest_framework.request import Request
+
+from . import dashboard, operations, operator, services, stats, testruns
+from .api.pagination import ExecutionCursorPagination
+from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
+from .filters import IS_TEST_CHOICES, ExecutionFilter
 from .layout import layout
-from .models import Execution, Workflow
+from .models import Execution, ExecutionStatus, Workflow
+from .navigation import url_or_none
 from .selectors import executions_for, workflows_for
 from .tenancy import active_tenant, in_active_tenant
 from .viewer import can_operate, viewer_executions
 
 RECENT = 20
+ORDERING_LABELS = [("-createdAt", "Newest first"), ("createdAt", "Oldest first")]
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """What needs the user now in the tenant they act in (see workflows.dashboard)."""
     workflows = in_active_tenant(_visible_workflows(request.user), request)
-    return render(request, "home.html", {"workflow_count": workflows.count()})
+    return render(request, "home.html", {"workflow_count": workflows.count(), **_dashboard_context(request)})
+
+
+@login_required
+def home_panels(request: HttpRequest) -> HttpResponse:
+    """The home page's cards alone: what its script fetches when an execution changes."""
+    return render(request, "workflows/_dashboard.html", _dashboard_context(request))
+
+
+def _dashboard_context(request) -> dict:
+    tenant = active_tenant(request)
+    summary = dashboard.dashboard(user=request.user, tenant=tenant, now=timezone.now()) if tenant else None
+    return {
+        "dashboard": summary, "may_see_workers": dashboard.may_see_workers(request.user),
+        "executions_url": url_or_none("workflows:executions"),  # the counts link to the list, filtered
+    }
+
+
+@login_required
+def workers(request: HttpRequest) -> HttpResponse:
+    """Every worker process remembered, alive first; operators only (workers serve all tenants)."""
+    if not dashboard.may_see_workers(request.user):
+        raise PermissionDenied("Only operators (staff and tenant admins) may see the workers.")
+    now = timezone.now()
+    rows = dashboard.workers(now=now)
+    return render(request, "workflows/workers.html", {
+        "rows": rows, "now": now, "counts": dashboard.worker_counts(now=now),
+        "stale_seconds": settings.WORKFLOW_WORKER_STALE_SECONDS,
+        "heartbeat_seconds": settings.WORKFLOW_HEARTBEAT_SECONDS,
+    })
 
 
 def _visible_workflows(user):
@@ -142,6 +184,49 @@ def execution_detail(request: HttpRequest, pk) -> HttpResponse:
     return render(request, "workflows/execution.html", {"execution": execution, "source_workflow_id": source})
 
 
+@login_required
+def execution_list(request: HttpRequest) -> HttpResponse:
+    """Executions of the active tenant, filtered by the URL's query (the API's filters), a page
+    at a time by cursor, with bulk cancel and retry of what the filters select."""
+    base = in_active_tenant(executions_for(request.user), request).select_related(
+        "workflow", "workflow_version", "run_as").only(*LIST_COLUMNS)
+    filterset = ExecutionFilter(request.GET, queryset=base, request=request)
+    executions, next_url, previous_url, errors = [], None, None, {}
+    if filterset.is_valid():
+        paginator = ExecutionCursorPagination()
+        try:
+            executions = paginator.paginate_queryset(filterset.qs, Request(request))
+            next_url, previous_url = paginator.get_next_link(), paginator.get_previous_link()
+        except ApiValidationError as exc:
+            errors = exc.detail
+        except NotFound:
+            errors = {"cursor": ["not a valid cursor; start from the first page"]}
+    else:
+        errors = filterset.errors
+    workflows = in_active_tenant(_visible_workflows(request.user), request).only("pk", "name")
+    return render(request, "workflows/executions.html", {
+        "executions": executions or [],
+        "filters": request.GET,
+        "input_filters": request.GET.getlist("input"),
+        "errors": errors,
+        "workflows": workflows,
+        "statuses": ExecutionStatus.choices,
+        "is_test_choices": IS_TEST_CHOICES,
+        "orderings": ORDERING_LABELS,
+        "next_url": _relative(next_url),
+        "previous_url": _relative(previous_url),
+        "workflow_names": {str(w.pk): w.name for w in workflows},
+    }, status=400 if errors else 200)
+
+
+def _relative(url: str | None) -> str | None:
+    """A page link without scheme and host (the paginator builds absolute ones)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def _operable_execution(request, pk):
     execution = get_object_or_404(viewer_executions(request.user), pk=pk)
     if not can_operate(request.user, execution):
@@ -149,12 +234,21 @@ def _operable_execution(request, pk):
     return execution
 
 
+def _reason(request) -> str:
+    return (request.POST.get("reason") or "").strip()[: operations.REASON_MAX]
+
+
 @login_required
 @require_POST
 def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
+    """Cancel from the viewer's dialog, which asks for a reason (kept in the audit record)."""
     execution = _operable_execution(request, pk)
+    reason = _reason(request)
+    if not reason and not execution.is_test:
+        messages.error(request, "Say why you cancel it (reason).")
+        return redirect(_back(request, execution.pk))
     try:
-        services.cancel_execution(execution, user=request.user)
+        operations.cancel(execution, user=request.user, reason=reason)
         messages.success(request, "Test run stopped." if execution.is_test else "Execution cancelled.")
     except WorkflowError as exc:
         messages.error(request, exc.message)
@@ -165,12 +259,35 @@ def cancel_execution(request: HttpRequest, pk) -> HttpResponse:
 @require_POST
 def retry_execution(request: HttpRequest, pk) -> HttpResponse:
     execution = _operable_execution(request, pk)
+    from_node = request.POST.get("fromNode") or None
+    if from_node is None and operator.RETRY not in operator.actions_for_state(execution):
+        messages.error(request, f"The execution is {execution.status}: there is no failed node to retry from.")
+        return redirect(_back(request, execution.pk))
     try:
-        services.retry_execution(execution, from_node=request.POST.get("fromNode") or None)
-        messages.success(request, "Retrying from the failed node.")
+        operations.retry(execution, user=request.user, from_node=from_node, reason=_reason(request))
+        messages.success(request, f"Retrying from {from_node}." if from_node else "Retrying from the failed node.")
     except WorkflowError as exc:
         messages.error(request, exc.message)
     return redirect(_back(request, execution.pk))
+
+
+@login_required
+@require_POST
+def run_again(request: HttpRequest, pk) -> HttpResponse:
+    """Start a new execution with the same input, or the edited copy from the dialog."""
+    execution = _operable_execution(request, pk)
+    errors: list[dict] = []
+    text = (request.POST.get("input") or "").strip()
+    data = _parse_json(text, "input", errors) if text else None
+    try:
+        if errors:
+            raise WorkflowError(f"input: {errors[0]['message']}", field="input")
+        copy = operations.run_again(execution, user=request.user, input=data, reason=_reason(request))
+    except WorkflowError as exc:
+        messages.error(request, exc.message)
+        return redirect(_back(request, execution.pk))
+    messages.success(request, "Started again with the same input." if data in (None, execution.input) else "Started again with the edited input.")
+    return redirect("workflows:execution", pk=copy.pk)
 
 
 def _back(request, execution_pk) -> str:

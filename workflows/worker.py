@@ -6,6 +6,8 @@
   in one transaction, which may hand the next ready node straight back to this worker.
 - Workers sleep until woken (LISTEN/NOTIFY, or in-process events), the next deadline,
   or the poll interval, whichever is first.
+- The timer thread writes the worker's heartbeat row every WORKFLOW_HEARTBEAT_SECONDS
+  (one UPDATE), for the workers page and the health probes.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import threading
 import time
 import traceback
 import uuid
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -33,6 +37,10 @@ logger = logging.getLogger("workflows.worker")
 
 # A step thread checks its connection before a chain when it has been idle this long.
 IDLE_HEALTH_CHECK_SECONDS = 10.0
+# How often a worker deletes the heartbeat rows of workers dead for WORKFLOW_WORKER_FORGET_SECONDS.
+FORGET_EVERY_SECONDS = 3600.0
+# A timer loop that has not gone round for this long is stuck (the liveness probes).
+STUCK_AFTER_SECONDS = 300.0
 
 
 def claim(owner: str, limit: int) -> list[Claim]:
@@ -146,8 +154,12 @@ class Worker:
     error and when the thread ends): a new connection per claimed chain would cost more
     than the steps themselves."""
 
-    def __init__(self, *, concurrency: int | None = None, name: str | None = None, poll_seconds: float | None = None):
+    def __init__(
+        self, *, concurrency: int | None = None, name: str | None = None, poll_seconds: float | None = None,
+        embedded: bool = False,
+    ):
         self.concurrency = concurrency or settings.WORKFLOW_WORKER_CONCURRENCY
+        self.embedded = embedded
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.WORKFLOW_POLL_SECONDS
         self.stopping = threading.Event()
@@ -159,6 +171,15 @@ class Worker:
         self._busy = 0  # claims queued or running
         self._idle = threading.Condition()
         self.steps_done = 0
+        # Liveness, read by the health probes: when the timer loop last went round, and when
+        # a heartbeat last reached the database (time.monotonic(); None: not yet).
+        self.started_at = timezone.now()
+        self.last_tick: float | None = None
+        self.last_heartbeat: float | None = None
+        # Called at every heartbeat, whether or not it reached the database: the timer loop
+        # runs (runworkflows --health-file). The database is /readyz's business.
+        self.heartbeat_hooks: list = []
+        self._last_forget = 0.0
 
     # --- Synchronous use (tests, management commands) ----------------------------------
 
@@ -178,6 +199,7 @@ class Worker:
 
     def run(self) -> None:
         """Run until stop() is called (SIGTERM in the management command)."""
+        self.started_at = timezone.now()
         logger.info("worker %s started (concurrency %d)", self.owner, self.concurrency)
         if (shortfall := pool_shortfall(self.concurrency)) is not None:
             logger.warning("%s; raise DATABASE_POOL_MAX_SIZE", shortfall)
@@ -218,6 +240,7 @@ class Worker:
             self._shutdown()
             wakeup.unsubscribe(self._wake)
             wakeup.unsubscribe(self._timer_wake)
+            self._say_stopped()
             connection.close()
             logger.info("worker %s stopped after %d step(s)", self.owner, self.steps_done)
 
@@ -286,12 +309,57 @@ class Worker:
 
     # --- Timers: deadlines, lease renewal, duties ------------------------------------------
 
+    # --- Heartbeats ------------------------------------------------------------------------
+
+    def info(self) -> store.WorkerInfo:
+        host, pid = socket.gethostname(), os.getpid()
+        return store.WorkerInfo(
+            name=self.owner, host=host, pid=pid, version=settings.WORKFLOW_VERSION,
+            concurrency=self.concurrency, embedded=self.embedded,
+        )
+
+    def beat(self) -> None:
+        """Write the heartbeat row (registering the worker the first time, or again after
+        its row was forgotten), and now and then forget workers long dead."""
+        now = timezone.now()
+        if not store.heartbeat(self.owner, in_flight=self._busy, done=self.steps_done, now=now):
+            store.register_worker(self.info(), started_at=self.started_at, now=now)
+            store.heartbeat(self.owner, in_flight=self._busy, done=self.steps_done, now=now)
+        self.last_heartbeat = time.monotonic()
+        if self.last_heartbeat - self._last_forget >= FORGET_EVERY_SECONDS or not self._last_forget:
+            self._last_forget = self.last_heartbeat
+            store.forget_workers(before=now - timedelta(seconds=settings.WORKFLOW_WORKER_FORGET_SECONDS))
+
+    def _say_stopped(self) -> None:
+        if self.last_heartbeat is None:
+            return
+        try:
+            store.worker_stopped(self.owner, done=self.steps_done, now=timezone.now())
+        except Exception:
+            logger.warning("could not mark worker %s stopped; it will show as stale", self.owner)
+
+    def alive(self) -> bool:
+        """Whether the timer loop went round lately (deadlines, leases and heartbeats run
+        there, so a stuck one is a worker that must be restarted). Generous: while the
+        database is down every round waits for connections, and that is no reason to restart."""
+        return self.last_tick is not None and time.monotonic() - self.last_tick < STUCK_AFTER_SECONDS
+
     def _timer_loop(self) -> None:
         duties = [(fn, every, 0.0) for fn, every in _load_duties()]
         last_renewal = 0.0
+        last_beat = 0.0
         try:
             while not self.stopping.is_set():
-                now_mono = time.monotonic()
+                now_mono = self.last_tick = time.monotonic()
+                if now_mono - last_beat >= settings.WORKFLOW_HEARTBEAT_SECONDS or not last_beat:
+                    last_beat = now_mono
+                    try:
+                        self.beat()
+                    except Exception as exc:
+                        logger.warning("heartbeat failed (%s)", exc)
+                        close_old_connections()
+                    for hook in self.heartbeat_hooks:
+                        hook()
                 try:
                     fire_due_deadlines()
                     if now_mono - last_renewal >= settings.WORKFLOW_LEASE_SECONDS / 3:
@@ -309,7 +377,7 @@ class Worker:
                 timeout = self.poll_seconds
                 if due is not None:
                     timeout = max(0.0, min(timeout, (due - timezone.now()).total_seconds()))
-                timeout = min(timeout, settings.WORKFLOW_LEASE_SECONDS / 3)
+                timeout = min(timeout, settings.WORKFLOW_LEASE_SECONDS / 3, settings.WORKFLOW_HEARTBEAT_SECONDS)
                 self._timer_wake.wait(timeout)
                 self._timer_wake.clear()
         finally:
@@ -334,6 +402,6 @@ def start_embedded_worker() -> Worker:
     global _embedded
     with _embedded_lock:
         if _embedded is None:
-            _embedded = Worker()
+            _embedded = Worker(embedded=True)
             threading.Thread(target=_embedded.run, name="embedded-worker", daemon=True).start()
     return _embedded

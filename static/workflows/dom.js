@@ -104,3 +104,30 @@ export function truncate(text, length) {
   text = String(text == null ? "" : text);
   return text.length > length ? text.slice(0, length - 1) + "…" : text;
 }
+
+/* How long until `iso` ("2 h 05 min left"), or how long ago it passed ("overdue by 12 s"). */
+export function timeLeft(iso, now = Date.now()) {
+  const ms = Date.parse(iso) - now;
+  if (isNaN(ms)) return "";
+  let rest = Math.floor(Math.abs(ms) / 1000);
+  const days = Math.floor(rest / 86400);
+  const hours = Math.floor((rest % 86400) / 3600);
+  const minutes = Math.floor((rest % 3600) / 60);
+  rest %= 60;
+  const text = days ? `${days} d ${hours} h` : hours ? `${hours} h ${pad(minutes)} min`
+    : minutes ? `${minutes} min ${pad(rest)} s` : `${rest} s`;
+  return ms >= 0 ? text + " left" : "overdue by " + text;
+}
+
+/* Copy `text` to the clipboard; resolves to whether it worked (insecure origins have no clipboard API). */
+export function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text).then(() => true, () => false);
+  const area = el("textarea", { readonly: true, style: "position:fixed;opacity:0" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let done = false;
+  try { done = document.execCommand("copy"); } catch (error) { done = false; }
+  area.remove();
+  return Promise.resolve(done);
+}

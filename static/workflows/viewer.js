@@ -5,7 +5,7 @@
    starts by itself; WorkflowViewer.init(element) starts one added later. */
 import { Canvas } from "./canvas.js";
 import { detailsBody, detailsTitle } from "./details.js";
-import { badge, clock, el, FINISHED, formatDuration, formatTime, seconds, STATUS_ICONS, waiting } from "./dom.js";
+import { badge, clock, el, FINISHED, formatDuration, formatTime, pretty, seconds, STATUS_ICONS, timeLeft, waiting } from "./dom.js";
 
 /* The server layout (workflows/layout.py) as canvas data. */
 export function graphData(graph) {
@@ -34,6 +34,10 @@ class Viewer {
     if (data) this.applySnapshot(JSON.parse(data.textContent), true);
     this.paintHeader();  // local times in place of the server's
     this.bind();
+    // Deadlines count down in place (approvals, waits, sleeps).
+    this.ticker = setInterval(() => {
+      this.root.querySelectorAll("[data-deadline]").forEach((node) => { node.textContent = timeLeft(node.getAttribute("data-deadline")); });
+    }, 1000);
   }
 
   q(role) {
@@ -87,6 +91,7 @@ class Viewer {
     for (const run of Object.values(this.runs)) this.paintNode(run);
     this.paintHeader();
     this.paintTimeline();
+    this.paintActions(snap.execution.operatorActions);
     if (this.selected) this.paintDetails();
   }
 
@@ -105,10 +110,39 @@ class Viewer {
   }
 
   applyStatus(data) {
+    const changed = data.status !== this.execution.status;
     this.execution.status = data.status;
     this.execution.error = data.error;
+    if (data.context !== undefined) this.execution.context = data.context;
     if (data.finishedAt !== undefined) this.execution.finishedAt = data.finishedAt;
+    // Which actions apply is the server's rule (allowedActions): none until it answers again.
+    if (changed) this.execution.allowedActions = [];
     this.paintHeader();
+    if (changed) this.refresh();  // the server's allowed actions, and who acted and why
+  }
+
+  /* Operator actions (who cancelled, retried or ran it again, when and why), under the timeline. */
+  paintActions(actions) {
+    const body = this.q("operator-actions");
+    if (!body || !Array.isArray(actions)) return;
+    if (!actions.length) {
+      body.replaceChildren(el("tr", { className: "wf-empty" }, [el("td", { colspan: "4", className: "muted", text: "No one has acted on this execution." })]));
+      return;
+    }
+    const names = { cancel: "Cancel", retry: "Retry", run_again: "Run again" };
+    body.replaceChildren(...actions.map((a) => {
+      const details = a.details || {};
+      const what = [names[a.action] || a.action];
+      if (details.fromNode) what.push(" from " + details.fromNode);
+      if (details.newExecutionId) what.push(" → ", el("a", { href: `/workflows/executions/${details.newExecutionId}/`, text: "new execution" }));
+      if (details.bulkOperationId) what.push(" ", el("span", { className: "muted", text: "(bulk)" }));
+      return el("tr", { "data-action": a.action }, [
+        el("td", {}, [el("time", { datetime: a.createdAt, text: formatTime(a.createdAt) })]),
+        el("td", { text: a.user }),
+        el("td", {}, what),
+        el("td", { "data-role": "reason", text: a.reason || "—" }),
+      ]);
+    }));
   }
 
   paintNode(run) {
@@ -134,10 +168,26 @@ class Viewer {
       error.hidden = !this.execution.error;
       this.q("error-text").textContent = this.execution.error ? this.execution.error.message || "" : "";
     }
-    const cancel = this.q("cancel");
-    if (cancel) cancel.hidden = !!FINISHED[status];
-    const retry = this.q("retry");
-    if (retry) retry.hidden = !(status === "error" || status === "cancelled");
+    const actions = this.execution.allowedActions || [];
+    for (const action of ["cancel", "retry"]) {
+      const form = this.q(action);
+      if (form) form.hidden = !actions.includes(action);
+    }
+    this.paintContext();
+  }
+
+  paintContext() {
+    const pre = this.q("context");
+    if (!pre || this.execution.context === undefined) return;
+    const finished = !!FINISHED[this.execution.status];
+    const text = pretty(this.execution.context);
+    if (pre.textContent !== text) pre.textContent = text;
+    const title = this.q("context-title");
+    const label = finished ? "Output (final context)" : "Context so far";
+    if (title && title.textContent !== label) {
+      title.textContent = label;
+      if (finished) this.q("context-panel").open = true;
+    }
   }
 
   paintTimeline() {
@@ -173,17 +223,26 @@ class Viewer {
     panel.hidden = !nodeId;
     if (!nodeId) return;
     this.paintDetails();
-    this.refreshDetails();
+    this.refresh();
     panel.scrollIntoView({ block: "nearest" });
   }
 
-  // Live node updates carry no logs or resolved config: read the full execution on demand.
   refreshDetails() {
+    this.refresh();
+  }
+
+  // Live updates carry no logs, resolved config, pause details or allowed actions: read the
+  // full execution (one request) when a node is opened or changes, or the status changes.
+  refresh() {
     fetch(this.detailUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then((response) => (response.ok ? response.json() : null))
       .then((data) => {
         if (!data) return;
         for (const run of data.nodeRuns || []) { this.runs[run.nodeId] = run; this.paintNode(run); }
+        if (data.status === this.execution.status) this.execution.allowedActions = data.allowedActions;
+        this.execution.context = data.context;
+        this.paintHeader();
+        this.paintActions(data.operatorActions);
         if (this.selected) this.paintDetails();
       })
       .catch(() => { /* the cached details stay on screen */ });
@@ -192,7 +251,95 @@ class Viewer {
   paintDetails() {
     const run = this.runs[this.selected] || { nodeId: this.selected, status: "idle" };
     this.q("details-title").replaceChildren(...detailsTitle(run));
-    this.q("details-body").replaceChildren(...detailsBody(run));
+    const body = this.q("details-body");
+    // Keep a flash message (signal sent) across the repaint that follows it.
+    const flash = this.flashNode === this.selected ? body.querySelector('[data-role="details-flash"]') : null;
+    body.replaceChildren(...(flash ? [flash] : []), ...detailsBody(run, { onSignal: (wait) => this.openSignalDialog(wait) }));
+  }
+
+  /* The operator's "send signal" dialog: a JSON payload checked as it is typed, posted to the
+     session-authenticated endpoint the server named (signalUrl); no API key in the browser. */
+  openSignalDialog(wait) {
+    const dialog = this.signalDialog || this.buildSignalDialog();
+    dialog.wfWait = wait;
+    dialog.querySelector('[data-role="signal-target"]').textContent = wait.namespace + " / " + wait.key;
+    const payload = dialog.querySelector('[data-role="signal-payload"]');
+    if (!payload.value.trim()) payload.value = "{}";
+    this.checkPayload();
+    dialog.showModal();
+    payload.focus();
+  }
+
+  buildSignalDialog() {
+    const id = "signal-" + this.root.id;
+    const payload = el("textarea", { id: id + "-payload", rows: "8", spellcheck: "false", "data-role": "signal-payload", className: "wf-code" });
+    const problem = el("p", { className: "wf-form-errors", role: "alert", "data-role": "signal-error", hidden: true });
+    const send = el("button", { type: "submit", className: "primary", "data-role": "signal-send", text: "Send signal" });
+    const cancel = el("button", { type: "button", text: "Cancel" });
+    const form = el("form", { className: "wf-signal-form" }, [
+      el("h3", { id: id + "-title", text: "Send signal" }),
+      el("p", {}, ["Delivers event ", el("code", { "data-role": "signal-target" }),
+        " to this execution as you; the waiting node continues at once."]),
+      el("label", { for: id + "-payload", text: "Payload (JSON object)" }),
+      payload,
+      el("p", { className: "muted", "data-role": "signal-check", "aria-live": "polite" }),
+      problem,
+      el("div", { className: "wf-dialog-buttons" }, [cancel, send]),
+    ]);
+    const dialog = el("dialog", { className: "wf-signal-dialog", "data-role": "signal-dialog", "aria-labelledby": id + "-title" }, [form]);
+    payload.addEventListener("input", () => this.checkPayload());
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (event) => { event.preventDefault(); this.sendSignal(); });
+    this.root.append(dialog);
+    this.signalDialog = dialog;
+    return dialog;
+  }
+
+  /* The payload typed so far: {value} when it is a JSON object, else {problem}. */
+  checkPayload() {
+    const dialog = this.signalDialog;
+    const text = dialog.querySelector('[data-role="signal-payload"]').value;
+    let result;
+    try {
+      const value = text.trim() ? JSON.parse(text) : {};
+      result = value && typeof value === "object" && !Array.isArray(value) ? { value } : { problem: "payload must be a JSON object" };
+    } catch (error) {
+      result = { problem: "payload is not valid JSON: " + error.message };
+    }
+    const check = dialog.querySelector('[data-role="signal-check"]');
+    check.textContent = result.problem || "Valid JSON object.";
+    check.className = result.problem ? "wf-invalid" : "muted";
+    dialog.querySelector('[data-role="signal-send"]').disabled = !!result.problem;
+    return result;
+  }
+
+  sendSignal() {
+    const dialog = this.signalDialog;
+    const problem = dialog.querySelector('[data-role="signal-error"]');
+    const { value, problem: invalid } = this.checkPayload();
+    if (invalid) return;
+    const send = dialog.querySelector('[data-role="signal-send"]');
+    send.disabled = true;
+    problem.hidden = true;
+    fetch(dialog.wfWait.signalUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": this.root.getAttribute("data-csrf") || "" },
+      body: JSON.stringify({ payload: value }),
+    })
+      .then((response) => response.json().catch(() => ({})).then((body) => ({ ok: response.ok, body })))
+      .then(({ ok, body }) => {
+        if (!ok) throw new Error(body.message || "The signal was refused");
+        dialog.close();
+        const flash = el("p", { className: "wf-flash", role: "status", "data-role": "details-flash", text: "Signal delivered: the execution continues." });
+        const old = this.root.querySelector('[data-role="details-flash"]');
+        if (old) old.remove();
+        this.q("details-body").prepend(flash);
+        this.flashNode = this.selected;
+        this.refresh();
+      })
+      .catch((error) => { problem.textContent = error.message; problem.hidden = false; })
+      .finally(() => { send.disabled = false; });
   }
 }
 

@@ -24,3 +24,11 @@ def test_paused_levels_are_compared_with_none_paused():
               {"paused": 100000, "steps_per_s": 950.0, "duties_ms": {"d": 3.0}}]
     text = table(results(paused=paused))
     assert "100,000" in text and "0.95" in text
+
+
+def test_the_executions_list_figures_print_per_filter():
+    listing = {"rows": 1_000_000, "target_p95_ms": 50.0, "worst_p95_ms": 31.2,
+               "filters": {"status": {"p50_ms": 11.4, "p95_ms": 27.6}, "input": {"p50_ms": 5.8, "p95_ms": 12.3}}}
+    text = table(results(executions_list=listing))
+    assert "1,000,000 executions (target p95 < 50 ms)" in text
+    assert any(l.strip().startswith("by input") and "12.3 ms" in l for l in text.splitlines())

@@ -87,3 +87,9 @@ def test_parse_path_and_roots():
 def test_bad_expressions_raise(bad):
     with pytest.raises(TemplateSyntaxError):
         parse_path(bad)
+
+
+def test_roots_kept_stay_as_written_and_the_rest_resolves():
+    scope = {"Trigger": {"n": 3}}
+    assert resolve({"a": "{{item}}", "b": "{{item.name}} of {{Trigger.n}}", "c": "{{Trigger.n}}"}, scope,
+                   keep=frozenset({"item"})) == {"a": "{{item}}", "b": "{{item.name}} of 3", "c": 3}

@@ -114,8 +114,10 @@ def test_cancel_button_cancels_a_running_execution(client, make_workflow, user):
     wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
     result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
     page = client.get(f"/workflows/executions/{result.execution_id}/").content.decode()
-    assert 'data-role="cancel" hidden' not in page and ">Cancel</button>" in page
-    response = client.post(f"/workflows/executions/{result.execution_id}/cancel/")
+    assert 'data-role="cancel" hidden' not in page and ">Cancel…</button>" in page
+    refused = client.post(f"/workflows/executions/{result.execution_id}/cancel/")  # no reason given
+    assert refused.status_code == 302 and Execution.objects.get(pk=result.execution_id).status == "running"
+    response = client.post(f"/workflows/executions/{result.execution_id}/cancel/", {"reason": "customer called"})
     assert response.status_code == 302 and response["Location"] == f"/workflows/executions/{result.execution_id}/"
     assert Execution.objects.get(pk=result.execution_id).status == "cancelled"
 
@@ -124,9 +126,9 @@ def test_viewer_forms_return_to_the_embedding_page_but_never_off_site(client, ma
     wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
     first = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
     second = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
-    back = client.post(f"/workflows/executions/{first}/cancel/", {"next": "/workflows/examples/embed/?execution=x"})
+    back = client.post(f"/workflows/executions/{first}/cancel/", {"next": "/workflows/examples/embed/?execution=x", "reason": "r"})
     assert back["Location"] == "/workflows/examples/embed/?execution=x"
-    off_site = client.post(f"/workflows/executions/{second}/cancel/", {"next": "https://evil.example/"})
+    off_site = client.post(f"/workflows/executions/{second}/cancel/", {"next": "https://evil.example/", "reason": "r"})
     assert off_site["Location"] == f"/workflows/executions/{second}/"
 
 

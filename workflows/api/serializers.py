@@ -1,9 +1,12 @@
 """Serializers for the workflows API; JSON keys are camelCase on the wire."""
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from ..models import Execution, NodeRun, Workflow, WorkflowVersion
+from .. import operator
+from ..models import BulkOperation, Execution, NodeRun, NodeRunStatus, OperatorAction, Workflow, WorkflowVersion
+from ..nodes import registry
 
 
 def refuse_unknown_keys(data, known) -> None:
@@ -302,10 +305,31 @@ class TriggerResultSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
+def _caller(serializer):
+    """The user a serializer answers for: `user` in its context, or the request's."""
+    context = serializer.context
+    return context.get("user") or getattr(context.get("request"), "user", None)
+
+
+def pause_serializers() -> dict:
+    """The serializers of the node types that describe their pauses, by their `kind`."""
+    found = {}
+    for node_type in registry.all():
+        if node_type.pause_serializer is not None:
+            kind = next(iter(node_type.pause_serializer().fields["kind"].choices))
+            found[kind] = node_type.pause_serializer
+    return found
+
+
 class NodeRunSerializer(serializers.ModelSerializer):
     nodeId = serializers.CharField(source="node_id")
     type = serializers.CharField(source="node_type")
-    resolvedConfig = serializers.JSONField(source="resolved_config")
+    resolvedConfig = serializers.SerializerMethodField(
+        help_text="The config the step ran with, its templates resolved against the execution context (null before it ran)"
+    )
+    waitingFor = serializers.SerializerMethodField(
+        help_text="For a paused node whose type describes its pauses: what it waits for (approval, event...)"
+    )
     pauseData = serializers.JSONField(source="pause_data")
     wakeAt = serializers.DateTimeField(source="wake_at")
     availableAt = serializers.DateTimeField(source="available_at")
@@ -316,9 +340,32 @@ class NodeRunSerializer(serializers.ModelSerializer):
         model = NodeRun
         fields = [
             "nodeId", "label", "type", "status", "branch", "attempt", "output", "error", "logs",
-            "resolvedConfig", "pauseData", "wakeAt", "availableAt", "startedAt", "finishedAt",
+            "resolvedConfig", "pauseData", "waitingFor", "wakeAt", "availableAt", "startedAt", "finishedAt",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_resolvedConfig(self, run: NodeRun):
+        stored = run.resolved_config
+        node_type = registry.get(run.node_type)
+        if stored is None or node_type is None or node_type.resolve_config:
+            return stored  # the engine resolved it before the step ran: what the step saw
+        # A node that resolves its own config (Request Approval, For Each) stored it as written.
+        try:
+            return node_type.display_config(stored, run.execution.context or {})
+        except ValueError:  # a template that is not a path: show it as written
+            return stored
+
+    @extend_schema_field(PolymorphicProxySerializer(
+        component_name="PauseDetails", serializers=pause_serializers, resource_type_field_name="kind", allow_null=True,
+    ))
+    def get_waitingFor(self, run: NodeRun) -> dict | None:
+        if run.status != NodeRunStatus.PAUSED:
+            return None
+        node_type = registry.get(run.node_type)
+        if node_type is None or node_type.describe_pause is None:
+            return None
+        return node_type.describe_pause(run, _caller(self))
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -342,14 +389,91 @@ class ExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OperatorActionSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="username")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = OperatorAction
+        fields = ["id", "action", "user", "reason", "details", "createdAt"]
+        read_only_fields = fields
+
+
 class ExecutionDetailSerializer(ExecutionSerializer):
     nodeRuns = NodeRunSerializer(source="node_runs", many=True)
+    operatorActions = serializers.SerializerMethodField(help_text="Who cancelled, retried or ran it again, when and why")
+    allowedActions = serializers.SerializerMethodField(
+        help_text="What the caller may do to the execution in its state (workflows.operator.allowed_actions)"
+    )
 
     class Meta(ExecutionSerializer.Meta):
-        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns"]
+        fields = [*ExecutionSerializer.Meta.fields, "input", "context", "nodeRuns", "operatorActions", "allowedActions"]
         read_only_fields = fields
+
+    @extend_schema_field(OperatorActionSerializer(many=True))
+    def get_operatorActions(self, obj: Execution) -> list:
+        return OperatorActionSerializer(obj.operator_actions.order_by("created_at", "id"), many=True).data
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY])))
+    def get_allowedActions(self, execution: Execution) -> list[str]:
+        user = _caller(self)
+        return operator.allowed_actions(execution, user) if user is not None else []
 
 
 class RetrySerializer(StrictSerializer):
     fromNode = serializers.CharField(required=False, allow_null=True)
     version = serializers.CharField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the execution's record of operator actions)")
+
+
+# --- Operator actions and bulk operations -------------------------------------------------
+
+
+REASON_HELP = "Why (kept in the execution's record of operator actions)"
+
+
+class CancelSerializer(StrictSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+
+
+class RunAgainSerializer(InputSerializer):
+    input = serializers.JSONField(required=False, allow_null=True, help_text="An edited copy of the input; default: the same input")
+    version = serializers.CharField(required=False, allow_null=True, help_text="latest or a number; default: the same version")
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+
+    def validate_input(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
+
+
+class BulkOperationRequestSerializer(StrictSerializer):
+    tenant = serializers.UUIDField(required=False, help_text="Needed only by users of several tenants (as for workflows)")
+    action = serializers.ChoiceField(choices=["cancel", "retry"], help_text="cancel: running and paused executions; retry: failed ones, from the failed node")
+    filters = serializers.DictField(
+        required=False, default=dict,
+        help_text="The executions list's filters as its query parameters, e.g. {\"status\": \"error\", \"input\": [\"orderId:42\"]}",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
+    dryRun = serializers.BooleanField(required=False, default=False, help_text="Only count the executions it would act on")
+    expectedCount = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="The count the operator confirmed: a different count now answers 409, nothing done",
+    )
+
+
+class BulkCountSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class BulkOperationSerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="username")
+    createdAt = serializers.DateTimeField(source="created_at")
+    finishedAt = serializers.DateTimeField(source="finished_at")
+
+    class Meta:
+        model = BulkOperation
+        fields = ["id", "action", "status", "user", "reason", "filters", "total", "processed", "succeeded", "failed",
+                  "errors", "createdAt", "finishedAt"]
+        read_only_fields = fields

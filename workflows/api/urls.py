@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from .. import sse
+from .bulk import BulkOperationViewSet
 from .catalog import NodeCatalogView, NodeOptionsView
 from .integrations import IntegrationViewSet
 from .triggers import ModelTriggerViewSet, ScheduleViewSet
@@ -13,6 +14,7 @@ router = DefaultRouter()
 router.include_format_suffixes = False
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("executions", ExecutionViewSet, basename="execution")
+router.register("bulk-operations", BulkOperationViewSet, basename="bulk-operation")
 router.register("integrations", IntegrationViewSet, basename="integration")
 router.register("model-triggers", ModelTriggerViewSet, basename="model-trigger")
 router.register("schedules", ScheduleViewSet, basename="schedule")

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from .. import editor, services, stats, testruns
+from .. import editor, operations, services, stats, testruns
 from ..diff import diff_definitions
 from ..exceptions import InvalidState, UserNotInTenant, WorkflowNotFound
-from ..models import ExecutionStatus, Tenant
+from ..filters import ORDERINGS, ExecutionFilter
+from ..models import Tenant
 from ..selectors import executions_for, tenant_ids_for, workflows_for
 from ..tenancy import active_tenant
+from .pagination import ExecutionCursorPagination
 from .serializers import (
+    CancelSerializer,
+    RunAgainSerializer,
     DefinitionRequestSerializer,
     DiffQuerySerializer,
     DiffSerializer,
@@ -249,20 +253,28 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         return Response(DiffSerializer({**result, "fromVersion": before.number, "toVersion": after.number}).data)
 
 
-EXECUTION_FILTERS = [
-    OpenApiParameter("workflow", str, description="Workflow id"),
-    OpenApiParameter("status", str, description="One status or several, comma-separated"),
-    OpenApiParameter("createdAfter", str, description="ISO 8601 timestamp"),
-    OpenApiParameter("createdBefore", str, description="ISO 8601 timestamp"),
-    OpenApiParameter("isTest", bool, description="true: only test runs; default: only production runs"),
-]
+# The columns a list row shows, and no others: an execution's input and context and its
+# version's definition can each be large, and a page reads fifty rows (a third of the time
+# of a first page at a million executions went to columns it never showed).
+LIST_COLUMNS = (
+    "id", "tenant_id", "workflow_id", "workflow__name", "workflow_version__number", "status", "run_as__username",
+    "is_test", "parent_execution_id", "idempotency_key", "error", "created_at", "started_at", "finished_at",
+)
+
+ORDERING_PARAMETER = OpenApiParameter(
+    "ordering", str, enum=list(ORDERINGS), description="-createdAt (newest first, the default) or createdAt"
+)
 
 
-@extend_schema(parameters=EXECUTION_FILTERS)
+@extend_schema_view(list=extend_schema(parameters=[ORDERING_PARAMETER]))
 class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Executions of your tenants, newest first, with cancel and retry."""
+    """Executions of your tenants, newest first, filtered (workflows/filters.py), with cancel,
+    retry and run again; each of those is recorded as an operator action."""
 
     lookup_value_converter = "uuid"
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ExecutionFilter
+    pagination_class = ExecutionCursorPagination
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -272,57 +284,52 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if self.action == "run_from_here":
             return RunFromHereSerializer
         if self.action == "cancel":
-            return serializers.Serializer
+            return CancelSerializer
+        if self.action == "run_again":
+            return RunAgainSerializer
         return ExecutionSerializer
 
     def get_queryset(self):
         qs = executions_for(self.request.user).select_related("workflow", "workflow_version", "run_as")
         if self.action == "retrieve":
             return qs.prefetch_related("node_runs")
-        if self.action != "list":
-            return qs
-        return self._filter(qs, self.request.query_params)
+        if self.action == "list":
+            return qs.only(*LIST_COLUMNS)
+        return qs
 
-    @staticmethod
-    def _filter(qs, params):
-        errors = {}
-        if params.get("workflow"):
-            pk = services.as_uuid(params["workflow"])
-            if pk is None:
-                errors["workflow"] = ["not a valid workflow id"]
-            qs = qs.filter(workflow_id=pk)
-        if params.get("status"):
-            wanted = [s.strip() for s in params["status"].split(",") if s.strip()]
-            bad = [s for s in wanted if s not in ExecutionStatus.values]
-            if bad:
-                errors["status"] = [f"unknown status {', '.join(bad)}; use {', '.join(ExecutionStatus.values)}"]
-            qs = qs.filter(status__in=wanted)
-        for name, lookup in (("createdAfter", "created_at__gte"), ("createdBefore", "created_at__lt")):
-            if params.get(name):
-                try:
-                    moment = parse_datetime(params[name])
-                except ValueError:
-                    moment = None
-                if moment is None:
-                    errors[name] = ["not an ISO 8601 timestamp"]
-                else:
-                    qs = qs.filter(**{lookup: moment})
-        is_test = params.get("isTest", "false").lower()
-        if is_test not in ("true", "false", "all"):
-            errors["isTest"] = ["use true, false or all"]
-        elif is_test != "all":
-            qs = qs.filter(is_test=is_test == "true")
-        if errors:
-            raise ValidationError(errors)
-        return qs.order_by("-created_at")
+    def filter_queryset(self, queryset):
+        # The filters select a list; one execution is found by its id alone (a test run
+        # too, which the list leaves out by default).
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
-    @extend_schema(request=None, responses={200: ExecutionSerializer})
+    @extend_schema(request=CancelSerializer, responses={200: ExecutionSerializer, 409: ErrorSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Cancel a running or paused execution: its pending and paused nodes stop."""
-        execution = services.cancel_execution(self.get_object(), user=request.user)
+        """Cancel a running or paused execution: its pending and paused nodes stop. The
+        `reason` is kept with who and when, and shown in the viewer."""
+        body = CancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = operations.cancel(self.get_object(), user=request.user, reason=body.validated_data.get("reason", ""))
         return Response(ExecutionSerializer(execution).data)
 
+    @extend_schema(
+        request=RunAgainSerializer,
+        responses={202: TriggerResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="run-again")
+    def run_again(self, request, pk=None):
+        """Start a new execution of the same workflow with the same input (or `input`, an
+        edited copy) on the same version (or `version`), run as you: 202 with its id."""
+        execution = self.get_object()
+        body = RunAgainSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        copy = operations.run_again(
+            execution, user=request.user, input=data.get("input"), version=data.get("version"), reason=data.get("reason", ""),
+        )
+        return Response(
+            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data, status=status.HTTP_202_ACCEPTED
+        )
     @extend_schema(
         request=RunFromHereSerializer,
         responses={202: TriggerResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
@@ -350,8 +357,9 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         execution = self.get_object()
         body = RetrySerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        execution = services.retry_execution(
-            execution, from_node=body.validated_data.get("fromNode"), version=body.validated_data.get("version")
+        execution = operations.retry(
+            execution, user=request.user, from_node=body.validated_data.get("fromNode"),
+            version=body.validated_data.get("version"), reason=body.validated_data.get("reason", ""),
         )
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
