@@ -127,10 +127,14 @@ class Suite:
         self.pool = faults.WorkerPool(size=3, env=worker_env, concurrency=2, log_dir=LOG_DIR, faults=self.faults)
 
     def teardown(self) -> None:
+        """Stop what setup started, however far it got."""
         if self.pool:
             self.pool.stop()
         stop(self.procs)
-        self.redis.stop()
+        if getattr(self, "redis", None):
+            self.redis.stop()
+        if getattr(self, "pg", None):
+            self.pg.close()
 
     # --- Load -----------------------------------------------------------------------------
 
