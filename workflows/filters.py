@@ -149,7 +149,7 @@ class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
         if parsed is None:
             return None
         try:
-            return parsed.astimezone(datetime.timezone.utc)
+            return parsed.astimezone(datetime.UTC)
         except OverflowError:
             raise forms.ValidationError("Enter a timestamp between the years 1 and 9999.", code="invalid") from None
 
