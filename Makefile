@@ -13,7 +13,7 @@ BENCH_REDIS ?= $(REDIS)
 # make reliability: a database of its own (recreated each run; its name must contain "reliability").
 RELIABILITY_DB ?= postgres://postgres@127.0.0.1:5432/workflows_reliability
 
-.PHONY: run test test-pg bench bench-quick reliability reliability-quick install migrate demo services chromium clean
+.PHONY: run test test-pg lint bench bench-quick reliability reliability-quick install migrate demo services chromium clean
 # apt-get needs root; as another user it goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -25,9 +25,19 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+# The redis extra (channels-redis, redis-py): only for REDIS_URL, so the PostgreSQL targets.
+$(BIN)/.redis-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,redis]'
+	touch $@
+
+# The lint extra: ruff, mypy and the Django and DRF stubs.
+$(BIN)/.lint-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,lint]'
+	touch $@
+
 # The bench extra: DBOS Transact (the peer) and matplotlib (the plot).
 $(BIN)/.bench-installed: $(BIN)/.installed pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,bench,redis]'
 	touch $@
 
 migrate: install
@@ -51,8 +61,15 @@ test: install chromium
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest $(XDIST)
 
 # The same suite on the local PostgreSQL and Redis services.
-test-pg: install services chromium
+test-pg: $(BIN)/.redis-installed services chromium
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(BIN)/pytest $(XDIST)
+
+# Lint (ruff), formatting (ruff format) and types (mypy with the Django and DRF stubs) of the
+# non-test code; the configuration is in pyproject.toml.
+lint: $(BIN)/.lint-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Benchmarks (never part of the test suite), on the local PostgreSQL and Redis: the engine against
 # the commit floor and DBOS, HTTP latency, widget fan-out, the apps' own figures (the builder's in

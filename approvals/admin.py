@@ -2,7 +2,6 @@
 actions that approve or reject as the signed-in admin when eligible."""
 from __future__ import annotations
 
-
 from django.contrib import admin, messages
 
 from workflows.admin import pretty_json
@@ -16,8 +15,8 @@ from .models import ApprovalDecision, ApprovalEvent, ApprovalRequest, Channel
 class DecisionInline(admin.TabularInline):
     model = ApprovalDecision
     extra = 0
-    fields = ["user", "decision", "comment", "form_values", "channel", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ("user", "decision", "comment", "form_values", "channel", "created_at")
+    fields = readonly_fields
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -27,8 +26,8 @@ class DecisionInline(admin.TabularInline):
 class EventInline(admin.TabularInline):
     model = ApprovalEvent
     extra = 0
-    fields = ["kind", "actor", "target", "comment", "channel", "data", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ("kind", "actor", "target", "comment", "channel", "data", "created_at")
+    fields = readonly_fields
     can_delete = False
     verbose_name_plural = "Audit trail"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -32,6 +33,9 @@ class Channel(models.TextChoices):
 
 
 class ApprovalRequest(models.Model):
+    # The engine's locks (workflows.store.Locked) while a decision holds them; not stored.
+    held: Any = None
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="approval_requests")
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="approval_requests")

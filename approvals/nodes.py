@@ -9,8 +9,8 @@ from workflows import templating
 from workflows.nodes import Field, NodeError, NodeType, Pause, StepContext
 
 from .config import ConfigError, parse_spec, validate_saved_config
-from .viewer import ApprovalPauseSerializer, describe_pause
 from .services import cancel_for_node_run, create_request, expire_for_node_run
+from .viewer import ApprovalPauseSerializer, describe_pause
 
 REQUEST_APPROVAL = "approvals/request"
 

@@ -52,6 +52,7 @@ def _handle(request_id, now: datetime) -> int:
         request = ApprovalRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id, status=ApprovalStatus.PENDING).first()
         if request is None:
             return 0
+        assert locked.run is not None  # locked_run(node_run_id) yields a run or None
         label = locked.run.label
         entries = []
         if request.escalate_at and request.escalate_at <= now and request.escalated_at is None:
@@ -78,9 +79,10 @@ def _remind(request: ApprovalRequest, label: str, now: datetime) -> dict:
     decided = set(request.decisions.values_list("user__username", flat=True))
     waiting = sorted(eligible_usernames(request) - decided)
     # Step from the schedule, not from now, so reminders do not drift; skip missed slots.
-    next_at = request.next_reminder_at
+    next_at, every = request.next_reminder_at, request.remind_every
+    assert next_at is not None and every is not None  # only requests with a reminder schedule come here
     while next_at <= now:
-        next_at += request.remind_every
+        next_at += every
     request.next_reminder_at = next_at
     request.save(update_fields=["next_reminder_at"])
     ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.REMINDED, data={"to": waiting})

@@ -5,6 +5,7 @@ A GET never decides: every decision is a CSRF-protected POST from a button.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +24,13 @@ from .display import readable_items
 from .exceptions import ApprovalError, InvalidLink
 from .models import ApprovalRequest, ApprovalStatus, Channel
 from .selectors import (
-    eligible_usernames, has_decided, history_for, is_eligible, is_participant, pending_for, requests_in_tenants,
+    eligible_usernames,
+    has_decided,
+    history_for,
+    is_eligible,
+    is_participant,
+    pending_for,
+    requests_in_tenants,
 )
 
 STATUS_FILTERS = ["all", *ApprovalStatus.values]
@@ -68,7 +75,7 @@ def _page_context(approval: ApprovalRequest, user, **extra) -> dict:
     decisions = list(approval.decisions.select_related("user").order_by("created_at", "id"))
     mine = next((d for d in decisions if d.user_id == getattr(user, "pk", None)), None)
     can_decide = approval.is_pending and mine is None and is_eligible(approval, user)
-    context = {
+    context: dict[str, Any] = {
         "approval": approval,
         "decisions": decisions,
         "events": approval.events.select_related("actor", "target").exclude(kind="notified"),

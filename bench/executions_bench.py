@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("WORKFLOW_EMBEDDED_WORKER", "false")
 
-from bench.common import (
+from bench.common import (  # noqa: E402  (after the path and settings above)
     database_name,
     migrated_template,
     percentile,

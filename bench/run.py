@@ -105,8 +105,8 @@ class Bench:
         import django
 
         django.setup()
-        from django.conf import settings
         import psycopg
+        from django.conf import settings
 
         from . import fixtures
 
@@ -341,6 +341,7 @@ class Bench:
             "approvals": ["bench/approvals_bench.py", "30" if quick else "100"],
             "widgets": ["bench/widgets_bench.py", "--widgets", "10" if quick else "20", "--steps", "5" if quick else "20"],
             "builder": ["bench/builder_bench.py", "--repeat", "10" if quick else "50"],
+            "inputs": ["bench/inputs_bench.py", "100" if quick else "500"],
             # A database of its own, so the million rows never weigh on the paused-executions part.
             "executions": ["bench/executions_bench.py", "--rows", str(self.args.execution_rows),
                            "--samples", "30" if quick else "100"],
@@ -398,7 +399,7 @@ class Bench:
 
         results = {
             "mode": "quick" if self.args.quick else "full",
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "rounds": self.args.rounds,
             "machine": self.machine_start,
             "machine_end": machine(),

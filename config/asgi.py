@@ -13,19 +13,15 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from widgets.middleware import SocketAuthMiddleware  # noqa: E402
 from widgets.routing import websocket_urlpatterns  # noqa: E402
 from workflows.live import LoopCaptureMiddleware  # noqa: E402
 
-# Daphne serves the project's static files itself unless a front server does (SERVE_STATIC=false).
-http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
-
 application = LoopCaptureMiddleware(
     ProtocolTypeRouter(
         {
-            "http": http_app,
+            "http": django_asgi_app,  # static files: WhiteNoise (config/settings.py)
             # Browsers: session cookie and a same-site Origin; scripts: an API token, no Origin.
             "websocket": AuthMiddlewareStack(SocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
         }

@@ -47,13 +47,19 @@ INSTALLED_APPS = [
     "approvals",
     "events",
     "widgets",
+    # The demo's models back the example DataSource (WORKFLOW_DATASOURCES below).
+    "demo",
 ]
 
+# WhiteNoise serves /static/ from the web process (compressed, cacheable, no CDN needed);
+# SERVE_STATIC=false leaves it to a front server.
+SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
 MIDDLEWARE = [
     # /healthz and /readyz for load balancers and Kubernetes, before the host check (probes
     # address the process by its IP) and everything else.
     "workflows.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
     "workflows.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,7 +144,15 @@ REDIS_URL = env("REDIS_URL", default="")
 # that is too short).
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=20.0)
 if REDIS_URL:
-    import redis.exceptions
+    try:
+        import channels_redis  # noqa: F401
+        import redis.exceptions
+    except ImportError as exc:  # the [redis] extra is for deployments with REDIS_URL only
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"REDIS_URL is set but {exc.name} is not installed: pip install 'durable-workflows[redis]'"
+        ) from exc
 
     CHANNEL_LAYERS = {
         "default": {
@@ -174,8 +188,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Let daphne serve /static/ (no build step, no CDN); turn off behind a front server.
-SERVE_STATIC = env.bool("SERVE_STATIC", default=True)
+# WhiteNoise (in MIDDLEWARE when SERVE_STATIC) looks files up where they live (the finders),
+# so neither tests nor a fresh checkout need collectstatic; `make run` and a production
+# deployment collect them into STATIC_ROOT, which it serves too.
+WHITENOISE_USE_FINDERS = True
 
 # --- E-mail -------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -252,14 +268,12 @@ WORKFLOW_WORKER_FORGET_SECONDS = env.float("WORKFLOW_WORKER_FORGET_SECONDS", def
 WORKFLOW_VERSION = env("WORKFLOW_VERSION", default="") or _package_version()
 # Readiness probes (/readyz, runworkflows --health-port): how long each check may take.
 WORKFLOW_HEALTH_TIMEOUT_SECONDS = env.float("WORKFLOW_HEALTH_TIMEOUT_SECONDS", default=2.0)
-# Periodic duties run by every worker's timer thread: dotted path -> interval in seconds.
-WORKFLOW_WORKER_DUTIES = {}
 # Cards other apps add to the home page: dotted paths of `fn(*, user, tenant)` returning a
 # workflows.dashboard.Panel (or None).
 WORKFLOW_HOME_PANELS = ["approvals.dashboard.pending_panel"]
 # Checks every trigger runs before an execution starts: dotted paths called with
 # (version=..., user=...); each may raise a workflows.exceptions.WorkflowError.
-WORKFLOW_TRIGGER_CHECKS = []
+WORKFLOW_TRIGGER_CHECKS = ["workflows.integrations.check_integration_references"]
 
 # --- Plugins, integrations, data sources, triggers (workflows) ------------------------
 # Plugins by the dotted path of a workflows.plugins.Plugin instance (docs/plugins.md).
@@ -270,12 +284,10 @@ WORKFLOW_NODE_SOURCES = ["workflows.plugins.plugin_node_types", "workflows.datas
 # the old ones until re-saved). Empty: one key derived from SECRET_KEY (fine for development).
 WORKFLOW_INTEGRATION_KEYS = env.list("WORKFLOW_INTEGRATION_KEYS", default=[])
 WORKFLOW_CREDENTIALS_RESOLVER = "workflows.integrations.credentials_for_node"
-WORKFLOW_TRIGGER_CHECKS = [*WORKFLOW_TRIGGER_CHECKS, "workflows.integrations.check_integration_references"]
 # Where the SMS plugin posts messages.
 SMS_PROVIDER_URL = env("SMS_PROVIDER_URL", default="http://127.0.0.1:9901/send")
 # Models exposed to DataSource nodes and model-event triggers: key -> model, the tenant
 # field that scopes rows, the fields workflows may read and the ones they may write.
-INSTALLED_APPS = [*INSTALLED_APPS, "demo"]
 WORKFLOW_DATASOURCES = {
     "orders": {
         "model": "demo.Order",
@@ -286,8 +298,9 @@ WORKFLOW_DATASOURCES = {
     },
 }
 WORKFLOW_DATASOURCE_MAX_ROWS = env.int("WORKFLOW_DATASOURCE_MAX_ROWS", default=1000)
-# Cron schedules are fired by every worker's timer (each due time once, whichever worker claims it).
-WORKFLOW_WORKER_DUTIES = {**WORKFLOW_WORKER_DUTIES, "workflows.triggers.fire_due_schedules": env.float("WORKFLOW_SCHEDULE_SECONDS", default=1.0)}
+# How often each worker's timer fires due cron schedules (each due time once, whichever
+# worker claims it).
+WORKFLOW_SCHEDULE_SECONDS = env.float("WORKFLOW_SCHEDULE_SECONDS", default=1.0)
 
 # --- Approvals ----------------------------------------------------------------------
 # One-click decision links in approval e-mails (signed, bound to approver and request).
@@ -296,7 +309,6 @@ APPROVALS_EMAIL_LINKS = env.bool("APPROVALS_EMAIL_LINKS", default=False)
 APPROVALS_LINK_MAX_AGE_SECONDS = env.int("APPROVALS_LINK_MAX_AGE_SECONDS", default=30 * 86400)
 # How often each worker checks for due reminders and escalations (seconds).
 APPROVALS_DUTY_SECONDS = env.float("APPROVALS_DUTY_SECONDS", default=30.0)
-WORKFLOW_WORKER_DUTIES["approvals.reminders.run_due"] = APPROVALS_DUTY_SECONDS
 # Where an execution is viewed; linked from the approval page when the path resolves.
 APPROVALS_EXECUTION_URL = env("APPROVALS_EXECUTION_URL", default="/workflows/executions/{id}/")
 
@@ -309,19 +321,17 @@ EVENTS_MAX_PAYLOAD_BYTES = env.int("EVENTS_MAX_PAYLOAD_BYTES", default=262_144)
 # How often each worker purges stale buffered signals and closes forgotten waits (seconds).
 # Deadlines do not depend on it: a wait's expiry is its pause deadline, fired by the timer.
 EVENTS_PURGE_INTERVAL_SECONDS = env.int("EVENTS_PURGE_INTERVAL_SECONDS", default=60)
-WORKFLOW_WORKER_DUTIES["events.services.expire_and_purge"] = EVENTS_PURGE_INTERVAL_SECONDS
 
 # --- Widgets ----------------------------------------------------------------------------
 # Extra widget processors: type name -> dotted path of `fn(resolved_config, context)`;
 # merged over the built-in vega-lite, table, metric and text (widgets/processors.py).
-WIDGET_PROCESSORS = {}
+WIDGET_PROCESSORS: dict[str, str] = {}
 # SYNC widget data: how long POST /api/widgets/<id>/data/ waits for the end, and how often it looks.
 WIDGET_SYNC_TIMEOUT_SECONDS = env.float("WIDGET_SYNC_TIMEOUT_SECONDS", default=30.0)
 WIDGET_SYNC_POLL_SECONDS = env.float("WIDGET_SYNC_POLL_SECONDS", default=0.1)
 # Registry rows not seen for this long are removed (command cleanup_widget_connections, worker duty).
 WIDGET_STALE_SECONDS = env.float("WIDGET_STALE_SECONDS", default=3600.0)
 WIDGET_CLEANUP_EVERY_SECONDS = env.float("WIDGET_CLEANUP_EVERY_SECONDS", default=300.0)
-WORKFLOW_WORKER_DUTIES["widgets.registry.cleanup_stale"] = WIDGET_CLEANUP_EVERY_SECONDS
 
 # --- Execution viewer ------------------------------------------------------------------------
 # Server-sent events: heartbeat comment interval, the browser's reconnect delay, how often a
@@ -335,8 +345,6 @@ WORKFLOW_SSE_MAX_SECONDS = env.float("WORKFLOW_SSE_MAX_SECONDS", default=3600.0)
 # (every WORKFLOW_TEST_RUN_CLEANUP_SECONDS; 0 turns it off) and `manage.py cleanup_test_runs`.
 WORKFLOW_TEST_RUN_MAX_AGE = env("WORKFLOW_TEST_RUN_MAX_AGE", default="7d")
 WORKFLOW_TEST_RUN_CLEANUP_SECONDS = env.float("WORKFLOW_TEST_RUN_CLEANUP_SECONDS", default=3600.0)
-if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0:
-    WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] = WORKFLOW_TEST_RUN_CLEANUP_SECONDS
 
 # --- Operator console: bulk operations on executions ------------------------------------
 # A bulk cancel or retry fixes its set of executions (at most WORKFLOW_BULK_MAX) when it is
@@ -346,4 +354,15 @@ WORKFLOW_BULK_MAX = env.int("WORKFLOW_BULK_MAX", default=10_000)
 WORKFLOW_BULK_BATCH = env.int("WORKFLOW_BULK_BATCH", default=100)
 WORKFLOW_BULK_PER_TICK = env.int("WORKFLOW_BULK_PER_TICK", default=500)
 WORKFLOW_BULK_SECONDS = env.float("WORKFLOW_BULK_SECONDS", default=1.0)
-WORKFLOW_WORKER_DUTIES["workflows.operations.run_bulk_batches"] = WORKFLOW_BULK_SECONDS
+
+# --- Worker duties ----------------------------------------------------------------------------
+# Periodic duties run by every worker's timer thread: dotted path -> interval in seconds,
+# built once from the intervals above (the test-run cleanup is off at 0).
+WORKFLOW_WORKER_DUTIES = {
+    "workflows.triggers.fire_due_schedules": WORKFLOW_SCHEDULE_SECONDS,
+    "approvals.reminders.run_due": APPROVALS_DUTY_SECONDS,
+    "events.services.expire_and_purge": EVENTS_PURGE_INTERVAL_SECONDS,
+    "widgets.registry.cleanup_stale": WIDGET_CLEANUP_EVERY_SECONDS,
+    "workflows.operations.run_bulk_batches": WORKFLOW_BULK_SECONDS,
+    **({"workflows.testruns.cleanup_duty": WORKFLOW_TEST_RUN_CLEANUP_SECONDS} if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0 else {}),
+}

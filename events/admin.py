@@ -57,12 +57,12 @@ class WaitEventAdmin(admin.ModelAdmin):
     list_filter = ["status", "namespace", "tenant"]
     search_fields = ["key", "namespace", "=execution__id"]
     date_hierarchy = "created_at"
-    fields = [
+    readonly_fields = (
         "id", "tenant", "namespace", "key", "status", "title", "description", "execution_link", "node_run",
         "created_at", "expires_at", "on_expiration", "received_at", "received_from", "finished_at",
         "payload_pretty", "context_data_pretty",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False
@@ -88,9 +88,9 @@ class BufferedSignalAdmin(admin.ModelAdmin):
     list_display = ["key", "namespace", "status", "created_at", "expires_at", "received_from"]
     list_filter = ["status", "namespace", "tenant"]
     search_fields = ["key", "namespace"]
-    fields = ["id", "tenant", "namespace", "key", "status", "received_from", "created_at", "expires_at",
-              "consumed_at", "wait_event", "payload_pretty"]
-    readonly_fields = fields
+    readonly_fields = ("id", "tenant", "namespace", "key", "status", "received_from", "created_at", "expires_at",
+              "consumed_at", "wait_event", "payload_pretty")
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False

@@ -1,9 +1,8 @@
 """REST API of the events app: the signal API, open waits, API keys and the webhook trigger."""
 from __future__ import annotations
 
-import json
-
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
@@ -11,122 +10,71 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from workflows.api.serializers import ErrorSerializer, StrictSerializer, refuse_unknown_keys
+from workflows.api.serializers import ErrorSerializer, StrictSerializer
 from workflows.api.views import choose_tenant
 from workflows.exceptions import InvalidInput
+from workflows.ids import as_uuid
 from workflows.operator import is_operator
-from workflows.services import as_uuid, trigger_workflow
+from workflows.services import trigger_workflow
 
 from . import selectors, services
 from .authentication import HasWorkflowApiKey, WorkflowApiKeyAuthentication
 from .exceptions import ApiKeyNotFound, NotAllowed, WaitNotFound
 from .models import WaitStatus
+from .serializers import (
+    ApiKeyCreatedSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    JSONObjectParser,
+    SignalAnswerSerializer,
+    SignalRequestSerializer,
+    WaitListSerializer,
+    WebhookStartedSerializer,
+)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def json_object_body(request, *, empty_ok: bool = False) -> dict:
-    """The request body parsed as a JSON object, whatever the Content-Type; 400 otherwise."""
-    raw = request.body
-    if not raw.strip():
-        if empty_ok:
-            return {}
-        raise InvalidInput("The body must be a JSON object", field="body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}", field="body") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object", field="body")
-    return data
-
-
-def _iso(moment):
-    return moment.isoformat() if moment else None
-
-
 # --- The signal API --------------------------------------------------------------------
-
-SIGNAL_KEYS = {"eventNamespace", "eventKey", "payload"}
-SignalRequest = inline_serializer(
-    "SignalRequest",
-    {"eventNamespace": serializers.CharField(), "eventKey": serializers.CharField(),
-     "payload": serializers.DictField(required=False)},
-)
-SignalAnswer = inline_serializer(
-    "SignalAnswer",
-    {"success": serializers.BooleanField(), "waitEventId": serializers.UUIDField(allow_null=True),
-     "executionId": serializers.UUIDField(allow_null=True), "workflowResumed": serializers.BooleanField(),
-     "buffered": serializers.BooleanField(required=False), "signalId": serializers.UUIDField(required=False),
-     "expiresAt": serializers.DateTimeField(required=False)},
-)
-
 
 class SignalView(APIView):
     """Deliver an event to the execution waiting on (eventNamespace, eventKey), or buffer it."""
 
     authentication_classes = [WorkflowApiKeyAuthentication]
     permission_classes = [HasWorkflowApiKey]
+    parser_classes = [JSONObjectParser]
 
     @extend_schema(
-        request=SignalRequest,
-        responses={200: SignalAnswer, 202: SignalAnswer},
+        request=SignalRequestSerializer,
+        responses={200: SignalAnswerSerializer, 202: SignalAnswerSerializer},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
                                      description="Retries with the same key get the first answer")],
     )
     def post(self, request):
-        body = json_object_body(request)
-        refuse_unknown_keys(body, SIGNAL_KEYS)
+        if not request.data:  # an empty body (a JSON object is checked by the parser)
+            raise InvalidInput("The body must be a JSON object with eventNamespace and eventKey", field="body")
+        body = SignalRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
         api_key = request.auth
         result = services.signal_event(
             tenant_id=api_key.tenant_id,
-            namespace=body.get("eventNamespace"),
-            key=body.get("eventKey"),
-            payload=body.get("payload"),
+            namespace=body.validated_data["eventNamespace"],
+            key=body.validated_data["eventKey"],
+            payload=body.validated_data.get("payload"),
             source=api_key.name,
             api_key=api_key,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
         )
-        response = Response(result.as_dict(), status=result.status_code)
+        response = Response(
+            SignalAnswerSerializer(result).data,
+            status=status.HTTP_200_OK if result.resumed else status.HTTP_202_ACCEPTED,
+        )
         if result.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
 
 
 # --- Open waits, for operators ------------------------------------------------------------
-
-
-def wait_as_dict(wait) -> dict:
-    return {
-        "id": str(wait.id),
-        "namespace": wait.namespace,
-        "key": wait.key,
-        "status": wait.status,
-        "title": wait.title,
-        "executionId": str(wait.execution_id),
-        "workflowId": str(wait.execution.workflow_id),
-        "workflowName": wait.execution.workflow.name,
-        "nodeLabel": wait.node_run.label,
-        "since": _iso(wait.created_at),
-        "deadline": _iso(wait.expires_at),
-        "onExpiration": wait.on_expiration,
-        "contextData": wait.context_data,
-        "receivedAt": _iso(wait.received_at),
-        "receivedFrom": wait.received_from or None,
-        "finishedAt": _iso(wait.finished_at),
-    }
-
-
-def signal_as_dict(signal) -> dict:
-    return {
-        "id": str(signal.id),
-        "namespace": signal.namespace,
-        "key": signal.key,
-        "receivedAt": _iso(signal.created_at),
-        "receivedFrom": signal.received_from or None,
-        "expiresAt": _iso(signal.expires_at),
-        "payload": signal.payload,
-    }
 
 
 class WaitListView(APIView):
@@ -140,8 +88,7 @@ class WaitListView(APIView):
             OpenApiParameter("namespace", str), OpenApiParameter("key", str),
             OpenApiParameter("execution", str, description="Execution id"),
         ],
-        responses={200: inline_serializer("WaitList", {"count": serializers.IntegerField(),
-                                                       "results": serializers.ListField(), "bufferedSignals": serializers.ListField()})},
+        responses={200: WaitListSerializer},
     )
     def get(self, request):
         params = request.query_params
@@ -164,9 +111,13 @@ class WaitListView(APIView):
             waits = waits.filter(execution_id=execution_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(waits.order_by("-created_at"), request, view=self)
-        response = paginator.get_paginated_response([wait_as_dict(w) for w in page])
-        response.data["bufferedSignals"] = [signal_as_dict(s) for s in signals.order_by("-created_at")[:200]]
-        return response
+        return Response(WaitListSerializer({
+            "count": paginator.page.paginator.count,
+            "next": paginator.get_next_link(),
+            "previous": paginator.get_previous_link(),
+            "results": page,
+            "bufferedSignals": signals.order_by("-created_at")[:200],
+        }).data)
 
 
 class WaitSignalSerializer(StrictSerializer):
@@ -186,7 +137,7 @@ class WaitSignalView(APIView):
 
     @extend_schema(
         request=WaitSignalSerializer,
-        responses={200: SignalAnswer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
+        responses={200: SignalAnswerSerializer, 202: SignalAnswerSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
                    409: ErrorSerializer, 413: ErrorSerializer},
     )
     def post(self, request, pk):
@@ -202,55 +153,25 @@ class WaitSignalView(APIView):
             wait_id=wait.pk, tenant_id=wait.tenant_id, payload=body.validated_data["payload"],
             source=f"{request.user.get_username()} (operator)",
         )
-        return Response(result.as_dict(), status=result.status_code)
+        return Response(
+            SignalAnswerSerializer(result).data,
+            status=status.HTTP_200_OK if result.resumed else status.HTTP_202_ACCEPTED,
+        )
 
 
 # --- Workflow API keys --------------------------------------------------------------------
 
 
-class ApiKeySerializer(serializers.Serializer):
-    """A key as listed: never its secret."""
-
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    keyPrefix = serializers.CharField(source="prefix")
-    tenant = serializers.UUIDField(source="tenant_id")
-    createdBy = serializers.SerializerMethodField()
-    createdAt = serializers.DateTimeField(source="created_at")
-    lastUsedAt = serializers.DateTimeField(source="last_used_at", allow_null=True)
-    revokedAt = serializers.DateTimeField(source="revoked_at", allow_null=True)
-    revoked = serializers.BooleanField(source="is_revoked")
-
-    def get_createdBy(self, api_key) -> str | None:
-        return api_key.created_by.get_username() if api_key.created_by else None
-
-
-class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    tenant = serializers.UUIDField(required=False)
-
-
-ApiKeyCreated = inline_serializer(
-    "ApiKeyCreated",
-    {"id": serializers.UUIDField(), "name": serializers.CharField(), "key": serializers.CharField(),
-     "keyPrefix": serializers.CharField(), "tenant": serializers.UUIDField(), "createdAt": serializers.DateTimeField()},
-)
-
-
 class ApiKeyCreateView(APIView):
     """Create a workflow API key for one of your tenants; the key is in this answer only."""
 
-    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreated})
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
     def post(self, request):
         body = ApiKeyCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         tenant = choose_tenant(request, body.validated_data.get("tenant"))
         api_key, raw = services.create_api_key(tenant=tenant, name=body.validated_data["name"], user=request.user)
-        return Response(
-            {"id": str(api_key.id), "name": api_key.name, "key": raw, "keyPrefix": api_key.prefix,
-             "tenant": str(tenant.pk), "createdAt": _iso(api_key.created_at)},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(ApiKeyCreatedSerializer(api_key, context={"key": raw}).data, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyListView(ListAPIView):
@@ -282,17 +203,17 @@ class WorkflowWebhookView(APIView):
 
     authentication_classes = [WorkflowApiKeyAuthentication]
     permission_classes = [HasWorkflowApiKey]
+    parser_classes = [JSONObjectParser]
 
     @extend_schema(
-        request=inline_serializer("WebhookInput", {}),
-        responses={202: inline_serializer("WebhookStarted", {"executionId": serializers.UUIDField(),
-                                                             "status": serializers.CharField()})},
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: WebhookStartedSerializer},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
                                      description="A repeated key returns the first execution")],
     )
     def post(self, request, pk):
         api_key = request.auth
-        body = json_object_body(request, empty_ok=True)
+        body = dict(request.data)  # any JSON object (the parser checks), or nothing
         if api_key.created_by is None:
             raise NotAllowed("The user who created this API key no longer exists; create a new key",
                              field="Authorization")
@@ -303,5 +224,4 @@ class WorkflowWebhookView(APIView):
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
             tenant_ids=[api_key.tenant_id],
         )
-        return Response({"executionId": str(result.execution_id), "status": result.status},
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(WebhookStartedSerializer(result).data, status=status.HTTP_202_ACCEPTED)

@@ -10,10 +10,12 @@ from . import services
 from .models import WorkflowApiKey
 
 
+class ApiKeyRefused(AuthenticationFailed):
+    field = "Authorization"  # named in the error answer (workflows.api.errors)
+
+
 def _failed(message: str, code: str) -> AuthenticationFailed:
-    failed = AuthenticationFailed(message, code)
-    failed.field = "Authorization"  # named in the error answer (workflows.api.errors)
-    return failed
+    return ApiKeyRefused(message, code)
 
 
 class WorkflowApiKeyAuthentication(BaseAuthentication):

@@ -1,12 +1,14 @@
 """A demo workflow that waits for a payment event; seed_demo calls ensure_payment_demo()."""
 from __future__ import annotations
 
+from typing import Any
+
 from workflows import services
 from workflows.models import Tenant, Workflow
 
 PAYMENT_DEMO_NAME = "Payment (wait for event)"
 
-PAYMENT_DEMO = {
+PAYMENT_DEMO: dict[str, Any] = {
     "description": (
         "Waits up to 24 hours for payments / order-<orderId>. Signal it with "
         "POST /api/workflow/events/signal or `manage.py signal_event payments order-1 --payload '{\"amount\": 20}'`."

@@ -211,8 +211,9 @@ def expire_wait(run: NodeRun) -> dict:
     wait.save(update_fields=["status", "finished_at"])
     if wait.on_expiration == OnExpiration.CONTINUE:
         return wait_output(wait)
+    deadline = wait.expires_at.isoformat() if wait.expires_at else "its deadline"
     raise NodeError(
-        f'No event "{wait.key}" in namespace "{wait.namespace}" arrived before {wait.expires_at.isoformat()}',
+        f'No event "{wait.key}" in namespace "{wait.namespace}" arrived before {deadline}',
         retryable=False,
         details=wait_output(wait),
     )
@@ -238,28 +239,6 @@ class SignalResult:
     signal_id: Any = None
     expires_at: datetime | None = None
     replayed: bool = False
-
-    @property
-    def status_code(self) -> int:
-        return 200 if self.resumed else 202
-
-    def as_dict(self) -> dict:
-        if self.resumed:
-            return {
-                "success": True,
-                "waitEventId": str(self.wait_event_id),
-                "executionId": str(self.execution_id),
-                "workflowResumed": True,
-            }
-        return {
-            "success": True,
-            "waitEventId": None,
-            "executionId": None,
-            "workflowResumed": False,
-            "buffered": True,
-            "signalId": str(self.signal_id),
-            "expiresAt": self.expires_at.isoformat() if self.expires_at else None,
-        }
 
 
 def check_signal(*, namespace: Any, key: Any, payload: Any) -> dict:
@@ -364,7 +343,7 @@ def signal_event(
         if latest is not None and latest.status == WaitStatus.RECEIVED:
             raise SignalConflict(
                 f'Event "{key}" in namespace "{namespace}" was already received '
-                f"(wait {latest.pk}, execution {latest.execution_id}, at {latest.received_at.isoformat()})",
+                f"(wait {latest.pk}, execution {latest.execution_id}, at {latest.received_at.isoformat() if latest.received_at else 'an unknown time'})",
                 field="eventKey",
             )
         BufferedSignal.objects.filter(
@@ -419,7 +398,7 @@ def signal_wait(*, wait_id: Any, tenant_id: Any, payload: Any, source: str) -> S
 # Where the orphan check goes on from (per process): each run looks at the next batch of
 # open waits, so its cost does not grow with their number, and every wait is looked at in turn.
 ORPHAN_BATCH = 500
-_orphan_cursor = {"after": None}
+_orphan_cursor: dict[str, Any] = {"after": None}
 
 
 def _close_orphaned_waits(now) -> int:

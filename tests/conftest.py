@@ -267,3 +267,11 @@ def artifacts_dir():
     path = Path(__file__).resolve().parent.parent / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+def documented_properties(api, path: str, method: str, status: str) -> set[str]:
+    """The property names the OpenAPI schema documents for one answer of one operation."""
+    schema = api.get("/api/schema/?format=json").json()
+    body = schema["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    name = body["$ref"].rsplit("/", 1)[-1]
+    return set(schema["components"]["schemas"][name]["properties"])

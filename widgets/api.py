@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.api.serializers import StrictSerializer
 from workflows.selectors import tenant_ids_for
 
 from . import registry, services
-from .exceptions import Forbidden, NotFound
+from .exceptions import Forbidden
 
 
-class WidgetDataRequestSerializer(serializers.Serializer):
+class WidgetDataRequestSerializer(StrictSerializer):
     executionMode = serializers.ChoiceField(choices=["ASYNC", "SYNC"], default="ASYNC")
     inputParams = serializers.DictField(required=False, allow_null=True)
     workflowID = serializers.UUIDField(required=False, allow_null=True)
@@ -25,19 +26,54 @@ class WidgetDataRequestSerializer(serializers.Serializer):
     timeout = serializers.FloatField(required=False, min_value=0.1, help_text="SYNC: seconds to wait (at most WIDGET_SYNC_TIMEOUT_SECONDS)")
 
 
+class WidgetAsyncDataSerializer(serializers.Serializer):
+    """ASYNC: the execution started; subscribe to instanceID on the widget socket."""
+
+    widgetID = serializers.CharField()
+    instanceID = serializers.UUIDField()
+    status = serializers.CharField()
+    workflowID = serializers.UUIDField()
+
+
+class WidgetSyncDataSerializer(serializers.Serializer):
+    """SYNC: the finished execution and the widget's processed data."""
+
+    widgetID = serializers.CharField()
+    instanceID = serializers.UUIDField()
+    status = serializers.CharField()
+    processedData = serializers.JSONField(allow_null=True)
+    processingError = serializers.CharField(allow_null=True)
+    context = serializers.JSONField()  # type: ignore[assignment]  # a declared field, not Serializer.context
+    error = serializers.JSONField(allow_null=True)
+
+
+class WidgetConnectionSerializer(serializers.Serializer):
+    widgetID = serializers.CharField()
+    instanceID = serializers.UUIDField()
+    tenantID = serializers.UUIDField()
+    mode = serializers.CharField()
+    widgetType = serializers.CharField()
+    userName = serializers.CharField(allow_null=True)
+    server = serializers.CharField()
+    connectedAt = serializers.DateTimeField()
+    lastSeenAt = serializers.DateTimeField()
+
+
+class WidgetStatsSerializer(serializers.Serializer):
+    totalWidgets = serializers.IntegerField()
+    totalInstances = serializers.IntegerField()
+    totalSockets = serializers.IntegerField()
+    byWidgetType = serializers.DictField(child=serializers.IntegerField())
+    connections = WidgetConnectionSerializer(many=True)
+
+
 class WidgetDataView(APIView):
     """Start an execution for a widget: ASYNC answers at once with the instanceID to
     subscribe to; SYNC waits for the end and answers with the processed data."""
 
     @extend_schema(
         request=WidgetDataRequestSerializer,
-        responses={
-            202: inline_serializer("WidgetAsyncData", {"instanceID": serializers.UUIDField(), "status": serializers.CharField()}),
-            200: inline_serializer("WidgetSyncData", {
-                "instanceID": serializers.UUIDField(), "status": serializers.CharField(),
-                "processedData": serializers.JSONField(), "context": serializers.JSONField(),
-            }),
-        },
+        responses={202: WidgetAsyncDataSerializer, 200: WidgetSyncDataSerializer},
     )
     def post(self, request, widget_id: str):
         body = WidgetDataRequestSerializer(data=request.data)
@@ -47,25 +83,18 @@ class WidgetDataView(APIView):
             spec = services.widget_spec(widget_id, data, user=request.user)
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
         except Forbidden as exc:  # over HTTP another tenant's object does not exist
-            raise NotFound(exc.message.replace("belongs to another tenant", "was not found"), field=exc.field) from None
+            raise exc.hidden() from None
+        answer = {"widgetID": widget_id, "instanceID": execution.pk, "status": execution.status}
         if data["executionMode"] == "ASYNC":
-            return Response(
-                {"widgetID": widget_id, "instanceID": str(execution.pk), "status": execution.status,
-                 "workflowID": str(execution.workflow_id)},
-                status=status.HTTP_202_ACCEPTED,
-            )
+            answer["workflowID"] = execution.workflow_id
+            return Response(WidgetAsyncDataSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
         timeout = min(data.get("timeout") or settings.WIDGET_SYNC_TIMEOUT_SECONDS, settings.WIDGET_SYNC_TIMEOUT_SECONDS)
         execution = services.wait_for_end(execution.pk, timeout=timeout)
         processed = spec.process(execution.context)
-        return Response({
-            "widgetID": widget_id,
-            "instanceID": str(execution.pk),
-            "status": execution.status,
-            "processedData": processed.data,
-            "processingError": processed.error,
-            "context": execution.context,
-            "error": execution.error,
-        })
+        return Response(WidgetSyncDataSerializer({
+            **answer, "status": execution.status, "processedData": processed.data,
+            "processingError": processed.error, "context": execution.context, "error": execution.error,
+        }).data)
 
 
 class WidgetStatsView(APIView):
@@ -73,11 +102,7 @@ class WidgetStatsView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: inline_serializer("WidgetStats", {
-        "totalWidgets": serializers.IntegerField(), "totalInstances": serializers.IntegerField(),
-        "totalSockets": serializers.IntegerField(), "byWidgetType": serializers.DictField(),
-        "connections": serializers.ListField(child=serializers.DictField()),
-    })})
+    @extend_schema(responses={200: WidgetStatsSerializer})
     def get(self, request):
         tenant_ids = None if request.user.is_superuser else tenant_ids_for(request.user)
-        return Response(registry.stats(tenant_ids=tenant_ids))
+        return Response(WidgetStatsSerializer(registry.stats(tenant_ids=tenant_ids)).data)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -82,24 +82,30 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "widgets", None):
             await database_sync_to_async(registry.unregister)(channel_name=self.channel_name)
 
-    async def send_event(self, event: str, data: dict) -> None:
+    async def send_frame(self, event: str, data: dict) -> None:
         await self.send_json({"event": event, "data": data})
 
     # --- Client -> server ----------------------------------------------------------------
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+    @classmethod
+    async def decode_json(cls, text_data):
         try:
-            content = json.loads(text_data or bytes_data or "")
-        except (TypeError, ValueError):
-            content = None
+            return json.loads(text_data)
+        except ValueError:
+            return None  # not JSON: receive_json answers with an error frame
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if not text_data:  # Channels raises on a frame without text; the protocol answers it
+            await self._error(None, InvalidConfig("Frames are JSON text, not binary or empty", field="frame"))
+            return
+        await super().receive(text_data=text_data, **kwargs)
+
+    async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
             return
-        await self.receive_json(content)
-
-    async def receive_json(self, content, **kwargs):
         event, data = content.get("event"), content.get("data") or {}
-        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in EVENTS else None
+        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) and event in CLIENT_FRAMES else None
         if handler is None:
             await self._error(data.get("widgetID"), InvalidConfig(f"Unknown event {event!r}", field="event"))
             return
@@ -114,7 +120,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._keep_alive()
 
     async def _error(self, widget_id, exc: Exception) -> None:
-        await self.send_event("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
+        await self.send_frame("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
 
     async def on_widget_workflow_connect(self, data: dict) -> None:
         mode = data.get("mode", "execute")
@@ -132,11 +138,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget_id = data.get("widgetID")
         current = self.widgets.get(widget_id) if isinstance(widget_id, str) else None
         if current is not None:
-            spec = WidgetSpec(**{**current.spec.__dict__})
-            if data.get("inputParams") is not None:
-                if not isinstance(data["inputParams"], dict):
-                    raise InvalidConfig("inputParams must be an object", field="inputParams")
-                spec.input_params = {**spec.input_params, **data["inputParams"]}
+            spec = services.refreshed_spec(current.spec, data.get("inputParams"))
         else:
             spec = await database_sync_to_async(services.widget_spec)(widget_id, data, user=self.user)
         await self._execute(spec, tenant_id=data.get("tenantID"), mode="refresh")
@@ -145,8 +147,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget_id = data.get("widgetID")
         existed = isinstance(widget_id, str) and widget_id in self.widgets
         if existed:
-            await self._drop(widget_id)
-        await self.send_event("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
+            await self._drop(str(widget_id))
+        await self.send_frame("widget_workflow_disconnected", {"widgetID": widget_id, "success": existed})
 
     async def on_widget_send_input(self, data: dict) -> None:
         widget_id = data.get("widgetID")
@@ -161,9 +163,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 input_type=data.get("inputType"), data=data.get("data"),
             )
         except Exception as exc:
-            await self.send_event("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
+            await self.send_frame("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
             return
-        await self.send_event("widget_input_received", {**ack, "success": True, "resumedNodes": result["resumedNodes"]})
+        await self.send_frame("widget_input_received", {**ack, "success": True, "resumedNodes": result["resumedNodes"]})
 
     async def on_workflow_run_join(self, data: dict) -> None:
         execution = await database_sync_to_async(services.find_execution)(data.get("runId"), user=self.user)
@@ -171,7 +173,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._join(instance_id)
         self.runs.add(instance_id)
         execution = await database_sync_to_async(services.reload)(instance_id)
-        await self.send_event("workflow_status_update", {
+        await self.send_frame("workflow_status_update", {
             "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
             "error": execution.error, "snapshot": True,
         })
@@ -184,57 +186,44 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     # --- Modes ------------------------------------------------------------------------------
 
     async def _execute(self, spec: WidgetSpec, *, tenant_id, mode: str) -> None:
-        """Start an execution with this socket already in its group: the group is joined
-        inside the creating transaction, so no worker can run a node before we listen."""
+        """Start an execution with this socket already in its group: its id is chosen here
+        and the group joined before it exists, so no worker can run a node before we listen."""
         await self._drop(spec.widget_id)
-        joined: list[str] = []
-        created: dict = {}
-
-        def before_commit(execution) -> None:
-            group = execution_group(execution.pk)
-            async_to_sync(self.channel_layer.group_add)(group, self.channel_name)
-            joined.append(group)
-            # The state as created: every later change reaches us through the group.
-            created.update(context=dict(execution.context), status=execution.status,
-                           meta=services.workflow_meta(execution))
-            registry.register(
-                channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
-                mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
-                workflow_config=spec.workflow_config,
-            )
-
+        instance_id = str(uuid.uuid4())
+        await self._join(instance_id)
         try:
             execution = await database_sync_to_async(services.start_execution)(
-                spec, user=self.user, tenant_id=tenant_id, before_commit=before_commit
+                spec, user=self.user, tenant_id=tenant_id, execution_id=uuid.UUID(instance_id)
             )
         except Exception:
-            for group in joined:  # the transaction rolled back: nothing to listen to
-                await self.channel_layer.group_discard(group, self.channel_name)
+            await self._leave_if_unused(instance_id)  # nothing was created: nothing to listen to
             raise
-        self.joined.update(joined)
-        widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
-        self.widgets[spec.widget_id] = widget
-        await self._send_connected(widget, context=created["context"], status=created["status"], meta=created["meta"])
+        # Listening since before it existed, every change reaches us through the group, its
+        # end too: what was read only stands in for the state as created.
+        await self._watch(spec, execution, mode=mode, end_from_group=True)
 
     async def _subscribe(self, spec: WidgetSpec, data: dict) -> None:
         """Join first, then read: whatever completed before the join is in the context read."""
         execution = await self._instance(data)
         await self._drop(spec.widget_id)
-        instance_id = str(execution.pk)
-        await self._join(instance_id)
-        widget = LiveWidget(spec=spec, instance_id=instance_id, mode="subscribe")
-        self.widgets[spec.widget_id] = widget
+        await self._join(str(execution.pk))
+        await self._watch(spec, await database_sync_to_async(services.reload)(execution.pk), mode="subscribe")
+
+    async def _watch(self, spec: WidgetSpec, execution: Execution, *, mode: str, end_from_group: bool = False) -> None:
+        """Register the widget on an execution whose group this socket joined, read after the
+        join: later changes arrive through the group, earlier ones are in what was read."""
         await database_sync_to_async(registry.register)(
             channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
-            mode="subscribe", widget_type=spec.widget_type or "", widget_config=spec.widget_config,
+            mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
             workflow_config=spec.workflow_config,
         )
-        execution = await database_sync_to_async(services.reload)(instance_id)
+        widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
+        self.widgets[spec.widget_id] = widget
         await self._send_connected(
             widget, context=execution.context, status=execution.status, meta=services.workflow_meta(execution)
         )
         # It may have finished before we joined its group: its final status is not coming.
-        if execution.is_finished:
+        if execution.is_finished and not end_from_group:
             await self._finish(widget, status=execution.status, context=execution.context, error=execution.error)
 
     async def _replay(self, spec: WidgetSpec, data: dict) -> None:
@@ -243,7 +232,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             raise NotFinished(f"Instance is still {execution.status}; subscribe to it instead", field="instanceID")
         await self._drop(spec.widget_id)
         processed = spec.process(execution.context) if spec.widget_type and spec.widget_config is not None else None
-        await self.send_event("widget_workflow_connected", {
+        await self.send_frame("widget_workflow_connected", {
             "widgetID": spec.widget_id,
             "instanceID": str(execution.pk),
             "mode": "replay",
@@ -269,7 +258,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget.watching = True
         widget.key = fanout.spec_key(widget.spec)
         processed = widget.spec.process(context) if widget.spec.widget_type else None
-        await self.send_event("widget_workflow_connected", {
+        await self.send_frame("widget_workflow_connected", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
             "mode": widget.mode,
@@ -350,13 +339,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self._keep_alive()
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key)
-                await self.send_event("widget_context_update", fanout.context_update(
+                await self.send_frame("widget_context_update", fanout.context_update(
                     widget.spec.widget_id, instance_id, applied, result, status=status))
         elif status and instance_id not in self.runs:
             await self._status_frame(status)  # a pause, say: nothing completed to carry it
 
     async def _node_frame(self, message: dict) -> None:
-        await self.send_event("workflow_node_update", {
+        await self.send_frame("workflow_node_update", {
             "instanceID": message["executionId"], "nodeID": message["nodeId"], "label": message.get("label"),
             "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
             "error": message.get("error"), "startedAt": message.get("startedAt"),
@@ -364,7 +353,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         })
 
     async def _status_frame(self, message: dict) -> None:
-        await self.send_event("workflow_status_update", {
+        await self.send_frame("workflow_status_update", {
             "instanceID": message["executionId"], "status": message["status"], "contextData": message.get("context"),
             "error": message.get("error"),
         })
@@ -379,7 +368,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget.finished = True
         if processed is None and widget.spec.widget_type:
             processed = widget.spec.process(context)
-        await self.send_event("widget_workflow_status", {
+        await self.send_frame("widget_workflow_status", {
             "widgetID": widget.spec.widget_id,
             "instanceID": widget.instance_id,
             "status": status,
@@ -392,7 +381,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         })
 
 
-EVENTS = {
+# The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).
+CLIENT_FRAMES = {
     "widget_workflow_connect", "widget_workflow_disconnect", "widget_send_input", "widget_refresh",
     "workflow_run_join", "workflow_run_leave",
 }

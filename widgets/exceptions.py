@@ -18,9 +18,19 @@ class NotFound(WidgetError):
 
 
 class Forbidden(WidgetError):
+    """Another tenant's object (`what`: workflow, instance, widget, tenant). The socket says
+    so; HTTP answers as if it did not exist (`hidden()`)."""
+
     status_code = 403
     code = "forbidden"
     socket_code = "FORBIDDEN"
+
+    def __init__(self, message: str, *, field: str | None = None, what: str = "object"):
+        super().__init__(message, field=field)
+        self.what = what
+
+    def hidden(self) -> NotFound:
+        return NotFound(f"This {self.what} was not found", field=self.field)
 
 
 class InvalidConfig(WidgetError):

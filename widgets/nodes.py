@@ -24,9 +24,11 @@ def run_widget_input(config: dict, ctx: StepContext) -> Any:
             raise NodeError(f"timeout: {exc}", retryable=False) from exc
 
     def persist(run) -> dict | None:
-        # Input that arrived after this node started but before it paused: take it now.
-        # The row lock orders this read against widget_send_input's compare-and-swap write.
-        current = Execution.objects.select_for_update().get(pk=run.execution_id).context.get(INPUT_KEY) or {}
+        # Input that arrived after this node started but before it paused: take it now. The
+        # engine calls this holding the execution's row lock (workflows.store.locked_run), which
+        # orders this read against widget_send_input's compare-and-swap write.
+        context = Execution.objects.values_list("context", flat=True).get(pk=run.execution_id)
+        current = context.get(INPUT_KEY) or {}
         if current.get("id") and current["id"] != seen and (not input_type or current.get("inputType") == input_type):
             return dict(current)
         return None

@@ -6,12 +6,13 @@ valid data and the socket stays up.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from django.utils.module_loading import import_string
 
 from workflows import templating
 
@@ -32,11 +33,7 @@ def processors() -> dict[str, Callable[[Any, dict], Any]]:
     from django.conf import settings
 
     paths = {**DEFAULT_PROCESSORS, **getattr(settings, "WIDGET_PROCESSORS", {})}
-    loaded = {}
-    for widget_type, path in paths.items():
-        module_path, _, name = path.rpartition(".")
-        loaded[widget_type] = getattr(importlib.import_module(module_path), name)
-    return loaded
+    return {widget_type: import_string(path) for widget_type, path in paths.items()}
 
 
 def template_scope(context: dict) -> dict:

@@ -7,25 +7,30 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from workflows import engine
 from workflows.exceptions import ExecutionFinished, InvalidState
+from workflows.ids import as_uuid
 from workflows.models import Execution, NodeRun, NodeRunStatus, Workflow
 from workflows.selectors import tenant_ids_for
-from workflows.services import as_uuid, trigger_workflow
+from workflows.services import trigger_workflow
 
-from .exceptions import Forbidden, InstanceFinished, InvalidConfig, NotFound, SyncTimeout
+from .exceptions import (
+    Forbidden,
+    InstanceFinished,
+    InvalidConfig,
+    NotFound,
+    SyncTimeout,
+)
 from .models import Widget
+from .nodes import INPUT_KEY
 from .processing import Processed, process_context
 
-INPUT_KEY = "__widgetInput"
 WIDGET_INPUT_NODE = "widget-input"
 
 
@@ -49,7 +54,7 @@ class WidgetSpec:
 
 def _check_tenant(obj_tenant_id, *, user, what: str) -> None:
     if obj_tenant_id not in tenant_ids_for(user):
-        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID")
+        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID", what=what)
 
 
 def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
@@ -58,7 +63,7 @@ def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
         return
     requested = as_uuid(tenant_id)
     if requested is None or requested not in tenant_ids_for(user) or requested != obj_tenant_id:
-        raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID")
+        raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID", what="tenant")
 
 
 def find_execution(instance_id: Any, *, user) -> Execution:
@@ -115,24 +120,27 @@ def widget_spec(widget_id: Any, data: dict, *, user) -> WidgetSpec:
     return spec
 
 
-def start_execution(
-    spec: WidgetSpec, *, user, tenant_id: Any = None, before_commit: Callable[[Execution], None] | None = None
-) -> Execution:
-    """Start an execution for the widget. `before_commit(execution)` runs inside the creating
-    transaction, before any worker can see the execution (the consumer joins its group there)."""
+def start_execution(spec: WidgetSpec, *, user, tenant_id: Any = None, execution_id: uuid.UUID | None = None) -> Execution:
+    """Start an execution for the widget (committed on return). The consumer passes the
+    `execution_id` whose live group it joined already, so no update goes past it."""
     if not spec.workflow_id:
         raise InvalidConfig("workflowID is required to start an execution", field="workflowID")
     workflow = find_workflow(spec.workflow_id, user=user)
     check_requested_tenant(tenant_id, workflow.tenant_id, user=user)
-    with transaction.atomic():
-        result = trigger_workflow(
-            workflow_id=workflow.pk, user_name=user.get_username(), input=spec.input_params,
-            tenant_ids=tenant_ids_for(user),
-        )
-        execution = Execution.objects.get(pk=result.execution_id)
-        if before_commit is not None:
-            before_commit(execution)
-    return Execution.objects.select_related("workflow", "workflow_version").get(pk=execution.pk)
+    result = trigger_workflow(
+        workflow_id=workflow.pk, user_name=user.get_username(), input=spec.input_params,
+        tenant_ids=tenant_ids_for(user), execution_id=execution_id,
+    )
+    return reload(result.execution_id)
+
+
+def refreshed_spec(spec: WidgetSpec, input_params: Any) -> WidgetSpec:
+    """A connected widget's spec for a refresh: the same, with `input_params` on top."""
+    if input_params is None:
+        return replace(spec)
+    if not isinstance(input_params, dict):
+        raise InvalidConfig("inputParams must be an object", field="inputParams")
+    return replace(spec, input_params={**spec.input_params, **input_params})
 
 
 def workflow_meta(execution: Execution) -> dict:
@@ -207,3 +215,4 @@ def wait_for_end(execution_id, *, timeout: float | None = None) -> Execution:
                 field="instanceID",
             )
         time.sleep(settings.WIDGET_SYNC_POLL_SECONDS)
+

@@ -33,8 +33,8 @@ class TenantAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = WorkflowVersion
     extra = 0
-    fields = ["number", "created_by", "created_at"]
-    readonly_fields = fields
+    readonly_fields = ("number", "created_by", "created_at")
+    fields = readonly_fields
     can_delete = False
     show_change_link = True
 
@@ -86,8 +86,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
 class NodeRunInline(admin.TabularInline):
     model = NodeRun
     extra = 0
-    fields = ["label", "node_type", "status", "attempt", "started_at", "finished_at", "short_error"]
-    readonly_fields = fields
+    readonly_fields = ("label", "node_type", "status", "attempt", "started_at", "finished_at", "short_error")
+    fields = readonly_fields
     can_delete = False
 
     @admin.display(description="Error")
@@ -101,8 +101,8 @@ class NodeRunInline(admin.TabularInline):
 class OperatorActionInline(admin.TabularInline):
     model = OperatorAction
     extra = 0
-    fields = ["created_at", "username", "action", "reason", "details"]
-    readonly_fields = fields
+    readonly_fields = ("created_at", "username", "action", "reason", "details")
+    fields = readonly_fields
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
@@ -122,7 +122,7 @@ class ExecutionAdmin(admin.ModelAdmin):
     inlines = [NodeRunInline, OperatorActionInline]
     readonly_fields = [
         "viewer", "id", "tenant", "workflow", "workflow_version", "status", "run_as", "idempotency_key", "is_test",
-        "parent_execution", "readable_input", "readable_context", "readable_error", "revision",
+        "parent_execution", "error_of", "readable_input", "readable_context", "readable_error", "revision",
         "created_at", "started_at", "finished_at",
     ]
     exclude = ["input", "context", "error", "parent_node_run", "parent_index"]

@@ -25,7 +25,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 class ModelTriggerForm(forms.ModelForm):
     class Meta:
         model = ModelTrigger
-        exclude = ["tenant"]
+        fields = ["workflow", "datasource", "event", "field", "value", "run_as", "is_active"]
 
     def clean(self):
         from .datasources import get_datasource
@@ -58,7 +58,10 @@ class ModelTriggerAdmin(admin.ModelAdmin):
 class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
-        exclude = ["tenant"]
+        fields = [
+            "workflow", "cron", "timezone", "input", "run_as", "is_active",
+            "next_run_at", "last_run_at", "last_execution", "last_error",
+        ]
 
     def clean(self):
         data = super().clean()

@@ -1,11 +1,12 @@
 """Built-in node types: Trigger, Condition, Switch, Set, HTTP Request, Sleep, Trigger
-Workflow and For Each."""
+Workflow, For Each and Send E-mail."""
 from __future__ import annotations
 
 import json
+import smtplib
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -41,6 +42,10 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _ordered(a: Any, operator: str, b: Any) -> bool:
+    return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator]
+
+
 def compare(left: Any, operator: str, right: Any = None) -> bool:
     """Compare two resolved values; numbers given as text compare as numbers."""
     ln, rn = _number(left), _number(right)
@@ -50,12 +55,10 @@ def compare(left: Any, operator: str, right: Any = None) -> bool:
         return not compare(left, "equals", right)
     if operator in ("gt", "gte", "lt", "lte"):
         if ln is not None and rn is not None:
-            a, b = ln, rn
-        elif isinstance(left, str) and isinstance(right, str):
-            a, b = left, right
-        else:
-            return False
-        return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[operator]
+            return _ordered(ln, operator, rn)
+        if isinstance(left, str) and isinstance(right, str):
+            return _ordered(left, operator, right)
+        return False
     if operator == "contains":
         return isinstance(left, (str, list, dict)) and right in left if not isinstance(left, str) else str(right) in left
     if operator == "notContains":
@@ -187,7 +190,7 @@ def sleep_until(config: dict, now: datetime) -> datetime:
         if moment is None:
             raise NodeError(f"until is not an ISO 8601 timestamp: {until!r}", retryable=False)
         if timezone.is_naive(moment):
-            moment = timezone.make_aware(moment, timezone.utc)
+            moment = timezone.make_aware(moment, UTC)
         return moment
     try:
         return now + parse_duration(config.get("duration") or "0s")
@@ -272,6 +275,41 @@ def _child_cancel(run) -> None:
     cancel_children(run)
 
 
+# --- Send E-mail ------------------------------------------------------------------------------
+
+
+def recipients(value: Any) -> list[str]:
+    """The addresses of a resolved `to`: a list, or text separated by commas or semicolons."""
+    items = value if isinstance(value, list) else str(value or "").replace(";", ",").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def run_send_email(config: dict, ctx: StepContext) -> dict:
+    """Send one message through Django's e-mail (EMAIL_BACKEND, DEFAULT_FROM_EMAIL)."""
+    from django.core.mail import send_mail
+
+    to = recipients(config.get("to"))
+    if not to:
+        raise NodeError("to resolved to no address", retryable=False)
+    bad = [address for address in to if "@" not in address or any(c.isspace() for c in address)]
+    if bad:
+        raise NodeError(f"not an e-mail address: {', '.join(bad)}", retryable=False)
+    subject = " ".join(_text(config.get("subject")).split())  # one line: headers cannot hold newlines
+    body = _text(config.get("body"))
+    try:
+        send_mail(subject, body, config.get("fromEmail") or None, to, fail_silently=False)
+    except (OSError, smtplib.SMTPException) as exc:  # the server or the network: worth another attempt
+        raise NodeError(f"sending the e-mail failed: {exc}") from exc
+    ctx.logger.info(f"E-mail sent to {', '.join(to)}: {subject}")
+    return {"to": to, "subject": subject}
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, indent=2, default=str)
+
+
 NODE_TYPES = [
     NodeType(
         type="trigger",
@@ -280,7 +318,8 @@ NODE_TYPES = [
         description="Starts the workflow; its output is the input it was triggered with.",
         icon="play",
         is_trigger=True,
-        fields=[Field("inputSchema", "Input schema", "schema-builder", description="Optional description of the input")],
+        fields=[Field("inputSchema", "Input schema", "schema-builder",
+                      description="The fields the input must have: every start is checked against them, and run forms are made of them")],
     ),
     NodeType(
         type="condition",
@@ -380,5 +419,21 @@ NODE_TYPES = [
         ],
         on_cancel=_child_cancel,
         output_fields=[{"field": "results", "description": "Final context of each child, in item order"}],
+    ),
+    NodeType(
+        type="send-email",
+        label="Send E-mail",
+        run=run_send_email,
+        description="Sends an e-mail through the site's mail settings; with an error workflow, one node tells people a run failed.",
+        icon="mail",
+        fields=[
+            Field("to", "To", "template-input", required=True, description="Addresses separated by commas, or a list"),
+            Field("subject", "Subject", "template-input", required=True,
+                  extra={"placeholder": "Workflow {{Trigger.workflow.name}} failed"}),
+            Field("body", "Body", "template-textarea", required=True,
+                  extra={"placeholder": "{{Trigger.error.message}}\n{{Trigger.executionUrl}}"}),
+            Field("fromEmail", "From", "template-input", description="Default: DEFAULT_FROM_EMAIL"),
+        ],
+        output_fields=[{"field": "to", "description": "The addresses it was sent to"}, {"field": "subject", "description": "The subject sent"}],
     ),
 ]

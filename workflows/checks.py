@@ -30,7 +30,7 @@ def check_integration_keys(app_configs=None, **kwargs) -> list[checks.CheckMessa
     from cryptography.fernet import Fernet
     from django.conf import settings
 
-    problems = []
+    problems: list[checks.CheckMessage] = []
     for index, key in enumerate(getattr(settings, "WORKFLOW_INTEGRATION_KEYS", []) or []):
         try:
             Fernet(key)
@@ -52,7 +52,7 @@ def check_channel_layer_timeouts(app_configs=None, **kwargs) -> list[checks.Chec
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    problems = []
+    problems: list[checks.CheckMessage] = []
     for alias, layer in getattr(settings, "CHANNEL_LAYERS", {}).items():
         try:
             blocking = getattr(import_string(layer["BACKEND"]), "brpop_timeout", None)

@@ -6,9 +6,10 @@ from django.conf import settings
 
 from . import engine
 from .engine import FOR_EACH
+from .exceptions import InvalidInput
+from .ids import as_uuid
 from .models import Execution, ExecutionStatus, NodeRun, Workflow
 from .nodes import NodeError
-from .services import as_uuid
 
 __all__ = ["FOR_EACH", "start_children", "cancel_children"]
 
@@ -29,17 +30,22 @@ def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> l
         ancestor = Execution.objects.only("parent_execution_id").get(pk=ancestor.parent_execution_id)
     if depth > settings.WORKFLOW_MAX_CHILD_DEPTH:
         raise NodeError(f"Sub-workflows nest deeper than {settings.WORKFLOW_MAX_CHILD_DEPTH} levels", retryable=False)
-    return [
-        engine.start_execution(
-            version_id=version.pk,
-            run_as_id=parent.run_as_id,
-            input=child_input,
-            parent_node_run=parent_run,
-            parent_index=index,
-            is_test=parent.is_test,
-        )
-        for index, child_input in enumerate(inputs)
-    ]
+    try:
+        return [
+            engine.start_execution(
+                version_id=version.pk,
+                run_as_id=parent.run_as_id,
+                input=child_input,
+                parent_node_run=parent_run,
+                parent_index=index,
+                is_test=parent.is_test,
+            )
+            for index, child_input in enumerate(inputs)
+        ]
+    except InvalidInput as exc:
+        # The child's input schema refused it: the same input would be refused again.
+        raise NodeError(f"Workflow {workflow.name!r} refused the input: {exc.message}", retryable=False,
+                        details={"field": exc.field, "errors": exc.errors}) from None
 
 
 def cancel_children(parent_run: NodeRun) -> None:

@@ -1,7 +1,7 @@
 """Cron expressions (pure): validation and the next due time, in a schedule's time zone."""
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -27,4 +27,4 @@ def next_run(expression: str, *, after: datetime, tz: str = "UTC") -> datetime:
         due = croniter(expression, local).get_next(datetime)
     except (CroniterBadCronError, CroniterBadDateError) as exc:
         raise ValueError(str(exc)) from exc
-    return due.astimezone(dt_timezone.utc)
+    return due.astimezone(UTC)

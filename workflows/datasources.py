@@ -307,7 +307,7 @@ def _attributes(key: str, label: str, type_: str, **extra) -> Field:
 
 def node_types() -> list[NodeType]:
     """The DataSource nodes (listed in settings.WORKFLOW_NODE_SOURCES)."""
-    common = {"category": "DataSource", "icon": "database"}
+    common: dict[str, Any] = {"category": "DataSource", "icon": "database"}
     return [
         NodeType(
             type="datasource-query",

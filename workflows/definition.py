@@ -51,6 +51,8 @@ class Graph:
     incoming: dict[str, list[Edge]] = field(default_factory=dict)
     outgoing: dict[str, list[Edge]] = field(default_factory=dict)
     trigger_id: str | None = None
+    # The trigger's input schema, compiled (workflows.inputs); None when it declares none.
+    input_validator: Any = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -160,7 +162,8 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
         if label in labels:
             problem(node_id, "label", f"label {label!r} is not unique (also on node {labels[label]!r})")
         labels[label] = node_id
-        node_type = registry.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+        type_name = raw.get("type")
+        node_type = registry.get(type_name) if isinstance(type_name, str) else None
         if node_type is None:
             problem(node_id, "type", f"unknown node type {raw.get('type')!r}")
         config = raw.get("config", {})
@@ -264,7 +267,7 @@ def _check_shape(graph: Graph, problem) -> None:
     order = topological_order(graph)
     for nid in sorted(set(graph.nodes) - set(order)):
         problem(nid, "edges", "node is part of a cycle")
-    reachable = graph.descendants({graph.trigger_id})
+    reachable = graph.descendants({graph.trigger_id}) if graph.trigger_id else set()
     for nid in sorted(set(graph.nodes) - reachable):
         problem(nid, "edges", "node is unreachable from the trigger")
 

@@ -42,7 +42,7 @@ class DefinitionDiff:
         return {**asdict(self), "isEmpty": self.is_empty}
 
 
-def _nodes(definition: Any) -> dict[str, dict]:
+def _nodes(definition: Any) -> dict[str, Mapping]:
     raw = definition.get("nodes") if isinstance(definition, Mapping) else None
     return {n["id"]: n for n in raw or [] if isinstance(n, Mapping) and isinstance(n.get("id"), str)}
 
@@ -69,8 +69,9 @@ def _field_changes(before: Mapping, after: Mapping) -> list[FieldChange]:
         if before.get(key) != after.get(key):
             changes.append(FieldChange(key, before.get(key), after.get(key)))
     for group in ("config", "retry"):
-        old = before.get(group) if isinstance(before.get(group), Mapping) else {}
-        new = after.get(group) if isinstance(after.get(group), Mapping) else {}
+        old, new = before.get(group), after.get(group)
+        old = old if isinstance(old, Mapping) else {}
+        new = new if isinstance(new, Mapping) else {}
         for key in [*old, *(k for k in new if k not in old)]:
             if old.get(key) != new.get(key):
                 changes.append(FieldChange(f"{group}.{key}", old.get(key), new.get(key)))

@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, OperationalError, transaction
+from django.contrib.auth import get_user_model
+from django.db import DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 
-from . import live, store, values, wakeup
+from . import inputs, live, store, values, wakeup
 from .definition import Graph, advance, build_graph, execution_status, successors_wait_only_for
-from .exceptions import ExecutionFinished, InvalidState, VersionMismatch
-from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, WorkflowVersion
+from .exceptions import ExecutionFinished, InvalidState, VersionMismatch, WorkflowError
+from .models import Execution, ExecutionStatus, NodeRun, NodeRunStatus, Workflow, WorkflowVersion
 from .nodes import NodeError, Pause, StepResult, log_entry, merge_output, registry
 from .store import Claim
 
@@ -50,6 +53,9 @@ def graph_for_version(version_id) -> Graph:
     version = WorkflowVersion.objects.only("definition").get(pk=version_id)
     graph = build_graph(version.definition)
     graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
+    if graph.trigger_id is not None:
+        # Compiled once per version, so checking an input costs one jsonschema pass.
+        graph.input_validator = inputs.compile_validator((graph.nodes[graph.trigger_id].config or {}).get("inputSchema"))
     return graph
 
 
@@ -88,22 +94,31 @@ def start_execution(
     parent_node_run: NodeRun | None = None,
     parent_index: int | None = None,
     is_test: bool = False,
+    error_of_id=None,
+    execution_id: uuid.UUID | None = None,
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
-    successors become ready on commit."""
+    successors become ready on commit. Every way of starting an execution comes here, so the
+    input is checked against the version's input schema here (InvalidInput naming the field).
+    `execution_id` lets a caller that listens to the execution's live updates choose its id,
+    and listen, before it exists."""
     graph = graph_for_version(version_id)
+    if graph.input_validator is not None:
+        graph.input_validator.check(input)
     workflow_id, tenant_id = version_owner(version_id)
     now = timezone.now()
+    assert graph.trigger_id is not None  # a saved version has passed validation
     trigger = graph.nodes[graph.trigger_id]
     context = {"Trigger": input}
     if trigger.label != "Trigger":
         context[trigger.label] = input
-    states = {nid: ("idle", None) for nid in graph.nodes}
+    states: dict[str, tuple[str, str | None]] = {nid: ("idle", None) for nid in graph.nodes}
     states[trigger.id] = ("success", None)
     ready, skipped = advance(graph, states, [trigger.id])
     status = execution_status(NodeRunStatus.RUNNING for _ in ready)
     execution = Execution(
+        **({"id": execution_id} if execution_id is not None else {}),
         tenant_id=tenant_id,
         workflow_id=workflow_id,
         workflow_version_id=version_id,
@@ -115,6 +130,7 @@ def start_execution(
         parent_node_run_id=parent_node_run.pk if parent_node_run else None,
         parent_index=parent_index,
         is_test=is_test,
+        error_of_id=error_of_id,
         status=status,
         created_at=now,
         updated_at=now,
@@ -145,14 +161,14 @@ def finish_claimed(
     claim: Claim,
     outcome: StepResult | Pause | NodeError,
     *,
-    logs: list[dict] = (),
+    logs: Sequence[dict] = (),
     resolved_config: Any = None,
     handoff: bool = False,
 ) -> Claim | None:
     """Record the outcome of a step this worker ran. Returns the next node run, already
     leased to this worker, when `handoff` is set and one became ready."""
     outcome, logs = _storable(outcome, logs)
-    if _fast_path_applies(claim, outcome):
+    if isinstance(outcome, StepResult) and _fast_path_applies(claim, outcome):
         try:
             return _finish_fast(claim, outcome, list(logs), resolved_config, handoff)
         except store.LostLease:
@@ -167,7 +183,7 @@ def finish_claimed(
     def work() -> Claim | None:
         with store.locked_run(claim.run_id, execution_id=claim.execution_id) as locked:
             run = locked.run if locked else None
-            if run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
+            if locked is None or run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
                 logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
                 return None
             if resolved_config is not None:
@@ -271,7 +287,7 @@ def resume_node_run(
     def resume(held: store.Locked | None) -> NodeRun | None:
         if held is None:
             raise InvalidState(f"Node run {node_run_id} does not exist", field="nodeRun")
-        run = held.run
+        run = held.node_run
         if run.status != NodeRunStatus.PAUSED:
             raise InvalidState(f"Node run {run.label!r} is {run.status}, not paused", field="nodeRun")
         if accept is not None and not accept(run):
@@ -298,9 +314,10 @@ def fire_deadline(node_run_id: int) -> bool:
     def work() -> bool:
         with store.locked_run(node_run_id, skip_locked=True) as locked:
             run = locked.run if locked else None
-            if run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
+            if locked is None or run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
                 return False
             node_type = registry.get(run.node_type)
+            outcome: StepResult | NodeError
             try:
                 result = node_type.on_deadline(run) if node_type and node_type.on_deadline else {}
                 outcome = result if isinstance(result, StepResult) else StepResult(output=result)
@@ -318,7 +335,7 @@ def append_logs(node_run_id: int, entries: list[dict]) -> None:
         return
     with store.locked_run(node_run_id) as locked:
         if locked is not None:
-            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.run.logs, *entries])
+            NodeRun.objects.filter(pk=node_run_id).update(logs=[*locked.node_run.logs, *entries])
 
 
 # --- The general path: settle an outcome on locked rows ------------------------------------
@@ -439,7 +456,7 @@ def _advance(
     ready, skipped = advance(graph, states, [run.node_id])
     store.mark_skipped([rows[n][0] for n in skipped], now)
     handed = ready[0] if handoff_from is not None and ready else None
-    if handed is not None:
+    if handed is not None and handoff_from is not None:
         store.hand_off(rows[handed][0], owner=handoff_from.owner, now=now)
     waiting = [rows[n][0] for n in ready if n != handed]
     store.mark_ready(waiting, now)
@@ -461,17 +478,78 @@ def _advance(
     live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous else None)
     if status == ExecutionStatus.SUCCESS:
         _on_execution_finished(execution)
-    if handed is None:
+    if handed is None or handoff_from is None:
         return None
     return handoff_from.next(run_id=rows[handed][0], node_id=handed, context=context, revision=execution.revision, now=now)
 
 
 def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
-    error = {"message": failed.error["message"], "nodeId": failed.node_id, "label": failed.label}
+    error = {"message": (failed.error or {}).get("message"), "nodeId": failed.node_id, "label": failed.label}
     _stop_active_runs(execution, now)
+    handler = _start_error_workflow(execution, failed)
+    if handler:
+        error["errorWorkflow"] = handler
     store.cas_update(execution, status=ExecutionStatus.ERROR, error=error, finished_at=now)
     live.publish_after_commit(runs=[failed], execution=execution)
     _on_execution_finished(execution)
+
+
+def _start_error_workflow(execution: Execution, failed: NodeRun) -> dict | None:
+    """In the transaction that fails `execution`: start its workflow's error workflow, so a
+    crash cannot lose it (it commits with the failure, or neither does). Returns what the
+    failed execution records about it: {"workflowId", "executionId"}, or {"workflowId",
+    "error"} when the error workflow refused to start (inactive, its input schema...).
+
+    Never for test runs, and never for an execution that is itself an error handler: an error
+    workflow's failure starts nothing, so no chain of handlers can loop."""
+    if execution.is_test or execution.error_of_id is not None:
+        return None
+    row = (Workflow.objects.filter(pk=execution.workflow_id, error_workflow__isnull=False)
+           .values("name", "tenant_id", "error_workflow_id", "error_workflow__tenant_id", "error_workflow__is_active").first())
+    if row is None:
+        return None
+    target = str(row["error_workflow_id"])
+    try:
+        if row["error_workflow__tenant_id"] != row["tenant_id"]:
+            raise InvalidState("The error workflow belongs to another tenant", field="errorWorkflow")
+        if not row["error_workflow__is_active"]:
+            raise InvalidState("The error workflow is inactive", field="errorWorkflow")
+        version_id = WorkflowVersion.objects.filter(workflow_id=target).order_by("-number").values_list("pk", flat=True).first()
+        if version_id is None:
+            raise InvalidState("The error workflow has no version", field="errorWorkflow")
+        from .services import cached_version, run_trigger_checks  # services builds on this module
+
+        run_trigger_checks(version=cached_version(version_id), user=SimpleLazyObject(
+            lambda: get_user_model().objects.get(pk=execution.run_as_id)))
+        with transaction.atomic():  # a savepoint: a refused start leaves the failure intact
+            handler = start_execution(
+                version_id=version_id, run_as_id=execution.run_as_id, input=error_workflow_input(execution, failed, row["name"]),
+                idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}", error_of_id=execution.pk,
+            )
+    except WorkflowError as exc:
+        logger.warning("execution %s failed and its error workflow %s did not start: %s", execution.pk, target, exc.message)
+        return {"workflowId": target, "error": exc.message}
+    except IntegrityError:  # already started for this failure (its idempotency key)
+        existing = Execution.objects.filter(workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}").first()
+        if existing is None:
+            raise
+        handler = existing
+    return {"workflowId": target, "executionId": str(handler.pk)}
+
+
+def error_workflow_input(execution: Execution, failed: NodeRun, workflow_name: str) -> dict:
+    """What an error workflow starts with: the failed execution, its workflow, node, error and input."""
+    number = WorkflowVersion.objects.filter(pk=execution.workflow_version_id).values_list("number", flat=True).first()
+    error = failed.error or {}
+    return {
+        "executionId": str(execution.pk),
+        "executionUrl": f"{settings.SITE_URL.rstrip('/')}/workflows/executions/{execution.pk}/",
+        "workflow": {"id": str(execution.workflow_id), "name": workflow_name, "version": number},
+        "failedNode": {"id": failed.node_id, "label": failed.label, "type": failed.node_type},
+        "error": {"message": error.get("message"), "attempt": error.get("attempt"), "details": error.get("details")},
+        "input": execution.input,
+        "retryCount": execution.retry_count,
+    }
 
 
 def _stop_active_runs(execution: Execution, now: datetime) -> list[NodeRun]:

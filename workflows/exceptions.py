@@ -68,7 +68,20 @@ class WorkflowInactive(WorkflowError):
 
 
 class InvalidInput(WorkflowError):
+    """Bad input; `errors` lists every problem when there are several (an input checked
+    against the workflow's input schema: one per field, `input.orderId`)."""
+
     code = "invalid_input"
+
+    def __init__(self, message: str, *, field: str | None = None, errors: list[dict] | None = None):
+        super().__init__(message, field=field)
+        self.errors = errors
+
+    def as_dict(self) -> dict:
+        body = super().as_dict()
+        if self.errors:
+            body["errors"] = self.errors
+        return body
 
 
 class InvalidIntegrationReferences(WorkflowError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import templating
+from . import inputs, templating
 from .nodes import Field
 
 TEMPLATE_TYPES = {"template-input", "template-textarea"}
@@ -172,24 +172,11 @@ def _check_single_row(field: Field, value: Any) -> str | None:
     return None
 
 
-SCHEMA_TYPES = ("string", "number", "integer", "boolean", "object", "array")
-
-
 def _check_schema(field: Field, value: Any) -> str | None:
-    value = parse_json_value(value)
-    if isinstance(value, dict):
-        # A JSON schema as written by hand: only its top-level type is checked.
-        if "type" in value and value["type"] not in SCHEMA_TYPES:
-            return f"{field.label}: unknown schema type {value['type']!r}"
-        return None
-    if not isinstance(value, list):
-        return f"{field.label} must be a JSON schema object or a list of {{name, type}} entries"
-    for index, entry in enumerate(value):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            return f"{field.label}[{index}] needs a name"
-        if entry.get("type", "string") not in SCHEMA_TYPES:
-            return f"{field.label}[{index}].type must be one of: {', '.join(SCHEMA_TYPES)}"
-    return None
+    """An input schema: entries {name, type, required, enum, description, default} or a JSON
+    Schema object, checked with the jsonschema library (workflows/inputs.py)."""
+    problem = inputs.schema_problem(value)
+    return f"{field.label}{problem}" if problem else None
 
 
 def _check_boolean(field: Field, value: Any) -> str | None:

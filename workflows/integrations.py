@@ -120,7 +120,7 @@ def check_integration_references(*, version: WorkflowVersion, user) -> None:
     for node_id, ref in refs.items():
         node_type = registry.get(types[node_id])
         wanted = node_type.integration if node_type else None
-        found = owned.get(_as_int(ref))
+        found = owned.get(_as_int(ref) or 0)  # 0: no pk
         if found is None or (wanted and found != wanted):
             bad.append(node_id)
     if bad:
@@ -133,9 +133,10 @@ def credentials_for_node(*, node, claim) -> dict:
     ref = (node.config or {}).get(INTEGRATION_FIELD)
     if ref in (None, ""):
         return {}
+    ref_id = _as_int(ref)
     integration = Integration.objects.filter(
-        pk=_as_int(ref), owner_id=claim.run_as_id, tenant_id=claim.tenant_id
-    ).first() if _as_int(ref) else None
+        pk=ref_id, owner_id=claim.run_as_id, tenant_id=claim.tenant_id
+    ).first() if ref_id else None
     if integration is None:
         raise NodeError(f"invalid integration references: node {node.id} (integration {ref})", retryable=False)
     try:

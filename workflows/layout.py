@@ -6,7 +6,7 @@ left to right by depth from the trigger, each column centred vertically.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from .definition import build_graph
 
@@ -58,6 +58,10 @@ class Layout:
         }
 
 
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _saved_positions(definition: dict) -> dict[str, tuple[float, float]] | None:
     positions = {}
     for raw in definition.get("nodes") or []:
@@ -65,7 +69,7 @@ def _saved_positions(definition: dict) -> dict[str, tuple[float, float]] | None:
         if not isinstance(position, dict):
             return None
         x, y = position.get("x"), position.get("y")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+        if not (_is_number(x) and _is_number(y)):
             return None
         positions[str(raw["id"])] = (float(x), float(y))
     return positions or None
@@ -78,7 +82,7 @@ def _auto_positions(graph) -> dict[str, tuple[float, float]]:
         columns.setdefault(depths.get(node_id, 0), []).append(node_id)
     tallest = max((len(ids) for ids in columns.values()), default=1)
     full = tallest * NODE_HEIGHT + (tallest - 1) * ROW_GAP
-    positions = {}
+    positions: dict[str, tuple[float, float]] = {}
     for depth, ids in columns.items():
         column = len(ids) * NODE_HEIGHT + (len(ids) - 1) * ROW_GAP
         top = (full - column) / 2

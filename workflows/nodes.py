@@ -51,7 +51,7 @@ class Pause:
 
     until: datetime | None = None
     data: dict | None = None
-    persist: Callable[[Any], "StepResult | dict | None"] | None = None
+    persist: Callable[[Any], StepResult | dict | None] | None = None
 
 
 @dataclass
@@ -155,7 +155,7 @@ class NodeType:
     # (dict or StepResult) or raises NodeError. Default: finish with empty output.
     on_deadline: Callable[[Any], Any] | None = None
     # Called in the cancelling transaction for a paused node run.
-    on_cancel: Callable[[Any], None] | None = None
+    on_cancel: Callable[[Any], object] | None = None
     # Extra config checks: returns a list of (field, message).
     validate: Callable[[dict], list[tuple[str, str]]] | None = None
     is_trigger: bool = False

@@ -83,7 +83,7 @@ def actions_of(execution: Execution) -> QuerySet[OperatorAction]:
 
 # --- Bulk operations ------------------------------------------------------------------------
 
-BULK_ACTIONS = {OperatorActionKind.CANCEL: (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED),
+BULK_ACTIONS: dict[str, tuple[str, ...]] = {OperatorActionKind.CANCEL: (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED),
                 OperatorActionKind.RETRY: (ExecutionStatus.ERROR,)}
 
 
@@ -117,7 +117,7 @@ def start_bulk(*, tenant, user, action: str, reason: str, targets: QuerySet[Exec
 def run_bulk_batch(operation_id, *, size: int | None = None) -> int:
     """Act on the next batch of one bulk operation; returns how many executions it handled.
     The operation row is locked (SKIP LOCKED), so workers share operations, never a batch."""
-    size = size or getattr(settings, "WORKFLOW_BULK_BATCH", 100)
+    size = size or int(getattr(settings, "WORKFLOW_BULK_BATCH", 100))
     with transaction.atomic():
         op = BulkOperation.objects.select_for_update(skip_locked=True).filter(
             pk=operation_id, status=BulkOperationStatus.RUNNING).first()
@@ -161,7 +161,7 @@ def _apply(op: BulkOperation, execution: Execution) -> None:
 def run_bulk_batches(budget: int | None = None) -> int:
     """Worker duty: batches of the running bulk operations, oldest first, up to `budget`
     executions a tick; returns how many were handled."""
-    budget = budget or getattr(settings, "WORKFLOW_BULK_PER_TICK", 500)
+    budget = budget or int(getattr(settings, "WORKFLOW_BULK_PER_TICK", 500))
     handled = 0
     for pk in BulkOperation.objects.filter(status=BulkOperationStatus.RUNNING).order_by("created_at").values_list("pk", flat=True)[:10]:
         while handled < budget:

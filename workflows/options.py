@@ -10,7 +10,6 @@ from .exceptions import InvalidInput, WorkflowError
 from .models import Integration
 from .nodes import Field, NodeType, registry
 
-
 logger = logging.getLogger("workflows.options")
 
 

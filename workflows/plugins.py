@@ -21,8 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .nodes import Field, NodeError, NodeType, StepContext
 from .fields import field_definition_problems
+from .nodes import Field, NodeError, NodeType, StepContext
 
 INTEGRATION_FIELD = "integrationId"
 
@@ -134,8 +134,7 @@ class LazyStep:
         if self._function is None:
             with self._lock:
                 if self._function is None:
-                    module_path, _, name = self.path.partition(":")
-                    self._function = getattr(importlib.import_module(module_path), name)
+                    self._function = import_string(self.path.replace(":", "."))
         return self._function
 
 
@@ -166,8 +165,10 @@ def _lazy(path: str) -> LazyStep:
 
 
 def _step_function(importer: StepImporter) -> Callable[[], Callable]:
-    if importer.step is not None:
-        return lambda: importer.step
+    step = importer.step
+    if step is not None:
+        return lambda: step
+    assert importer.path, "an importer has a step or a path (checked by plugin_problems)"
     return _lazy(importer.path).resolve
 
 
@@ -330,7 +331,7 @@ def plugin_problems(plugins: list[Plugin]) -> list[Problem]:
                     Problem("workflows.E002", f"action {action_id!r} has no step", hint="add a StepImporter for it")
                 )
             elif importer.step is None:
-                message = step_path_problem(importer.path)
+                message = step_path_problem(importer.path or "")
                 if message:
                     problems.append(Problem("workflows.E003", f"action {action_id!r}: {message}"))
             elif not callable(importer.step):

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import templating
+from . import inputs, templating
 from .definition import RESERVED_ROOTS
-from .fields import parse_json_value
 from .nodes import Registry
 
 
@@ -29,8 +28,9 @@ def _lenient(definition: Any) -> tuple[dict[str, ScopeNode], dict[str, list[str]
     raw_nodes = definition.get("nodes") if isinstance(definition, Mapping) else None
     for raw in raw_nodes if isinstance(raw_nodes, list) else []:
         if isinstance(raw, Mapping) and isinstance(raw.get("id"), str) and raw["id"] not in nodes:
-            label = raw.get("label") if isinstance(raw.get("label"), str) and raw.get("label") else raw["id"]
-            config = raw.get("config") if isinstance(raw.get("config"), Mapping) else {}
+            label, config = raw.get("label"), raw.get("config")
+            label = label if isinstance(label, str) and label else raw["id"]
+            config = config if isinstance(config, Mapping) else {}
             nodes[raw["id"]] = ScopeNode(raw["id"], label, str(raw.get("type") or ""), dict(config))
     parents: dict[str, list[str]] = {nid: [] for nid in nodes}
     raw_edges = definition.get("edges") if isinstance(definition, Mapping) else None
@@ -57,20 +57,10 @@ def ancestors(parents: dict[str, list[str]]) -> dict[str, set[str]]:
 
 
 def input_fields(nodes: dict[str, ScopeNode], registry: Registry) -> list[dict]:
-    """The trigger's input keys from its `inputSchema`: [{name, type}] or a JSON schema's properties."""
+    """The trigger's input fields from its `inputSchema` (entries or a JSON schema's
+    properties): [{name, type, required, enum, description, default}], what run forms are made of."""
     trigger = next((n for n in nodes.values() if (t := registry.get(n.type)) is not None and t.is_trigger), None)
-    schema = parse_json_value(trigger.config.get("inputSchema")) if trigger else None
-    if isinstance(schema, list):
-        return [
-            {"name": e["name"], "type": e.get("type") or "string"}
-            for e in schema if isinstance(e, Mapping) and isinstance(e.get("name"), str) and e["name"]
-        ]
-    if isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping):
-        return [
-            {"name": name, "type": (spec.get("type") if isinstance(spec, Mapping) else None) or "string"}
-            for name, spec in schema["properties"].items()
-        ]
-    return []
+    return inputs.form_fields(trigger.config.get("inputSchema")) if trigger else []
 
 
 def analyse(definition: Any, registry: Registry) -> dict:

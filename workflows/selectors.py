@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from . import inputs
 from .models import Execution, Membership, Tenant, Workflow
+from .nodes import registry
 
 
 def tenant_ids_for(user) -> list:
@@ -27,3 +29,8 @@ def workflows_for(user) -> QuerySet[Workflow]:
 
 def executions_for(user) -> QuerySet[Execution]:
     return Execution.objects.filter(tenant_id__in=tenant_ids_for(user))
+
+
+def version_input_fields(definition) -> list[dict]:
+    """The fields of a version's input schema (its trigger's inputSchema), for forms and pages."""
+    return inputs.definition_fields(definition, {t.type for t in registry.all() if t.is_trigger})

@@ -1,9 +1,8 @@
 """Writes: save workflows (a new version per definition change), trigger, cancel, retry."""
 from __future__ import annotations
 
-import importlib
-import uuid
 import contextlib
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils.functional import SimpleLazyObject
+from django.utils.module_loading import import_string
 
 from . import engine, store
 from .definition import validate_definition
@@ -25,7 +25,8 @@ from .exceptions import (
     WorkflowInactive,
     WorkflowNotFound,
 )
-from .models import Execution, Membership, Tenant, Workflow, WorkflowVersion
+from .ids import as_uuid
+from .models import Execution, Tenant, Workflow, WorkflowVersion
 from .nodes import registry
 
 
@@ -35,23 +36,17 @@ class TriggerResult:
     status: str = "running"
 
 
-def as_uuid(value: Any) -> uuid.UUID | None:
-    """`value` as a UUID, or None when it is not one (ids from URLs, bodies and sockets)."""
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def create_workflow(
-    *, tenant: Tenant, name: str, definition: dict, description: str = "", is_active: bool = True, user=None
+    *, tenant: Tenant, name: str, definition: dict, description: str = "", is_active: bool = True, user=None,
+    error_workflow_id: Any = None,
 ) -> Workflow:
     """Validate the definition, then create the workflow and its version 1."""
     validate_definition(definition, registry)
+    workflow = Workflow(tenant=tenant, name=name, description=description, is_active=is_active, created_by=user,
+                        error_workflow_id=error_workflow_id)
+    check_error_workflow(workflow)
     with transaction.atomic():
-        workflow = Workflow.objects.create(
-            tenant=tenant, name=name, description=description, is_active=is_active, created_by=user
-        )
+        workflow.save(force_insert=True)
         WorkflowVersion.objects.create(workflow=workflow, number=1, definition=definition, created_by=user)
     return workflow
 
@@ -69,6 +64,8 @@ def update_workflow(
     with transaction.atomic():
         for key, value in fields.items():
             setattr(workflow, key, value)
+        if "error_workflow_id" in fields:
+            check_error_workflow(workflow)
         workflow.save()
         latest = Workflow.objects.select_for_update().get(pk=workflow.pk).latest_version
         changed = definition is not None and (latest is None or latest.definition != definition)
@@ -83,14 +80,34 @@ def update_workflow(
     return workflow
 
 
+def check_error_workflow(workflow: Workflow) -> None:
+    """Refuse an error workflow that is not another real workflow of the same tenant
+    (InvalidInput on `errorWorkflow`); another tenant's workflow is simply not found."""
+    if workflow.error_workflow_id is None:
+        return
+    pk = as_uuid(workflow.error_workflow_id)
+    other = Workflow.objects.filter(pk=pk, tenant_id=workflow.tenant_id).first() if pk else None
+    if other is None:
+        raise InvalidInput(f"No workflow {workflow.error_workflow_id} in this workflow's tenant", field="errorWorkflow")
+    workflow.error_workflow = other
+    problem = workflow.error_workflow_problem()
+    if problem:
+        raise InvalidInput(problem, field="errorWorkflow")
+
+
 def restore_version(workflow: Workflow, *, number: int, user=None, base_version: int | None = None) -> bool:
     """Save version `number`'s definition as a new version; False when it already is the latest."""
     version = workflow.versions.filter(number=number).first()
     if version is None:
         raise InvalidInput(f"Workflow has no version {number}", field="number")
-    before = workflow.latest_version.number
+    before = _latest_number(workflow)
     update_workflow(workflow, user=user, definition=version.definition, base_version=base_version)
-    return Workflow.objects.get(pk=workflow.pk).latest_version.number != before
+    return _latest_number(Workflow.objects.get(pk=workflow.pk)) != before
+
+
+def _latest_number(workflow: Workflow) -> int | None:
+    latest = workflow.latest_version
+    return latest.number if latest else None
 
 
 def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVersion:
@@ -111,8 +128,7 @@ def resolve_version(workflow: Workflow, version: int | str | None) -> WorkflowVe
 def run_trigger_checks(*, version: WorkflowVersion, user) -> None:
     """Checks every trigger passes (settings.WORKFLOW_TRIGGER_CHECKS); each may raise a WorkflowError."""
     for path in getattr(settings, "WORKFLOW_TRIGGER_CHECKS", []):
-        module_path, _, name = path.rpartition(".")
-        getattr(importlib.import_module(module_path), name)(version=version, user=user)
+        import_string(path)(version=version, user=user)
 
 
 def trigger_workflow(
@@ -124,6 +140,7 @@ def trigger_workflow(
     idempotency_key: str | None = None,
     is_test: bool = False,
     tenant_ids: list | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> TriggerResult:
     """Start an execution; inside transaction.atomic() it joins that transaction, and the
     worker is woken only when it commits. A repeated idempotency key returns the first
@@ -148,7 +165,7 @@ def trigger_workflow(
         with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             execution = engine.start_execution(
                 version_id=version_id, run_as_id=facts.run_as_id, input=input,
-                idempotency_key=idempotency_key or None, is_test=is_test,
+                idempotency_key=idempotency_key or None, is_test=is_test, execution_id=execution_id,
             )
     except IntegrityError:
         existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
@@ -193,7 +210,8 @@ def cached_version(version_id) -> WorkflowVersion:
     return WorkflowVersion.objects.select_related("workflow").get(pk=version_id)
 
 
-def cancel_execution(execution: Execution, *, user=None) -> Execution:
+def request_cancellation(execution: Execution, *, user=None) -> Execution:
+    """A person's cancel: the engine's cancel_execution, with who asked as its reason."""
     who = f" by {user.get_username()}" if user is not None else ""
     return engine.cancel_execution(execution.pk, reason=f"Cancelled{who}")
 
@@ -221,7 +239,7 @@ __all__ = [
     "create_workflow",
     "update_workflow",
     "restore_version",
-    "cancel_execution",
+    "request_cancellation",
     "retry_execution",
     "InvalidState",
 ]

@@ -20,23 +20,25 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from . import live
 from .authentication import user_for_request
 from .exceptions import ExecutionNotFound, error_body
-from .models import Execution
+from .ids import as_uuid
+from .models import FINISHED_STATUSES, Execution
 from .selectors import tenant_ids_for
-from .services import as_uuid
 from .viewer import snapshot, viewer_executions
 
 logger = logging.getLogger("workflows.sse")
 
-FINISHED = {"success", "error", "cancelled"}
-EVENT_NAMES = {"node.update": "node", "status.update": "status"}
+FINISHED = frozenset(FINISHED_STATUSES)
+# Channel-layer message types (workflows.live) as the stream's SSE event names.
+SSE_EVENT_NAMES = {"node.update": "node", "status.update": "status"}
 
 
-def format_event(event: str, data: dict, event_id: int | None = None) -> str:
+def sse_frame(event: str, data: dict, event_id: int | None = None) -> str:
     """One SSE frame: optional id, the event name and the JSON data on one line."""
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
@@ -85,7 +87,7 @@ class Subscription:
         self.channel: str | None = None
         self._pending: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Subscription":
+    async def __aenter__(self) -> Subscription:
         self.channel = await self.layer.new_channel()
         for group in self.groups:
             await self.layer.group_add(group, self.channel)
@@ -118,7 +120,7 @@ def _tick() -> float:
     return min(settings.WORKFLOW_SSE_TICK_SECONDS, settings.WORKFLOW_SSE_HEARTBEAT_SECONDS)
 
 
-async def execution_events(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+async def execution_stream(request: HttpRequest, pk: uuid.UUID) -> HttpResponseBase:
     """Stream one execution's updates (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
@@ -144,12 +146,12 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
         snap = await sync_to_async(_load_snapshot)(user, pk)
         yield f"retry: {settings.WORKFLOW_SSE_RETRY_MS}\n"
         if snap is None:
-            yield format_event("end", {"executionId": str(pk), "status": "deleted"}, event_id)
+            yield sse_frame("end", {"executionId": str(pk), "status": "deleted"}, event_id)
             return
-        yield format_event("snapshot", snap, event_id)
+        yield sse_frame("snapshot", snap, event_id)
         event_id += 1
         if snap["execution"]["status"] in FINISHED:
-            yield format_event("end", {"executionId": str(pk), "status": snap["execution"]["status"]}, event_id)
+            yield sse_frame("end", {"executionId": str(pk), "status": snap["execution"]["status"]}, event_id)
             return
         started = last_beat = loop.time()
         while True:
@@ -157,14 +159,14 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
             now = loop.time()
             if message is not None:
                 for part in live.split_update(message) if message.get("type") == "execution.update" else [message]:
-                    name = EVENT_NAMES.get(part.get("type"))
+                    name = SSE_EVENT_NAMES.get(str(part.get("type")))
                     if name is None:
                         continue
                     data = {k: v for k, v in part.items() if k != "type"}
-                    yield format_event(name, data, event_id)
+                    yield sse_frame(name, data, event_id)
                     event_id += 1
                     if name == "status" and data.get("status") in FINISHED:
-                        yield format_event("end", {"executionId": str(pk), "status": data["status"]}, event_id)
+                        yield sse_frame("end", {"executionId": str(pk), "status": data["status"]}, event_id)
                         return
                 continue
             if now - last_beat >= settings.WORKFLOW_SSE_HEARTBEAT_SECONDS:
@@ -175,15 +177,15 @@ async def _execution_stream(user, pk, *, first_id: int) -> AsyncIterator[str]:
                 if status is None or status in FINISHED:
                     snap = await sync_to_async(_load_snapshot)(user, pk)
                     if snap is not None:
-                        yield format_event("snapshot", snap, event_id)
+                        yield sse_frame("snapshot", snap, event_id)
                         event_id += 1
-                    yield format_event("end", {"executionId": str(pk), "status": status or "deleted"}, event_id)
+                    yield sse_frame("end", {"executionId": str(pk), "status": status or "deleted"}, event_id)
                     return
             if settings.WORKFLOW_SSE_MAX_SECONDS and now - started >= settings.WORKFLOW_SSE_MAX_SECONDS:
                 return  # the browser reconnects with Last-Event-ID and gets a fresh snapshot
 
 
-async def tenant_events(request: HttpRequest) -> HttpResponse:
+async def tenant_stream(request: HttpRequest) -> HttpResponseBase:
     """Stream status changes of the caller's executions (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
@@ -227,7 +229,7 @@ async def _tenant_stream(groups: list[str], *, workflows: set[str] | None, is_te
                 if message.get("type") == "status.update":
                     data = {k: v for k, v in message.items() if k not in ("type", "context")}
                     if _wanted(data, workflows=workflows, is_test=is_test):
-                        yield format_event("status", data, event_id)
+                        yield sse_frame("status", data, event_id)
                         event_id += 1
                 continue
             if now - last_beat >= settings.WORKFLOW_SSE_HEARTBEAT_SECONDS:

@@ -90,7 +90,7 @@ class Claim:
         """The same for every attempt of this node run, new after a retry from a node."""
         return f"{self.execution_id}:{self.node_id}:{self.retry_count}"
 
-    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> "Claim":
+    def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> Claim:
         """The claim on a successor handed to the same worker in the same transaction."""
         return replace(self, run_id=run_id, node_id=node_id, attempt=1, context=context, revision=revision, started_at=now)
 
@@ -266,6 +266,13 @@ class Locked:
     execution: Execution
     run: NodeRun | None
 
+    @property
+    def node_run(self) -> NodeRun:
+        """The locked node run, for a lock taken on one (locked_run(node_run_id))."""
+        if self.run is None:
+            raise LookupError("this lock holds no node run")
+        return self.run
+
 
 @contextlib.contextmanager
 def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked: bool = False) -> Iterator[Locked | None]:
@@ -274,7 +281,7 @@ def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked
     takes, so none waits on another in a cycle. Yields None when a row is gone, or busy
     and `skip_locked` is set."""
     with transaction.atomic(savepoint=False):  # a transaction is needed, a savepoint is not
-        if execution_id is None:
+        if execution_id is None and node_run_id is not None:
             execution_id = NodeRun.objects.filter(pk=node_run_id).values_list("execution_id", flat=True).first()
         execution = lock_execution(execution_id, skip_locked=skip_locked) if execution_id is not None else None
         run = None
@@ -321,11 +328,11 @@ CREATE_EXECUTION_SQL = """
 WITH e AS (
     INSERT INTO workflows_execution (
         id, tenant_id, workflow_id, workflow_version_id, status, input, context, revision, retry_count, run_as_id,
-        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test,
+        parent_execution_id, parent_node_run_id, parent_index, idempotency_key, is_test, error_of_id,
         created_at, updated_at, started_at, finished_at)
     VALUES (
         %(id)s, %(tenant)s, %(workflow)s, %(version)s, %(status)s, %(input)s::jsonb, %(context)s::jsonb, 0, 0,
-        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s,
+        %(run_as)s, %(parent)s, %(parent_run)s, %(parent_index)s, %(idempotency_key)s, %(is_test)s, %(error_of)s,
         %(now)s, %(now)s, %(now)s, %(finished)s)
 ), wake AS (
     SELECT pg_notify(%(channel)s, '') WHERE %(notify)s
@@ -373,6 +380,7 @@ def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) 
         "status": execution.status, "input": _json(execution.input), "context": _json(execution.context),
         "run_as": execution.run_as_id, "parent": execution.parent_execution_id, "parent_run": execution.parent_node_run_id,
         "parent_index": execution.parent_index, "idempotency_key": execution.idempotency_key, "is_test": execution.is_test,
+        "error_of": execution.error_of_id,
         "now": _db_time(execution.created_at), "finished": _db_time(execution.finished_at) if execution.finished_at else None,
         "node_ids": [r.node_id for r in runs], "types": [r.node_type for r in runs], "labels": [r.label for r in runs],
         "statuses": [r.status for r in runs], "attempts": [r.attempt for r in runs],

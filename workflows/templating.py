@@ -61,7 +61,9 @@ def referenced_roots(value: Any) -> set[str]:
     roots: set[str] = set()
     for text in _strings(value):
         for expr in expressions(text):
-            roots.add(parse_path(expr)[0])
+            root = parse_path(expr)[0]
+            if isinstance(root, str):
+                roots.add(root)
     return roots
 
 

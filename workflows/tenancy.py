@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from .ids import as_uuid
 from .models import Tenant
-from .services import as_uuid
 
 SESSION_KEY = "workflows_active_tenant"
 
@@ -34,7 +34,7 @@ def tenancy_for(request: HttpRequest) -> Tenancy:
     """The request's Tenancy, read once per request."""
     cached = getattr(request, "_tenancy", None)
     if cached is None:
-        cached = request._tenancy = _read(request)
+        cached = request._tenancy = _read(request)  # type: ignore[attr-defined]  # a request carries any attribute
     return cached
 
 
@@ -68,7 +68,7 @@ def switch_tenant(request: HttpRequest, tenant_id: object) -> Tenant | None:
     tenant = next((t for t in choices if t.pk == wanted), None)
     if tenant is not None:
         request.session[SESSION_KEY] = str(tenant.pk)
-        request._tenancy = Tenancy(active=tenant, choices=choices)
+        request._tenancy = Tenancy(active=tenant, choices=choices)  # type: ignore[attr-defined]
     return tenant
 
 

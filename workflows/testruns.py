@@ -105,8 +105,6 @@ def run_from_here(*, execution: Execution, node_id: str, user, definition: Any =
         raise InvalidState(f"The test run is still {execution.status}; wait for it or stop it first", field="status")
     if definition is not None and not isinstance(definition, dict):
         raise InvalidInput("definition must be a JSON object with nodes and edges", field="definition")
-    from .services import run_trigger_checks
-
     with transaction.atomic():
         if definition is None:
             version = execution.workflow_version

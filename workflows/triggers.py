@@ -182,7 +182,7 @@ def fire_due_schedules(*, limit: int = 100) -> int:
         .order_by("next_run_at")
         .values_list("pk", "next_run_at")[:limit]
     )
-    return sum(1 for pk, due_at in due if fire_schedule(pk, due_at=due_at, now=now))
+    return sum(1 for pk, due_at in due if due_at is not None and fire_schedule(pk, due_at=due_at, now=now))
 
 
 def fire_schedule(pk: int, *, due_at: datetime, now: datetime) -> bool:

@@ -18,5 +18,6 @@ urlpatterns = [
     path("workflows/executions/<uuid:pk>/retry/", views.retry_execution, name="execution-retry"),
     path("workflows/<uuid:pk>/", views.workflow_detail, name="detail"),
     path("workflows/<uuid:pk>/test-run/", views.start_test_run, name="test-run"),
+    path("workflows/<uuid:pk>/error-workflow/", views.set_error_workflow, name="error-workflow"),
     path("workflows/<uuid:pk>/edit/", views.workflow_builder, name="edit"),
 ]

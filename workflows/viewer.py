@@ -15,7 +15,7 @@ from .api.serializers import ExecutionDetailSerializer
 from .layout import layout
 from .models import Execution
 from .operator import is_member
-from .selectors import executions_for
+from .selectors import executions_for, version_input_fields
 from .testruns import source_workflow_id
 
 STATUS_ICONS = {
@@ -113,6 +113,7 @@ def page_data(execution: Execution, user, *, dom_prefix: str = "") -> dict:
         "dom_id": f"{dom_prefix}{execution.pk}",
         "script_id": f"viewer-data-{dom_prefix}{execution.pk}",
         "input_json": json.dumps(execution.input, indent=2, default=str),
+        "input_fields": version_input_fields(execution.workflow_version.definition),
         "operator_actions": list(execution.operator_actions.order_by("created_at", "id")),
         "retry_nodes": [n for n in snap["graph"]["nodes"] if n.get("type") != "trigger"],
         "duration": format_duration(duration_seconds(execution.started_at, execution.finished_at)),

@@ -3,6 +3,7 @@ execution viewer, test runs, and an example page embedding the viewer."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -16,19 +17,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-
-from rest_framework.exceptions import NotFound, ValidationError as ApiValidationError
+from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 
-from . import dashboard, operations, operator, services, stats, testruns
+from . import dashboard, inputs, operations, operator, services, stats, testruns
 from .api.pagination import ExecutionCursorPagination
 from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
 from .filters import IS_TEST_CHOICES, ExecutionFilter
+from .ids import as_uuid
 from .layout import layout
 from .models import Execution, ExecutionStatus, Workflow
 from .navigation import url_or_none
-from .selectors import executions_for, workflows_for
+from .selectors import executions_for, version_input_fields, workflows_for
 from .tenancy import active_tenant, in_active_tenant
 from .viewer import can_operate, viewer_executions
 
@@ -130,6 +132,13 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
         ).values_list("pk", flat=True)
     )
     graph = layout(version.definition).as_dict() if version else None
+    fields = version_input_fields(version.definition) if version else []
+    posted = form.get("posted")
+    for field in fields:
+        raw = posted.get(f"input.{field['name']}") if posted is not None else field["default"]
+        field["value"] = "" if raw is None else raw if isinstance(raw, str) else json.dumps(raw)
+        field["checked"] = raw in (True, "on", "true")
+        field["dom_id"] = "test-input-" + "".join(c if c.isalnum() else "_" for c in field["name"])
     return {
         "workflow": workflow,
         "version": version,
@@ -140,13 +149,17 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
         "test_runs": _recent(executions_for(request.user), is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10),
         "workflow_names": {str(workflow.pk): workflow.name, **{str(d): f"{workflow.name} (test draft)" for d in draft_ids}},
         "test_filter_ids": ",".join(str(i) for i in [workflow.pk, *draft_ids]),
-        "input_text": form.get("input_text", "{}"),
+        "input_fields": fields,
+        "error_workflow_choices": list(
+            _visible_workflows(request.user).filter(tenant_id=workflow.tenant_id).exclude(pk=workflow.pk).only("id", "name")
+        ),
+        "input_text": form.get("input_text", "" if fields else "{}"),
         "definition_text": form.get("definition_text", ""),
         "form_errors": form.get("errors", []),
     }
 
 
-def _parse_json(text: str, field: str, errors: list) -> object:
+def _parse_json(text: str, field: str, errors: list) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -159,10 +172,14 @@ def _parse_json(text: str, field: str, errors: list) -> object:
 def start_test_run(request: HttpRequest, pk) -> HttpResponse:
     """Start a test run from the workflow page's form and open it in the viewer."""
     workflow = _workflow_or_404(request.user, pk)
-    input_text = request.POST.get("input", "").strip() or "{}"
+    input_text = request.POST.get("input", "").strip()
     definition_text = request.POST.get("definition", "").strip()
     errors: list[dict] = []
-    data = _parse_json(input_text, "input", errors)
+    if input_text or request.POST.get("input_form") != "fields":
+        data = _parse_json(input_text or "{}", "input", errors)
+    else:  # the form generated from the workflow's input schema
+        version = workflow.latest_version
+        data, errors = inputs.input_from_form(version_input_fields(version.definition) if version else [], request.POST)
     definition = _parse_json(definition_text, "definition", errors) if definition_text else None
     if not errors:
         try:
@@ -170,11 +187,27 @@ def start_test_run(request: HttpRequest, pk) -> HttpResponse:
         except InvalidDefinition as exc:
             errors = [{"field": f"definition: {e.get('nodeId') or ''} {e['field']}".strip(), "message": e["message"]} for e in exc.errors]
         except WorkflowError as exc:
-            errors = [{"field": exc.field or "", "message": exc.message}]
+            errors = getattr(exc, "errors", None) or [{"field": exc.field or "", "message": exc.message}]
         else:
             return redirect("workflows:execution", pk=execution.pk)
-    context = _detail_context(request, workflow, input_text=input_text, definition_text=definition_text, errors=errors)
+    context = _detail_context(request, workflow, input_text=input_text, definition_text=definition_text, errors=errors,
+                              posted=request.POST)
     return render(request, "workflows/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def set_error_workflow(request: HttpRequest, pk) -> HttpResponse:
+    """Name (or clear) the workflow started when one of this workflow's executions fails."""
+    workflow = _workflow_or_404(request.user, pk)
+    chosen = request.POST.get("error_workflow") or None
+    try:
+        services.update_workflow(workflow, user=request.user, error_workflow_id=chosen)
+    except WorkflowError as exc:
+        messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    else:
+        messages.success(request, "Error workflow saved." if chosen else "Error workflow removed.")
+    return redirect(f"{reverse('workflows:detail', kwargs={'pk': workflow.pk})}#error-workflow")
 
 
 @login_required
@@ -191,7 +224,9 @@ def execution_list(request: HttpRequest) -> HttpResponse:
     base = in_active_tenant(executions_for(request.user), request).select_related(
         "workflow", "workflow_version", "run_as").only(*LIST_COLUMNS)
     filterset = ExecutionFilter(request.GET, queryset=base, request=request)
-    executions, next_url, previous_url, errors = [], None, None, {}
+    executions: list | None = []
+    errors: Any = {}
+    next_url = previous_url = None
     if filterset.is_valid():
         paginator = ExecutionCursorPagination()
         try:
@@ -323,7 +358,7 @@ def embed_example(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('workflows:embed-example')}?execution={result.execution_id}")
     execution = None
     if request.GET.get("execution"):
-        pk = services.as_uuid(request.GET["execution"])
+        pk = as_uuid(request.GET["execution"])
         execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
         if execution is None:
             raise Http404("Execution not found")

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import logging
 import os
@@ -22,11 +21,13 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from . import engine, live, store, templating, wakeup
 from .checks import pool_shortfall
@@ -117,8 +118,7 @@ def credentials_for(node, claim: Claim) -> dict:
     hook = getattr(settings, "WORKFLOW_CREDENTIALS_RESOLVER", None)
     if not hook:
         return {}
-    module_path, _, name = hook.rpartition(".")
-    return getattr(importlib.import_module(module_path), name)(node=node, claim=claim)
+    return import_string(hook)(node=node, claim=claim)
 
 
 def execute(claim: Claim | None, *, handoff: bool = True, held: set[int] | None = None) -> int:
@@ -139,11 +139,10 @@ def execute(claim: Claim | None, *, handoff: bool = True, held: set[int] | None 
     return steps
 
 
-def _load_duties() -> list[tuple[callable, float]]:
+def _load_duties() -> list[tuple[Callable[[], object], float]]:
     duties = []
     for path, every in getattr(settings, "WORKFLOW_WORKER_DUTIES", {}).items():
-        module_path, _, name = path.rpartition(".")
-        duties.append((getattr(importlib.import_module(module_path), name), float(every)))
+        duties.append((import_string(path), float(every)))
     return duties
 
 

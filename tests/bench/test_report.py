@@ -15,7 +15,7 @@ def test_a_figure_prints_its_median_min_and_max():
 def test_a_missing_peer_says_why_instead_of_a_number():
     why = "DBOS could not run: ModuleNotFoundError: No module named 'dbos'"
     text = table(results(dbos_steps_per_s={"median": None}, unavailable={"dbos_steps_per_s": why}))
-    line = next(l for l in text.splitlines() if l.startswith("DBOS queue"))
+    line = next(row for row in text.splitlines() if row.startswith("DBOS queue"))
     assert "n/a" in line and why in line
 
 
@@ -31,4 +31,4 @@ def test_the_executions_list_figures_print_per_filter():
                "filters": {"status": {"p50_ms": 11.4, "p95_ms": 27.6}, "input": {"p50_ms": 5.8, "p95_ms": 12.3}}}
     text = table(results(executions_list=listing))
     assert "1,000,000 executions (target p95 < 50 ms)" in text
-    assert any(l.strip().startswith("by input") and "12.3 ms" in l for l in text.splitlines())
+    assert any(row.strip().startswith("by input") and "12.3 ms" in row for row in text.splitlines())

@@ -4,9 +4,9 @@ from rest_framework.test import APIClient
 
 from events import keys, services
 from events.models import WorkflowApiKey
+from tests.conftest import error_fields
 from tests.events.conftest import SIGNAL_URL
 from workflows.models import Membership
-from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db
 

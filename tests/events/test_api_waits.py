@@ -2,9 +2,9 @@
 import pytest
 
 from events import services
+from tests.conftest import documented_properties, error_fields
 from tests.events.conftest import payment_definition
 from workflows.services import trigger_workflow
-from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +33,16 @@ def test_lists_the_open_waits_with_what_they_wait_for(api, waits):
     assert wait["executionId"] == str(waits[0]) and wait["title"] == "Payment 1"
     assert wait["since"] and wait["deadline"] and wait["workflowName"] == "Test workflow"
     assert wait["nodeLabel"] == "Wait for Event"
+
+
+def test_the_answer_is_what_the_schema_documents(api, waits, tenant):
+    services.signal_event(tenant_id=tenant.pk, namespace="payments", key="order-99", source="tests")
+    body = api.get(WAITS_URL, {"status": "all"}).json()
+    assert set(body) == documented_properties(api, WAITS_URL, "get", "200")
+    assert body["results"] and body["bufferedSignals"]
+    schema = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    assert set(body["results"][0]) == set(schema["Wait"]["properties"])
+    assert set(body["bufferedSignals"][0]) == set(schema["PendingSignal"]["properties"])
 
 
 def test_default_is_the_open_waits_of_every_namespace(api, waits):

@@ -10,7 +10,7 @@ from tests.conftest import chain
 from tests.events.conftest import payment_definition, wait_node
 from workflows.exceptions import InvalidDefinition
 from workflows.models import Execution, NodeRun
-from workflows.services import cancel_execution, trigger_workflow
+from workflows.services import request_cancellation, trigger_workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_signal_after_expiry_is_buffered_not_delivered(payment_workflow, user, t
 def test_cancelling_the_execution_cancels_its_wait(payment_workflow, user, tenant, worker):
     execution = start(payment_workflow(), user)
     worker.run_until_idle()
-    cancel_execution(execution)
+    request_cancellation(execution)
     assert WaitEvent.objects.get(execution=execution).status == "cancelled"
     assert not deliver(tenant).resumed  # the key is free again: the signal is buffered
 

@@ -56,7 +56,7 @@ class Socket:
                 raise AssertionError(f"no {event} {match} in {[f['event'] for f in self.frames]}")
             try:
                 self.frames.append(await self.communicator.receive_json_from(timeout=remaining))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"no {event} {match} in {self.summary()}") from None
 
     async def drain(self, quiet: float = 0.3) -> list[dict]:

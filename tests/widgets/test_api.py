@@ -8,11 +8,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.conftest import documented_properties, error_fields
 from tests.widgets.conftest import CHART, three_steps
 from widgets import registry
 from widgets.models import Widget, WidgetConnection
 from workflows.models import Execution
-from tests.conftest import error_fields
 
 
 @pytest.fixture
@@ -44,6 +44,17 @@ def test_sync_waits_for_the_end_and_answers_processed_data(api, saved, worker_th
     assert response.data["status"] == "success"
     assert response.data["processedData"]["spec"]["data"]["values"] == [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
     assert response.data["context"]["B"] == {"n": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_answers_are_what_the_schema_documents(api, saved, worker_thread):
+    widget = saved()
+    worker_thread()
+    path = "/api/widgets/{widget_id}/data/"
+    answer = api.post(f"/api/widgets/{widget.pk}/data/", {"executionMode": "ASYNC"}, format="json")
+    assert set(answer.json()) == documented_properties(api, path, "post", "202")
+    answer = api.post(f"/api/widgets/{widget.pk}/data/", {"executionMode": "SYNC"}, format="json")
+    assert set(answer.json()) == documented_properties(api, path, "post", "200")
 
 
 @pytest.mark.django_db(transaction=True)

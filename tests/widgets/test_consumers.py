@@ -431,6 +431,8 @@ def test_bad_requests_answer_errors_and_keep_the_socket(user, make_workflow):
         assert (await sock.next("widget_workflow_error"))["error"]["field"] == "event"
         await sock.communicator.send_to(text_data="not json")
         assert (await sock.next("widget_workflow_error"))["error"]["code"] == "INVALID_CONFIG"
+        await sock.communicator.send_to(bytes_data=b'{"event": "widget_workflow_connect"}')
+        assert (await sock.next("widget_workflow_error"))["error"]["field"] == "frame"
         await sock.send("widget_workflow_disconnect", {"widgetID": "never"})
         assert (await sock.next("widget_workflow_disconnected")) == {"widgetID": "never", "success": False}
         await sock.send("widget_workflow_connect", connect_frame(wf))

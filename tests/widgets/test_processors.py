@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from widgets import processors
-from widgets.markdown import render_markdown, safe_url
+from widgets.markdown import render_markdown, sanitize
 from widgets.processing import process_context, resolve_config
 
 CONTEXT = {
@@ -185,15 +185,49 @@ def test_text_renders_markdown():
 ])
 def test_markdown_never_lets_html_or_scripts_through(source):
     html = render_markdown(source)
-    assert "<script" not in html and "<img" not in html and "javascript:" not in html.lower()
-    assert "data:" not in html and "onmouseover=\"" not in html
+    tags = _tags(html)
+    assert {tag for tag, _ in tags} <= {"p", "a", "pre", "code"}
+    for _, attrs in tags:
+        assert not [name for name in attrs if name.startswith("on")]
+        assert not attrs.get("href") or attrs["href"].startswith("http://a")
+    assert "javascript:" not in html.lower() and "data:" not in html
+
+
+def _tags(html: str) -> list[tuple[str, dict]]:
+    """The elements of `html` and their attributes, as a browser's parser sees them."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.append((tag, dict(attrs)))
+
+    Collect().feed(html)
+    return found
 
 
 def test_markdown_keeps_safe_links():
     assert render_markdown("[docs](https://example.com/a?b=1&c=2)") == (
         '<p><a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer">docs</a></p>'
     )
-    assert safe_url("/widgets/") == "/widgets/" and safe_url("vbscript:x") is None
+    assert render_markdown("[home](/widgets/) [v](vbscript:x)") == (
+        '<p><a href="/widgets/" rel="noopener noreferrer">home</a> <a rel="noopener noreferrer">v</a></p>'
+    )
+
+
+@pytest.mark.parametrize("html", [
+    '<p>hi<script>alert(1)</script></p>',
+    '<p onclick="alert(1)">hi</p>',
+    '<a href="javascript:alert(1)" onmouseover="alert(1)">hi</a>',
+    '<img src="x" onerror="alert(1)">hi',
+    '<a href="data:text/html;base64,PHNjcmlwdD4=">hi</a>',
+])
+def test_sanitizer_drops_scripts_handlers_and_unsafe_urls_even_in_markup(html):
+    clean = sanitize(html)
+    assert "<script" not in clean and "alert" not in clean and "on" + "click" not in clean
+    assert "javascript:" not in clean and "data:" not in clean and "<img" not in clean
+    assert "hi" in clean
 
 
 def test_vega_lite_leaves_out_rows_not_resolved_yet():

@@ -1,9 +1,8 @@
 """A small SSE reader over the ASGI protocol for tests."""
 from __future__ import annotations
 
-import json
-
 import asyncio
+import json
 
 from asgiref.sync import sync_to_async
 from django.core.asgi import get_asgi_application

@@ -6,10 +6,9 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import chain
+from tests.conftest import chain, error_fields
 from workflows.models import Execution, Workflow
 from workflows.services import trigger_workflow
-from tests.conftest import error_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

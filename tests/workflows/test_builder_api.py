@@ -31,7 +31,7 @@ def test_validate_answers_a_valid_definition_with_scopes_and_input_fields(api):
     body = response.json()
     assert body["valid"] is True and body["errors"] == [] and body["warnings"] == []
     assert body["scopes"] == {"trigger": [], "a": ["trigger"], "b": ["trigger", "a"]}
-    assert body["inputFields"] == [{"name": "n", "type": "number"}]
+    assert body["inputFields"] == [{"name": "n", "type": "number", "required": False, "enum": None, "description": "", "default": None}]
 
 
 def test_validate_reports_each_problem_on_its_node_and_field(api):

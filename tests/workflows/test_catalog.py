@@ -2,9 +2,9 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.conftest import error_fields
 from tests.workflows.plugins_support import echo_plugins  # noqa: F401 (fixture)
 from workflows import integrations
-from tests.conftest import error_fields
 
 
 @pytest.mark.django_db

@@ -76,6 +76,9 @@ def test_seed_demo_is_idempotent():
     call("seed_demo")
     assert Workflow.objects.filter(tenant__slug="demo").count() >= 1
     assert Workflow.objects.filter(tenant__slug="demo", name="Order processing").count() == 1
+    orders = Workflow.objects.get(tenant__slug="demo", name="Order processing")
+    assert orders.error_workflow.name == "Tell ops about a failure"
+    assert [f["name"] for f in orders.latest_version.definition["nodes"][0]["config"]["inputSchema"]] == ["orderId", "amount"]
 
 
 def test_runworkflows_until_idle(make_workflow, user):

@@ -188,6 +188,15 @@ def test_sleep_until_a_past_timestamp_finishes_at_once(make_workflow, user, work
     assert Execution.objects.get(pk=execution_id).status == "success"
 
 
+def test_sleep_until_a_timestamp_without_a_zone_reads_it_as_utc(make_workflow, user, worker):
+    wf = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"until": "{{Trigger.at}}"}}))
+    execution_id = start(wf, user, {"at": "2020-01-01T00:00:00"})
+    worker.run_until_idle()
+    nap = NodeRun.objects.get(execution_id=execution_id, node_id="z")
+    assert nap.status == "success", nap.error  # it failed: django.utils.timezone.utc is gone
+    assert Execution.objects.get(pk=execution_id).status == "success"
+
+
 def test_cancel_stops_paused_and_pending_nodes(make_workflow, user, worker):
     wf = make_workflow(chain(
         {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}, set_node("p", "Pending"),

@@ -26,6 +26,8 @@ from tests.events.conftest import payment_definition
 from workflows.models import Execution
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+# channels-redis and redis-py are the [redis] extra: `make test-pg` installs it, `make test` not.
+pytest.importorskip("channels_redis", reason="needs the [redis] extra (make test-pg installs it)")
 
 ROOT = Path(__file__).resolve().parents[2]
 # Longer than every timeout in play: channels-redis's blocking pop (5 s), the Redis socket

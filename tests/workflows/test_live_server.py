@@ -19,7 +19,7 @@ def test_daphne_serves_pages_and_its_worker_runs_executions(daphne_server, make_
         time.sleep(0.1)
     page = logged_in_page(user)
     page.goto(daphne_server.url + "/")
-    assert "Durable workflows" in page.text_content("h1")
+    assert "What needs you now" in page.text_content("h1")  # the home dashboard
     assert page.text_content(".user").strip().startswith("alice")
     css = page.request.get(daphne_server.url + "/static/css/base.css")
     assert css.status == 200 and "--accent" in css.text()

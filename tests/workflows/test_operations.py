@@ -261,7 +261,7 @@ def test_bulk_retry_acts_on_failed_executions_and_counts_failures(api, make_work
     wf = make_workflow(SLEEPY)
     failed = [start(wf) for _ in range(2)]
     for execution in failed:
-        services.cancel_execution(execution)
+        services.request_cancellation(execution)
     set_status(failed[0], "error")
     set_status(failed[1], "error")
     made = api.post("/api/bulk-operations/", {"action": "retry", "filters": {"status": "error"}, "reason": "flaky"}, format="json")

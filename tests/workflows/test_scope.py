@@ -17,7 +17,20 @@ def test_malformed_nodes_and_edges_are_left_out():
 def test_input_fields_come_from_a_json_schema_too():
     schema = {"type": "object", "properties": {"orderId": {"type": "string"}, "amount": {"type": "number"}}}
     definition = {"nodes": [{"id": "t", "type": "trigger", "config": {"inputSchema": schema}}], "edges": []}
-    assert analyse(definition, registry)["inputFields"] == [{"name": "orderId", "type": "string"}, {"name": "amount", "type": "number"}]
+    assert analyse(definition, registry)["inputFields"] == [
+        {"name": "orderId", "type": "string", "required": False, "enum": None, "description": "", "default": None},
+        {"name": "amount", "type": "number", "required": False, "enum": None, "description": "", "default": None},
+    ]
+
+
+def test_input_fields_carry_required_allowed_values_and_descriptions():
+    schema = [{"name": "orderId", "type": "integer", "required": True, "description": "The order"},
+              {"name": "priority", "enum": ["low", "high"], "default": "low"}]
+    definition = {"nodes": [{"id": "t", "type": "trigger", "config": {"inputSchema": schema}}], "edges": []}
+    assert analyse(definition, registry)["inputFields"] == [
+        {"name": "orderId", "type": "integer", "required": True, "enum": None, "description": "The order", "default": None},
+        {"name": "priority", "type": "string", "required": False, "enum": ["low", "high"], "description": "", "default": "low"},
+    ]
 
 
 def test_a_node_naming_itself_or_a_later_node_is_warned_but_local_roots_are_not():
@@ -33,3 +46,9 @@ def test_a_node_naming_itself_or_a_later_node_is_warned_but_local_roots_are_not(
     assert [(w["nodeId"], w["message"].split(",")[0]) for w in warnings] == [
         ("a", "'A' is this node itself"), ("a", "'B' does not run before this node"),
     ]
+
+
+def test_input_fields_of_a_schema_being_edited_never_break_the_answer():
+    for schema in ([{"name": ["x"]}], [{"type": "string"}], ["x"], {"properties": "x"}, {"properties": {"a": 1}, "required": [{}]}, 7):
+        definition = {"nodes": [{"id": "t", "type": "trigger", "config": {"inputSchema": schema}}], "edges": []}
+        assert isinstance(analyse(definition, registry)["inputFields"], list)

@@ -7,13 +7,12 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from demo.models import Order
-from tests.conftest import chain
+from tests.conftest import chain, error_fields
 from tests.workflows.plugins_support import node
 from workflows import triggers
 from workflows.exceptions import InvalidInput
 from workflows.models import Execution, ModelTrigger
 from workflows.triggers import changed_as_bound
-from tests.conftest import error_fields
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -38,11 +38,11 @@ def test_cron_expressions_are_checked():
 
 
 def test_next_run_follows_the_time_zone_and_is_in_utc():
-    after = datetime(2026, 1, 15, 12, 0, tzinfo=dt_timezone.utc)
-    assert next_run("0 9 * * *", after=after, tz="Europe/Paris") == datetime(2026, 1, 16, 8, 0, tzinfo=dt_timezone.utc)
-    summer = datetime(2026, 7, 15, 12, 0, tzinfo=dt_timezone.utc)
-    assert next_run("0 9 * * *", after=summer, tz="Europe/Paris") == datetime(2026, 7, 16, 7, 0, tzinfo=dt_timezone.utc)
-    assert next_run("*/15 * * * *", after=after) == datetime(2026, 1, 15, 12, 15, tzinfo=dt_timezone.utc)
+    after = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+    assert next_run("0 9 * * *", after=after, tz="Europe/Paris") == datetime(2026, 1, 16, 8, 0, tzinfo=UTC)
+    summer = datetime(2026, 7, 15, 12, 0, tzinfo=UTC)
+    assert next_run("0 9 * * *", after=summer, tz="Europe/Paris") == datetime(2026, 7, 16, 7, 0, tzinfo=UTC)
+    assert next_run("*/15 * * * *", after=after) == datetime(2026, 1, 15, 12, 15, tzinfo=UTC)
 
 
 @pytest.mark.django_db

@@ -40,7 +40,7 @@ def test_list_shows_workflows_health_and_latest_executions(client, make_workflow
     page = client.get("/workflows/").content.decode()
     assert "Order intake" in page
     assert f'data-execution-id="{execution.pk}"' in page
-    assert 'data-health-for="%s"' % wf.pk in page
+    assert f'data-health-for="{wf.pk}"' in page
     last_run = page.split(f'data-last-run-for="{wf.pk}">')[1].split("</td>")[0]
     assert f'href="/workflows/executions/{execution.pk}/"' in last_run and "success" in last_run
     assert f'data-events-url="/api/executions/events/?isTest=false&amp;tenant={tenant.pk}"' in page

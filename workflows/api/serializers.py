@@ -40,12 +40,18 @@ class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
     isActive = serializers.BooleanField(source="is_active", required=False, default=True)
     definition = serializers.JSONField(required=True)
     version = serializers.SerializerMethodField()
+    errorWorkflow = serializers.UUIDField(
+        source="error_workflow_id", required=False, allow_null=True,
+        help_text="A workflow of the same tenant started when an execution of this one ends in error "
+                  "(with the failed execution's id, workflow, node, error and input)",
+    )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Workflow
-        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "createdAt", "updatedAt"]
+        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "errorWorkflow",
+                  "createdAt", "updatedAt"]
         read_only_fields = ["id"]
 
     def get_version(self, obj: Workflow) -> int | None:
@@ -83,7 +89,7 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     field = serializers.CharField(required=False)
-    errors = ProblemSerializer(many=True, required=False)
+    errors = ProblemSerializer(many=True, required=False)  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     detail = serializers.CharField()
 
 
@@ -109,6 +115,10 @@ class DefinitionProblemSerializer(serializers.Serializer):
 class InputFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
+    required = serializers.BooleanField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
+    enum = serializers.ListField(child=serializers.JSONField(), allow_null=True, help_text="The allowed values, if limited")
+    description = serializers.CharField(allow_blank=True)
+    default = serializers.JSONField(allow_null=True)
 
 
 class ValidateRequestSerializer(StrictSerializer):
@@ -126,13 +136,13 @@ class ValidateRequestSerializer(StrictSerializer):
 
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
-    errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")
+    errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     warnings = DefinitionProblemSerializer(many=True, help_text="Templates naming a node that does not run before theirs")
     scopes = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="For each node id, the ids of the nodes that run before it (what its templates may name)",
     )
-    inputFields = InputFieldSerializer(many=True, help_text="The trigger's input keys, from its inputSchema")
+    inputFields = InputFieldSerializer(many=True, help_text="The fields of the workflow's input schema (the trigger's inputSchema): what run forms are made of")
     definition = serializers.JSONField(allow_null=True, help_text="The definition checked (read from `text` for an import)")
 
 
@@ -199,7 +209,7 @@ class DiffQuerySerializer(serializers.Serializer):
 
 class DiffNodeSerializer(serializers.Serializer):
     nodeId = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     type = serializers.CharField(allow_blank=True)
 
 
@@ -214,7 +224,7 @@ class NodeChangeSerializer(DiffNodeSerializer):
 
 
 class DiffEdgeSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     target = serializers.CharField()
     branch = serializers.CharField(allow_null=True)
 
@@ -285,7 +295,7 @@ class StatsWindowSerializer(serializers.Serializer):
 
 class StatsNodeSerializer(serializers.Serializer):
     nodeId = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
     failures = serializers.IntegerField()
     retries = serializers.IntegerField()
     runs = serializers.IntegerField()
@@ -411,8 +421,8 @@ class ExecutionDetailSerializer(ExecutionSerializer):
         read_only_fields = fields
 
     @extend_schema_field(OperatorActionSerializer(many=True))
-    def get_operatorActions(self, obj: Execution) -> list:
-        return OperatorActionSerializer(obj.operator_actions.order_by("created_at", "id"), many=True).data
+    def get_operatorActions(self, obj: Execution) -> list[dict]:
+        return OperatorActionSerializer(obj.operator_actions.order_by("created_at", "id"), many=True).data  # type: ignore[return-value]  # many=True gives a ReturnList
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY])))
     def get_allowedActions(self, execution: Execution) -> list[str]:

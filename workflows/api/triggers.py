@@ -1,6 +1,7 @@
 """Model-event bindings and cron schedules of your tenants' workflows; they run as you."""
 from __future__ import annotations
 
+from django.db import models
 from rest_framework import mixins, serializers, viewsets
 
 from .. import triggers
@@ -45,7 +46,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
 
 class _TenantScoped(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    model = None
+    model: type[models.Model]
 
     def get_queryset(self):
         return self.model.objects.filter(tenant_id__in=tenant_ids_for(self.request.user)).select_related("run_as")

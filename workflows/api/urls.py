@@ -21,8 +21,8 @@ router.register("schedules", ScheduleViewSet, basename="schedule")
 
 urlpatterns = [
     # The event streams come first so the router's executions/{pk}/ never shadows them.
-    path("executions/events/", sse.tenant_events, name="execution-list-events"),
-    path("executions/<uuid:pk>/events/", sse.execution_events, name="execution-events"),
+    path("executions/events/", sse.tenant_stream, name="execution-list-events"),
+    path("executions/<uuid:pk>/events/", sse.execution_stream, name="execution-events"),
     path("nodes/", NodeCatalogView.as_view(), name="node-catalog"),
     # Action ids contain a slash (sms/send), hence the path converter.
     path("nodes/<path:action_id>/options/<str:field_key>/", NodeOptionsView.as_view(), name="node-options"),

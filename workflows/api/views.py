@@ -20,7 +20,6 @@ from ..tenancy import active_tenant
 from .pagination import ExecutionCursorPagination
 from .serializers import (
     CancelSerializer,
-    RunAgainSerializer,
     DefinitionRequestSerializer,
     DiffQuerySerializer,
     DiffSerializer,
@@ -31,17 +30,18 @@ from .serializers import (
     LayoutResultSerializer,
     RestoreSerializer,
     RetrySerializer,
+    RunAgainSerializer,
     RunFromHereSerializer,
     StaleVersionErrorSerializer,
+    TestRunSerializer,
+    TriggerResultSerializer,
+    TriggerSerializer,
     ValidateRequestSerializer,
     ValidationResultSerializer,
     VersionDetailSerializer,
     VersionSerializer,
-    TriggerResultSerializer,
-    TestRunSerializer,
-    TriggerSerializer,
-    WorkflowStatsSerializer,
     WorkflowSerializer,
+    WorkflowStatsSerializer,
     WorkflowUpdateSerializer,
 )
 
@@ -58,8 +58,10 @@ def choose_tenant(request, requested) -> Tenant:
         return Tenant.objects.get(pk=tenant_ids[0])
     # Scripts (token, API key) must say which tenant; only a session has an active one.
     if isinstance(request.successful_authenticator, SessionAuthentication) and len(tenant_ids) > 1:
-        return active_tenant(request)
-    raise ValidationError({"tenant": ["required: you belong to %d tenants" % len(tenant_ids)]})
+        tenant = active_tenant(request)
+        if tenant is not None:
+            return tenant
+    raise ValidationError({"tenant": [f"required: you belong to {len(tenant_ids)} tenants"]})
 
 
 class WorkflowViewSet(viewsets.ModelViewSet):
@@ -93,6 +95,7 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             is_active=data.get("is_active", True),
             definition=data["definition"],
             user=self.request.user,
+            error_workflow_id=data.get("error_workflow_id"),
         )
 
     @extend_schema(responses={200: WorkflowSerializer, 400: ErrorSerializer, 409: StaleVersionErrorSerializer})

@@ -2,10 +2,9 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.models import Membership
-
 from events import services
 from events.management.commands.signal_event import tenant_from
+from workflows.models import Membership
 
 
 class Command(BaseCommand):

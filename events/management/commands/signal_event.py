@@ -3,10 +3,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from events import services
+from events.serializers import SignalAnswerSerializer
 from workflows.exceptions import WorkflowError
 from workflows.models import Tenant
-
-from events import services
 
 
 def tenant_from(slug: str | None) -> Tenant:
@@ -50,4 +50,4 @@ class Command(BaseCommand):
             )
         except WorkflowError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(json.dumps(result.as_dict()))
+        self.stdout.write(json.dumps(SignalAnswerSerializer(result).data))

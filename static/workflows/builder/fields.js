@@ -205,13 +205,24 @@ function pairs(id, value, field, ctx, { wrapList = false } = {}) {
   return box;
 }
 
+/* The workflow's input schema (the trigger's inputSchema): one row per field with its name,
+   type, whether it is required and, for text and numbers, the allowed values ("low, high").
+   Entries keep keys the form does not edit (description, default). */
 function schemaBuilder(id, value, field, ctx) {
   const parsed = typeof value === "string" ? safeJson(value, value) : value;
   if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return jsonArea(id, parsed, field, ctx);  // a hand-written JSON schema
-  let rows = Array.isArray(parsed) ? parsed.map((e) => ({ name: e.name || "", type: e.type || "string" })) : [];
+  let rows = Array.isArray(parsed) ? parsed.map((e) => ({ ...e, name: e.name || "", type: e.type || "string" })) : [];
   const box = el("div", { className: "wb-schema", id });
+  const enumText = (row) => (Array.isArray(row.enum) ? row.enum.join(", ") : "");
+  const takesEnum = (type) => type === "string" || type === "number" || type === "integer";
+  const entry = (row) => {
+    const out = { ...row };
+    if (!out.required) delete out.required;
+    if (!takesEnum(out.type) || !Array.isArray(out.enum) || !out.enum.length) delete out.enum;
+    return out;
+  };
   const emit = () => {
-    const list = rows.filter((r) => r.name).map((r) => ({ name: r.name, type: r.type }));
+    const list = rows.filter((r) => r.name).map(entry);
     ctx.change(list.length ? list : undefined);
   };
   const paint = () => {
@@ -221,10 +232,22 @@ function schemaBuilder(id, value, field, ctx) {
       name.addEventListener("input", () => { row.name = name.value.trim(); emit(); });
       const type = el("select", { "aria-label": `${field.label}: type ${index + 1}` }, SCHEMA_TYPES.map((t) => el("option", { value: t, text: t })));
       type.value = row.type;
-      type.addEventListener("change", () => { row.type = type.value; emit(); });
+      const required = el("input", { type: "checkbox", "aria-label": `${field.label}: ${row.name || "entry " + (index + 1)} is required`, "data-role": "schema-required" });
+      required.checked = row.required === true;
+      required.addEventListener("change", () => { row.required = required.checked; emit(); });
+      const options = el("input", { type: "text", placeholder: "allowed values: a, b", "aria-label": `${field.label}: allowed values ${index + 1}`, autocomplete: "off", "data-role": "schema-enum", hidden: !takesEnum(row.type) });
+      options.value = enumText(row);
+      options.addEventListener("input", () => {
+        const parts = options.value.split(",").map((p) => p.trim()).filter(Boolean);
+        row.enum = row.type === "string" ? parts : parts.map(Number).filter((n) => !Number.isNaN(n));
+        emit();
+      });
+      type.addEventListener("change", () => { row.type = type.value; options.hidden = !takesEnum(row.type); options.dispatchEvent(new Event("input")); });
       const remove = el("button", { type: "button", className: "link wb-pair-remove", "aria-label": `Remove ${row.name || "entry " + (index + 1)}`, text: "✕" });
       remove.addEventListener("click", () => { rows.splice(index, 1); emit(); paint(); });
-      return el("div", { className: "wb-pair" }, [name, type, remove]);
+      return el("div", { className: "wb-pair wb-schema-row" }, [
+        name, type, el("label", { className: "wb-schema-required", title: "The input must have this field" }, [required, " required"]), remove, options,
+      ]);
     }), (() => {
       const add = el("button", { type: "button", className: "wb-add", text: "+ Add field" });
       add.addEventListener("click", () => { rows.push({ name: "", type: "string" }); paint(); box.querySelector(".wb-pair:last-of-type input").focus(); });

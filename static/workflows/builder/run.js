@@ -77,23 +77,36 @@ export class Runs {
     dialog.showModal();
   }
 
+  /* One control per field of the workflow's input schema (validation's inputFields): a
+     select for allowed values, a checkbox for booleans, JSON for objects and lists. */
   inputControl(field) {
     const id = `wb-run-${field.name.replace(/[^a-z0-9_-]/gi, "_")}`;
-    const previous = this.lastInput ? this.lastInput[field.name] : undefined;
+    const previous = this.lastInput ? this.lastInput[field.name] : field.default ?? undefined;
+    const common = { id, "data-input": field.name, required: field.required && field.type !== "boolean", "aria-describedby": field.description ? `${id}-help` : null };
+    const help = field.description ? el("p", { className: "wb-help", id: `${id}-help`, text: field.description }) : null;
     let control;
     if (field.type === "boolean") {
-      control = el("input", { id, type: "checkbox", "data-input": field.name });
+      control = el("input", { ...common, type: "checkbox" });
       control.checked = previous === true;
-      return el("div", { className: "wb-field wb-field-inline" }, [control, el("label", { for: id, className: "wb-label", text: field.name })]);
+      return el("div", { className: "wb-field wb-field-inline" }, [control, el("label", { for: id, className: "wb-label", text: field.name }), help]);
     }
-    if (field.type === "object" || field.type === "array") {
-      control = el("textarea", { id, rows: 3, "data-input": field.name, className: "wb-json", spellcheck: "false", placeholder: field.type === "array" ? "[ ]" : "{ }" });
+    if (Array.isArray(field.enum)) {
+      control = el("select", common, [
+        field.required ? null : el("option", { value: "", text: "—" }),
+        ...field.enum.map((v) => el("option", { value: String(v), text: String(v) })),
+      ]);
+      if (previous !== undefined) control.value = String(previous);
+    } else if (field.type === "object" || field.type === "array") {
+      control = el("textarea", { ...common, rows: 3, className: "wb-json", spellcheck: "false", placeholder: field.type === "array" ? "[ ]" : "{ }" });
       if (previous !== undefined) control.value = JSON.stringify(previous);
     } else {
-      control = el("input", { id, type: field.type === "number" || field.type === "integer" ? "number" : "text", "data-input": field.name, step: field.type === "integer" ? "1" : "any" });
+      control = el("input", { ...common, type: field.type === "number" || field.type === "integer" ? "number" : "text", step: field.type === "integer" ? "1" : "any" });
       if (previous !== undefined) control.value = previous;
     }
-    return el("div", { className: "wb-field" }, [el("label", { for: id, className: "wb-label" }, [field.name, el("span", { className: "muted", text: ` (${field.type})` })]), control]);
+    const label = el("label", { for: id, className: "wb-label" }, [field.name,
+      field.required ? el("span", { className: "wb-required", title: "required", text: " *" }) : null,
+      el("span", { className: "muted", text: ` (${field.type})` })]);
+    return el("div", { className: "wb-field", "data-input-field": field.name }, [label, control, help]);
   }
 
   readInput(box, fields) {
@@ -106,7 +119,7 @@ export class Runs {
     for (const field of fields) {
       const control = box.querySelector(`[data-input="${CSS.escape(field.name)}"]`);
       if (field.type === "boolean") input[field.name] = control.checked;
-      else if (control.value.trim() === "") continue;
+      else if (control.value.trim() === "") continue;  // a missing required field is the server's to name
       else if (field.type === "object" || field.type === "array") {
         try { input[field.name] = JSON.parse(control.value); } catch (exc) { throw new Error(`${field.name}: not valid JSON`); }
       } else if (field.type === "number" || field.type === "integer") input[field.name] = Number(control.value);

@@ -4,8 +4,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows.editor import export_document
+from workflows.ids import as_uuid
 from workflows.models import Workflow
-from workflows.services import as_uuid
 
 
 class Command(BaseCommand):

@@ -1,18 +1,35 @@
 """Load a demo tenant, user and workflows (idempotent): what `make run` shows."""
-import importlib
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
 
 from workflows import services
 from workflows.models import Membership, Tenant, Workflow
 
 DEMO_WORKFLOWS = {
-    "Order processing": {
-        "description": "Sets an order total, branches on it, sleeps a little and finishes.",
+    "Tell ops about a failure": {
+        "description": "The error workflow of Order processing: one e-mail naming what failed (the console backend prints it).",
         "definition": {
             "nodes": [
-                {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}, "position": {"x": 0, "y": 120}},
+                {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}, "position": {"x": 0, "y": 40}},
+                {"id": "mail", "type": "send-email", "label": "Tell ops", "position": {"x": 220, "y": 40}, "config": {
+                    "to": "ops@example.com",
+                    "subject": "{{Trigger.workflow.name}} failed at {{Trigger.failedNode.label}}",
+                    "body": "{{Trigger.error.message}}\n\nInput: {{Trigger.input}}\n{{Trigger.executionUrl}}"}},
+            ],
+            "edges": [{"source": "trigger", "target": "mail"}],
+        },
+    },
+    "Order processing": {
+        "description": "Sets an order total, branches on it, sleeps a little and finishes.",
+        "errorWorkflow": "Tell ops about a failure",
+        "definition": {
+            "nodes": [
+                {"id": "trigger", "type": "trigger", "label": "Trigger", "position": {"x": 0, "y": 120}, "config": {"inputSchema": [
+                    {"name": "orderId", "type": "integer", "required": True, "description": "The order's number"},
+                    {"name": "amount", "type": "number", "required": True, "description": "Over 100 goes to manual review"},
+                ]}},
                 {"id": "total", "type": "set", "label": "Compute Total", "position": {"x": 220, "y": 120},
                  "config": {"values": {"orderId": "{{Trigger.orderId}}", "total": "{{Trigger.amount}}"}}},
                 {"id": "big", "type": "condition", "label": "Big Order", "position": {"x": 440, "y": 120},
@@ -54,11 +71,12 @@ class Command(BaseCommand):
             user = User.objects.create_superuser("demo", "demo@example.com", "demo")
         Membership.objects.get_or_create(tenant=tenant, user=user)
         for loader in DEMO_LOADERS:
-            module_path, _, name = loader.rpartition(".")
-            getattr(importlib.import_module(module_path), name)(tenant=tenant, user=user)
+            import_string(loader)(tenant=tenant, user=user)
         for name, spec in DEMO_WORKFLOWS.items():
             if not Workflow.objects.filter(tenant=tenant, name=name).exists():
+                handler = Workflow.objects.filter(tenant=tenant, name=spec.get("errorWorkflow") or "").first()
                 services.create_workflow(
-                    tenant=tenant, name=name, description=spec["description"], definition=spec["definition"], user=user
+                    tenant=tenant, name=name, description=spec["description"], definition=spec["definition"], user=user,
+                    error_workflow_id=handler.pk if handler else None,
                 )
         self.stdout.write("demo tenant ready: log in as demo / demo")
