@@ -1,6 +1,7 @@
 """Clients that watch executions live and must end with the final data, whatever happens to
 Redis meanwhile: widget sockets (subscribe) and SSE viewers (Last-Event-ID). Each runs in a
 thread, reconnects with a short backoff, and stops at its execution's final status."""
+
 from __future__ import annotations
 
 import http.client
@@ -58,9 +59,18 @@ class WidgetSocketClient(LiveClient):
 
         url = f"ws://127.0.0.1:{self.port}/ws/widgets/?token={self.token}"
         with connect(url, open_timeout=30, close_timeout=2) as ws:
-            ws.send(json.dumps({"event": "widget_workflow_connect", "data": {
-                "widgetID": f"w-{self.outcome.execution_id}", "mode": "subscribe",
-                "instanceID": self.outcome.execution_id}}))
+            ws.send(
+                json.dumps(
+                    {
+                        "event": "widget_workflow_connect",
+                        "data": {
+                            "widgetID": f"w-{self.outcome.execution_id}",
+                            "mode": "subscribe",
+                            "instanceID": self.outcome.execution_id,
+                        },
+                    }
+                )
+            )
             while time.monotonic() < self.deadline:
                 frame = json.loads(ws.recv(timeout=min(30.0, self.remaining())))
                 data = frame.get("data") or {}
@@ -115,7 +125,9 @@ class SSEViewer(LiveClient):
         if event == "snapshot":
             context = (data.get("execution") or {}).get("context") or {}
             self.done_seen = (context.get("Done") or {}).get("done") is True
-        elif event == "node" and (data.get("nodeId") or data.get("nodeID")) == "done" and data.get("status") == "success":
+        elif (
+            event == "node" and (data.get("nodeId") or data.get("nodeID")) == "done" and data.get("status") == "success"
+        ):
             self.done_seen = True
         elif event == "end":
             self.outcome.status = data.get("status")

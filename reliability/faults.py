@@ -6,6 +6,7 @@
   the shared PostgreSQL service).
 - `flap_redis`: the suite's own redis-server killed and started again on its port.
 """
+
 from __future__ import annotations
 
 import random
@@ -45,8 +46,9 @@ class WorkerPool:
             self.procs.append(self._one())
 
     def _one(self) -> Proc:
-        proc = start_workers(1, env=self.env, concurrency=self.concurrency, tag="reliability", first=self.started,
-                             log_dir=self.log_dir)[0]
+        proc = start_workers(
+            1, env=self.env, concurrency=self.concurrency, tag="reliability", first=self.started, log_dir=self.log_dir
+        )[0]
         self.started += 1
         return proc
 
@@ -125,9 +127,12 @@ def loop(stop_event: threading.Event, *, every: tuple[float, float], limit: int,
 
 def terminate_backends(pg, *, datname: str, faults: Faults) -> None:
     """Terminate one or two of the workers' backends, chosen at random."""
-    pids = [row[0] for row in pg.execute(
-        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s", (datname, WORKER_APP)
-    ).fetchall()]
+    pids = [
+        row[0]
+        for row in pg.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s", (datname, WORKER_APP)
+        ).fetchall()
+    ]
     for pid in random.sample(pids, min(len(pids), random.choice((1, 2)))):
         if pg.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]:
             faults.add("PostgreSQL backend terminated")
@@ -139,8 +144,11 @@ def busy_workers(*, node_id: str) -> set[str]:
 
     from workflows.models import NodeRun
 
-    return set(NodeRun.objects.filter(node_id=node_id, status="running", lease_owner__isnull=False,
-                                      lease_expires_at__gt=timezone.now()).values_list("lease_owner", flat=True))
+    return set(
+        NodeRun.objects.filter(
+            node_id=node_id, status="running", lease_owner__isnull=False, lease_expires_at__gt=timezone.now()
+        ).values_list("lease_owner", flat=True)
+    )
 
 
 def flap_redis(redis: RedisServer, *, down: float, faults: Faults) -> None:

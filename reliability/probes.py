@@ -1,6 +1,7 @@
 """Bad input and other tenants, against the running server: schemathesis over the OpenAPI
 schema (5xx answers counted from its HAR report) and tenant B's credentials on tenant A's
 objects (any answer with data is a leak)."""
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,19 @@ def fuzz_config(*, token: str, api_key: str, ids: dict[str, str]) -> str:
     """schemathesis.toml: tenant A's credentials, and path ids of real objects so the fuzzed
     bodies and queries reach the views' work instead of stopping at 404."""
     lines = [f'headers = {{ Authorization = "Token {token}" }}', ""]
-    lines += ["[[operations]]", 'include-path-regex = "^/api/workflow/events/"',
-              f'headers = {{ Authorization = "Bearer {api_key}" }}', ""]
+    lines += [
+        "[[operations]]",
+        'include-path-regex = "^/api/workflow/events/"',
+        f'headers = {{ Authorization = "Bearer {api_key}" }}',
+        "",
+    ]
     for prefix, value in ids.items():
-        lines += ["[[operations]]", f"include-path-regex = '^/api/{prefix}/[{{]id[}}]'",
-                  f'parameters = {{ "path.id" = "{value}" }}', ""]
+        lines += [
+            "[[operations]]",
+            f"include-path-regex = '^/api/{prefix}/[{{]id[}}]'",
+            f'parameters = {{ "path.id" = "{value}" }}',
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -40,18 +49,45 @@ def fuzz(*, base: str, config: str, max_examples: int, max_time: int, report: Pa
     config_file = report.with_suffix(".toml")
     config_file.write_text(config)
     argv = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config_file), "run", f"{base}/api/schema/",
-        "--url", base, "--checks", "not_a_server_error", "--max-examples", str(max_examples),
-        "--max-time", str(max_time), "--phases", "examples,coverage,fuzzing", "--workers", "2",
-        "--generation-database", "none", "--request-timeout", "20", "--continue-on-failure",
-        "--report", "har", "--report-har-path", str(report), "--no-color",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config_file),
+        "run",
+        f"{base}/api/schema/",
+        "--url",
+        base,
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        str(max_examples),
+        "--max-time",
+        str(max_time),
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--workers",
+        "2",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "20",
+        "--continue-on-failure",
+        "--report",
+        "har",
+        "--report-har-path",
+        str(report),
+        "--no-color",
         # Deleting the load's own workflow or its tokens would only make everything else 404.
-        "--exclude-method", "DELETE",
+        "--exclude-method",
+        "DELETE",
     ]
     log = report.with_suffix(".log")
     with open(log, "w") as out:
         # In the log directory: schemathesis keeps a cache of its own in its working directory.
-        subprocess.run(argv, check=False, cwd=report.parent, stdout=out, stderr=subprocess.STDOUT, timeout=max_time + 120)
+        subprocess.run(
+            argv, check=False, cwd=report.parent, stdout=out, stderr=subprocess.STDOUT, timeout=max_time + 120
+        )
     if not report.exists():
         raise RuntimeError(f"schemathesis wrote no report: see {log}")
     entries = json.loads(report.read_text())["log"]["entries"]
@@ -85,8 +121,15 @@ def cross_tenant(*, base: str, token_b: str, a: dict) -> tuple[int, int]:
     ]
     leaks = 0
     for method, path, body in calls:
-        answer = http.request(method, base + path, json=body, headers=headers, timeout=20, allow_redirects=False,
-                              stream=path.endswith("/events/"))
+        answer = http.request(
+            method,
+            base + path,
+            json=body,
+            headers=headers,
+            timeout=20,
+            allow_redirects=False,
+            stream=path.endswith("/events/"),
+        )
         text = answer.raw.read(4096).decode(errors="replace") if path.endswith("/events/") else answer.text
         answer.close()
         to_login = answer.status_code == 302 and "/accounts/login/" in answer.headers.get("Location", "")
@@ -104,7 +147,10 @@ def cross_tenant_socket(*, port: int, token_b: str, execution: str) -> tuple[int
         {"event": "widget_workflow_connect", "data": {"widgetID": "x1", "mode": "subscribe", "instanceID": execution}},
         {"event": "widget_workflow_connect", "data": {"widgetID": "x2", "mode": "replay", "instanceID": execution}},
         {"event": "workflow_run_join", "data": {"runId": execution}},
-        {"event": "widget_send_input", "data": {"widgetID": "x3", "instanceID": execution, "inputType": "go", "data": {}}},
+        {
+            "event": "widget_send_input",
+            "data": {"widgetID": "x3", "instanceID": execution, "inputType": "go", "data": {}},
+        },
     ]
     leaks = 0
     with connect(f"ws://127.0.0.1:{port}/ws/widgets/?token={token_b}", open_timeout=10) as ws:
@@ -113,7 +159,8 @@ def cross_tenant_socket(*, port: int, token_b: str, execution: str) -> tuple[int
             answer = json.loads(ws.recv(timeout=10))
             data = answer.get("data") or {}
             refused = answer.get("event") == "widget_workflow_error" or (
-                answer.get("event") == "widget_input_received" and data.get("success") is False)
+                answer.get("event") == "widget_input_received" and data.get("success") is False
+            )
             if not refused or any(key in data for key in DATA_KEYS):
                 leaks += 1
                 print(f"  leak: socket {frame['event']} as tenant B answered {answer}", flush=True)

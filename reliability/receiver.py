@@ -9,6 +9,7 @@ duplicate a receiver cannot catch, and the figure that must be 0.
 Some first deliveries answer 503 (the step is retried with the same key) and some take a
 while (a worker stopped mid-step is stopped inside one).
 """
+
 from __future__ import annotations
 
 import json

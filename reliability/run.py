@@ -11,6 +11,7 @@ restarted under open widget sockets and SSE viewers. Then schemathesis fuzzes th
 tenant B's credentials probe tenant A's objects. Prints a table; exits 1 when a figure that
 must be 0 is not. Every loop is bounded in count and in time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,21 +45,47 @@ from .receiver import Receiver
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/workflows_reliability"
 MARKER = "reliability"
 LOG_DIR = ROOT / "reliability" / "logs"
-FULL = {"executions": 500, "in_flight": 40, "watchers": 12, "load_seconds": 600, "kills": 120, "terminations": 400,
-        "redis_flaps": 6, "sigterms": 4, "fuzz_examples": 30, "fuzz_seconds": 180, "nap": "2s"}
-QUICK = {"executions": 60, "in_flight": 30, "watchers": 8, "load_seconds": 100, "kills": 12, "terminations": 40,
-         "redis_flaps": 2, "sigterms": 1, "fuzz_examples": 3, "fuzz_seconds": 40, "nap": "1s"}
+FULL = {
+    "executions": 500,
+    "in_flight": 40,
+    "watchers": 12,
+    "load_seconds": 600,
+    "kills": 120,
+    "terminations": 400,
+    "redis_flaps": 6,
+    "sigterms": 4,
+    "fuzz_examples": 30,
+    "fuzz_seconds": 180,
+    "nap": "2s",
+}
+QUICK = {
+    "executions": 60,
+    "in_flight": 30,
+    "watchers": 8,
+    "load_seconds": 100,
+    "kills": 12,
+    "terminations": 40,
+    "redis_flaps": 2,
+    "sigterms": 1,
+    "fuzz_examples": 3,
+    "fuzz_seconds": 40,
+    "nap": "1s",
+}
 GRACE_SECONDS = 5
 
 
 def options(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the short run (CI): fewer executions and faults")
-    parser.add_argument("--database-url", default=os.environ.get("RELIABILITY_DATABASE_URL", DEFAULT_DATABASE),
-                        help=f"a database of the suite's own (its name must contain {MARKER!r}; it is recreated)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("RELIABILITY_DATABASE_URL", DEFAULT_DATABASE),
+        help=f"a database of the suite's own (its name must contain {MARKER!r}; it is recreated)",
+    )
     for key, value in FULL.items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None,
-                            help=f"default {value}, quick {QUICK[key]}")
+        parser.add_argument(
+            f"--{key.replace('_', '-')}", type=type(value), default=None, help=f"default {value}, quick {QUICK[key]}"
+        )
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
     for key, value in (QUICK if args.quick else FULL).items():
@@ -96,15 +123,19 @@ class Suite:
         self.redis = RedisServer()
         self.redis.start()
         env = bench_environment(database_url=self.url, redis_url=self.redis.url, channel_prefix="reliability")
-        env.update({
-            # Short leases and polls so a killed worker's steps come back within seconds.
-            "WORKFLOW_LEASE_SECONDS": "6", "WORKFLOW_POLL_SECONDS": "1",
-            "WORKFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-            # daphne's pool: the default (16) serves the API, the sockets and the streams.
-            "DATABASE_POOL_MIN_SIZE": "1",
-            # The effects' receiver is on this machine.
-            "WORKFLOW_HTTP_ALLOWED_HOSTS": "127.0.0.1", "WORKFLOW_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
-        })
+        env.update(
+            {
+                # Short leases and polls so a killed worker's steps come back within seconds.
+                "WORKFLOW_LEASE_SECONDS": "6",
+                "WORKFLOW_POLL_SECONDS": "1",
+                "WORKFLOW_SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+                # daphne's pool: the default (16) serves the API, the sockets and the streams.
+                "DATABASE_POOL_MIN_SIZE": "1",
+                # The effects' receiver is on this machine.
+                "WORKFLOW_HTTP_ALLOWED_HOSTS": "127.0.0.1",
+                "WORKFLOW_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
+            }
+        )
         recreate_database(self.url, template=migrated_template(self.url, env, marker=MARKER), marker=MARKER)
         os.environ.update(env)
         import django
@@ -116,14 +147,23 @@ class Suite:
         self.tenants = workflow.create(receiver_url=receiver.url, nap=self.args.nap)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        daphne = start("daphne", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-                                  "config.asgi:application"], env, log_dir=LOG_DIR)
+        daphne = start(
+            "daphne",
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            env,
+            log_dir=LOG_DIR,
+        )
         self.procs.append(daphne)
         wait_for_port(daphne, self.port)
         # A worker keeps one connection per step thread plus three (README, DATABASE_POOL_*).
         # INFO: their logs say what a SIGTERM waited for and gave back.
-        worker_env = {**env, "DATABASE_URL": f"{self.url}?application_name={faults.WORKER_APP}",
-                      "DATABASE_POOL_MAX_SIZE": "6", "WORKFLOW_WORKER_CONCURRENCY": "2", "WORKFLOW_LOG_LEVEL": "INFO"}
+        worker_env = {
+            **env,
+            "DATABASE_URL": f"{self.url}?application_name={faults.WORKER_APP}",
+            "DATABASE_POOL_MAX_SIZE": "6",
+            "WORKFLOW_WORKER_CONCURRENCY": "2",
+            "WORKFLOW_LOG_LEVEL": "INFO",
+        }
         self.pool = faults.WorkerPool(size=3, env=worker_env, concurrency=2, log_dir=LOG_DIR, faults=self.faults)
 
     def teardown(self) -> None:
@@ -145,7 +185,9 @@ class Suite:
 
         for attempt in range(tries):
             try:
-                answer = requests.request(method, self.base + path, json=body, headers={"Authorization": auth}, timeout=30)
+                answer = requests.request(
+                    method, self.base + path, json=body, headers={"Authorization": auth}, timeout=30
+                )
             except requests.RequestException:
                 with self.lock:
                     self.api_unanswered += 1
@@ -162,14 +204,27 @@ class Suite:
         """Start one execution through the API, then signal its wait (or hold the signal, for
         the watched executions, until Redis has been restarted under their watchers)."""
         run = f"r{i}-{uuid.uuid4().hex[:8]}"
-        body = {"input": {"run": run, "branch": random.choice(["left", "right"]), "flaky": random.random() < 0.2,
-                          "slow": 2 if random.random() < 0.15 else None}, "idempotencyKey": run}
-        answer = self._http("POST", f"/api/workflows/{self.tenants.workflow_id}/trigger/", body=body,
-                            auth=f"Token {self.tenants.a.token}")
+        body = {
+            "input": {
+                "run": run,
+                "branch": random.choice(["left", "right"]),
+                "flaky": random.random() < 0.2,
+                "slow": 2 if random.random() < 0.15 else None,
+            },
+            "idempotencyKey": run,
+        }
+        answer = self._http(
+            "POST",
+            f"/api/workflows/{self.tenants.workflow_id}/trigger/",
+            body=body,
+            auth=f"Token {self.tenants.a.token}",
+        )
         if answer is None or answer.status_code != 202:
             with self.lock:
                 self.not_accepted += 1
-            print(f"  trigger {run} not accepted: {answer.status_code if answer is not None else 'no answer'}", flush=True)
+            print(
+                f"  trigger {run} not accepted: {answer.status_code if answer is not None else 'no answer'}", flush=True
+            )
             return
         with self.lock:
             self.accepted[run] = answer.json()["executionId"]
@@ -218,8 +273,12 @@ class Suite:
                 stop_event.wait(0.2 if rows else 1.0)
 
     def decide(self, approval_id: str) -> None:
-        answer = self._http("POST", f"/api/approvals/{approval_id}/decide/", body={"decision": "approved"},
-                            auth=f"Token {self.tenants.a.token}")
+        answer = self._http(
+            "POST",
+            f"/api/approvals/{approval_id}/decide/",
+            body={"decision": "approved"},
+            auth=f"Token {self.tenants.a.token}",
+        )
         if answer is not None and answer.status_code in (200, 409):
             with self.lock:
                 self.decided += 1
@@ -233,8 +292,11 @@ class Suite:
     def unfinished(self) -> int:
         from workflows.models import Execution
 
-        return Execution.objects.filter(pk__in=list(self.accepted.values())).exclude(
-            status__in=["success", "error", "cancelled"]).count()
+        return (
+            Execution.objects.filter(pk__in=list(self.accepted.values()))
+            .exclude(status__in=["success", "error", "cancelled"])
+            .count()
+        )
 
     def load(self) -> None:
         args = self.args
@@ -243,16 +305,26 @@ class Suite:
         pool, port, token = self.pool, self.port, self.tenants.a.token
         fault_threads = [
             faults.loop(stop_event, every=(2, 5), limit=args.kills, action=pool.kill9),
-            faults.loop(stop_event, every=(0.5, 2), limit=args.terminations,
-                        action=lambda: faults.terminate_backends(self.pg, datname=self.datname, faults=self.faults)),
+            faults.loop(
+                stop_event,
+                every=(0.5, 2),
+                limit=args.terminations,
+                action=lambda: faults.terminate_backends(self.pg, datname=self.datname, faults=self.faults),
+            ),
             faults.loop(stop_event, every=(8, 15), limit=args.redis_flaps, action=self.flap_redis),
             # Only when a worker is inside the HTTP step (some take 2 s): SIGTERM mid-step.
-            faults.loop(stop_event, every=(0.5, 1.5), limit=args.sigterms, action=lambda: pool.sigterm(
-                GRACE_SECONDS, busy=faults.busy_workers(node_id="effect"))),
+            faults.loop(
+                stop_event,
+                every=(0.5, 1.5),
+                limit=args.sigterms,
+                action=lambda: pool.sigterm(GRACE_SECONDS, busy=faults.busy_workers(node_id="effect")),
+            ),
         ]
-        helpers = [threading.Thread(target=self.approve_pending, args=(stop_event,), daemon=True),
-                   threading.Thread(target=self.release_held, args=(stop_event,), daemon=True),
-                   *(threading.Thread(target=self.send_signals, args=(stop_event,), daemon=True) for _ in range(2))]
+        helpers = [
+            threading.Thread(target=self.approve_pending, args=(stop_event,), daemon=True),
+            threading.Thread(target=self.release_held, args=(stop_event,), daemon=True),
+            *(threading.Thread(target=self.send_signals, args=(stop_event,), daemon=True) for _ in range(2)),
+        ]
         for helper in helpers:
             helper.start()
         starters = concurrent.futures.ThreadPoolExecutor(6)
@@ -305,7 +377,9 @@ class Suite:
             elif execution.status in ("running", "paused"):
                 stuck.append((run, execution.status))
             elif execution.status != "success":
-                errors = list(NodeRun.objects.filter(execution=execution, status="error").values_list("node_id", "error"))
+                errors = list(
+                    NodeRun.objects.filter(execution=execution, status="error").values_list("node_id", "error")
+                )
                 failed.append((run, execution.status, errors))
             elif not effects.get(run) or (execution.context.get("Done") or {}).get("done") is not True:
                 lost.append((run, "success without its effect or its last node's output"))
@@ -314,27 +388,56 @@ class Suite:
             for item in items[:5]:
                 print(f"  {kind}: {item}", flush=True)
         attempts = NodeRun.objects.filter(execution_id__in=list(rows)).values_list("attempt", flat=True)
-        return {"lost": len(lost) + self.not_accepted, "stuck": len(stuck), "failed": len(failed),
-                "extra_attempts": sum(max(0, a - 1) for a in attempts), "signals": self.signalled,
-                # Read before the probes: fuzzing retries executions on purpose (new keys, new effects).
-                "duplicate_effects": len(duplicated), "repeated_deliveries": receiver.ledger.repeated_deliveries(),
-                "keyed_deliveries": receiver.ledger.keyed_by_header,
-                "decisions": self.decided, "api_5xx": self.api_5xx, "api_unanswered": self.api_unanswered}
+        return {
+            "lost": len(lost) + self.not_accepted,
+            "stuck": len(stuck),
+            "failed": len(failed),
+            "extra_attempts": sum(max(0, a - 1) for a in attempts),
+            "signals": self.signalled,
+            # Read before the probes: fuzzing retries executions on purpose (new keys, new effects).
+            "duplicate_effects": len(duplicated),
+            "repeated_deliveries": receiver.ledger.repeated_deliveries(),
+            "keyed_deliveries": receiver.ledger.keyed_by_header,
+            "decisions": self.decided,
+            "api_5xx": self.api_5xx,
+            "api_unanswered": self.api_unanswered,
+        }
 
     def probe(self) -> dict:
         from approvals.models import ApprovalRequest
 
         tenants = self.tenants
-        a = {"execution": next(iter(self.accepted.values())), "workflow": tenants.workflow_id,
-             "approval": str(ApprovalRequest.objects.filter(execution__workflow_id=tenants.workflow_id).values_list("pk", flat=True).first())}
+        a = {
+            "execution": next(iter(self.accepted.values())),
+            "workflow": tenants.workflow_id,
+            "approval": str(
+                ApprovalRequest.objects.filter(execution__workflow_id=tenants.workflow_id)
+                .values_list("pk", flat=True)
+                .first()
+            ),
+        }
         http_tried, http_leaks = probes.cross_tenant(base=self.base, token_b=tenants.b.token, a=a)
-        socket_tried, socket_leaks = probes.cross_tenant_socket(port=self.port, token_b=tenants.b.token, execution=a["execution"])
-        config = probes.fuzz_config(token=tenants.a.token, api_key=tenants.a.api_key, ids={
-            "workflows": tenants.workflow_id, "executions": a["execution"], "approvals": a["approval"]})
-        sent, server_errors = probes.fuzz(base=self.base, config=config, max_examples=self.args.fuzz_examples,
-                                          max_time=self.args.fuzz_seconds, report=LOG_DIR / "schemathesis.har")
-        return {"tenant_probes": http_tried + socket_tried, "leaks": http_leaks + socket_leaks,
-                "fuzz_requests": sent, "fuzz_5xx": server_errors}
+        socket_tried, socket_leaks = probes.cross_tenant_socket(
+            port=self.port, token_b=tenants.b.token, execution=a["execution"]
+        )
+        config = probes.fuzz_config(
+            token=tenants.a.token,
+            api_key=tenants.a.api_key,
+            ids={"workflows": tenants.workflow_id, "executions": a["execution"], "approvals": a["approval"]},
+        )
+        sent, server_errors = probes.fuzz(
+            base=self.base,
+            config=config,
+            max_examples=self.args.fuzz_examples,
+            max_time=self.args.fuzz_seconds,
+            report=LOG_DIR / "schemathesis.har",
+        )
+        return {
+            "tenant_probes": http_tried + socket_tried,
+            "leaks": http_leaks + socket_leaks,
+            "fuzz_requests": sent,
+            "fuzz_5xx": server_errors,
+        }
 
 
 def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: float) -> tuple[str, bool]:
@@ -344,7 +447,12 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: floa
         ("executions (accepted triggers)", figures["executions"], False),
         ("  signals sent, approvals decided (API)", f"{figures['signals']}, {figures['decisions']}", False),
     ]
-    for kind in ("worker kill -9", "worker SIGTERM mid-step", "PostgreSQL backend terminated", "Redis killed and restarted"):
+    for kind in (
+        "worker kill -9",
+        "worker SIGTERM mid-step",
+        "PostgreSQL backend terminated",
+        "Redis killed and restarted",
+    ):
         rows.append((f"  faults: {kind}", faults_.counts.get(kind, 0), False))
     rows += [
         ("lost", figures["lost"], True),
@@ -356,8 +464,11 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: floa
         ("  step attempts beyond the first", figures["extra_attempts"], False),
         ("API answers 5xx during the load", figures["api_5xx"], True),
         ("  API requests unanswered in 30 s (retried)", figures["api_unanswered"], False),
-        (f"SIGTERM: exits past the {GRACE_SECONDS}s grace (+{faults.EXIT_SECONDS:.0f}s to exit)",
-         faults_.sigterm_over_grace, True),
+        (
+            f"SIGTERM: exits past the {GRACE_SECONDS}s grace (+{faults.EXIT_SECONDS:.0f}s to exit)",
+            faults_.sigterm_over_grace,
+            True,
+        ),
         (f"live clients without the final data (of {len(live)})", live_missed, True),
         ("  their reconnects", sum(o.reconnects for o in live), False),
         (f"5xx under fuzzing (of {figures['fuzz_requests']} requests)", figures["fuzz_5xx"], True),
@@ -365,9 +476,13 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: floa
     ]
     width = max(len(name) for name, _, _ in rows) + 2
     mode = "quick" if args.quick else "full"
-    lines = [(f"make reliability ({mode}): {seconds / 60:.1f} min, {os.cpu_count()} cores, "
-              f"3 workers x 2 threads, lease 6s, load average {os.getloadavg()[0]:.1f}"),
-             f"{'figure':<{width}}{'value':>8}  must be 0"]
+    lines = [
+        (
+            f"make reliability ({mode}): {seconds / 60:.1f} min, {os.cpu_count()} cores, "
+            f"3 workers x 2 threads, lease 6s, load average {os.getloadavg()[0]:.1f}"
+        ),
+        f"{'figure':<{width}}{'value':>8}  must be 0",
+    ]
     ok = True
     for name, value, must_be_zero in rows:
         flag = ""
@@ -398,8 +513,11 @@ def main(argv=None) -> int:
             print(f"load: {args.executions} executions under faults (at most {args.load_seconds}s)", flush=True)
             suite.load()
             figures = {"executions": len(suite.accepted), **suite.outcomes(receiver)}
-            print(f"probes: other tenants, then schemathesis ({args.fuzz_examples} examples per operation, "
-                  f"at most {args.fuzz_seconds}s)", flush=True)
+            print(
+                f"probes: other tenants, then schemathesis ({args.fuzz_examples} examples per operation, "
+                f"at most {args.fuzz_seconds}s)",
+                flush=True,
+            )
             figures.update(suite.probe())
         finally:
             suite.teardown()

@@ -8,6 +8,7 @@ trigger ─┬─ route (condition) ─ true: left / false: right ─ join ─ e
 Every node may retry (a `kill -9` costs the attempt it interrupted), the effect's first
 delivery fails for some runs (a real retry), and `done` joins four parallel branches.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,14 +29,27 @@ def definition(*, receiver_url: str, approver: str, nap: str) -> dict:
         node("left", "set", "Left", {"values": {"side": "left", "run": "{{Trigger.run}}"}}),
         node("right", "set", "Right", {"values": {"side": "right", "run": "{{Trigger.run}}"}}),
         node("join", "set", "Join", {"values": {"joined": True}}),
-        node("effect", "http-request", "Effect", {
-            "method": "POST", "url": receiver_url, "timeout": 10,
-            "body": {"run": "{{Trigger.run}}", "node": "effect", "flaky": "{{Trigger.flaky}}",
-                     "slow": "{{Trigger.slow}}"},
-        }),
+        node(
+            "effect",
+            "http-request",
+            "Effect",
+            {
+                "method": "POST",
+                "url": receiver_url,
+                "timeout": 10,
+                "body": {
+                    "run": "{{Trigger.run}}",
+                    "node": "effect",
+                    "flaky": "{{Trigger.flaky}}",
+                    "slow": "{{Trigger.slow}}",
+                },
+            },
+        ),
         node("nap", "sleep", "Nap", {"duration": nap}),
         node("wait", "events/wait", "Wait", {"eventNamespace": NAMESPACE, "eventKey": "{{Trigger.run}}"}),
-        node("approve", "approvals/request", "Approve", {"title": "Reliability {{Trigger.run}}", "approvers": approver}),
+        node(
+            "approve", "approvals/request", "Approve", {"title": "Reliability {{Trigger.run}}", "approvers": approver}
+        ),
         node("done", "set", "Done", {"values": {"done": True, "signalled": "{{Wait.payload.run}}"}}),
     ]
     edges = [
@@ -64,6 +78,8 @@ class Tenants:
 def create(*, receiver_url: str, nap: str) -> Tenants:
     """Two tenants with a user, token and API key each, and the mixed workflow in each."""
     a, b = fixtures.create(), fixtures.create()
-    wf = fixtures.workflow(a, "reliability mixed", definition(receiver_url=receiver_url, approver=a.user.username, nap=nap))
+    wf = fixtures.workflow(
+        a, "reliability mixed", definition(receiver_url=receiver_url, approver=a.user.username, nap=nap)
+    )
     wf_b = fixtures.workflow(b, "reliability other tenant", fixtures.chain(2))
     return Tenants(a=a, b=b, workflow_id=str(wf.pk), b_workflow_id=str(wf_b.pk))

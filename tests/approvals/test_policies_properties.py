@@ -1,4 +1,5 @@
 """Properties of the approval policies over generated decision sequences (hypothesis)."""
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +47,7 @@ def test_single_and_any_never_change_a_final_outcome(case, policy):
 def test_a_rejection_is_never_undone_by_later_decisions(case, policy):
     seen = outcomes(policy, case)
     if REJECTED in seen:
-        assert set(seen[seen.index(REJECTED):]) == {REJECTED}
+        assert set(seen[seen.index(REJECTED) :]) == {REJECTED}
 
 
 @EXAMPLES
@@ -64,7 +65,8 @@ def test_any_and_all_do_not_depend_on_the_order_of_decisions(case, rnd):
     rnd.shuffle(shuffled)
     for policy in (ANY, ALL):
         assert evaluate(policy, shuffled, eligible=eligible, required=required) == evaluate(
-            policy, decisions, eligible=eligible, required=required)
+            policy, decisions, eligible=eligible, required=required
+        )
 
 
 @EXAMPLES

@@ -1,5 +1,6 @@
 """The fault suite's own parts, without processes: the effects receiver, the refusal rule,
 the schemathesis config, the mixed workflow and the table's verdict."""
+
 import argparse
 import json
 import tomllib
@@ -40,8 +41,12 @@ def test_a_flaky_first_delivery_fails_and_the_retry_with_the_same_key_applies():
 
 
 def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:
             return answer.status, json.loads(answer.read())
@@ -52,7 +57,9 @@ def post(url: str, body: dict, headers: dict | None = None) -> tuple[int, dict]:
 def test_the_receiver_keys_by_the_header_else_by_run_and_node():
     with Receiver() as receiver:
         assert post(receiver.url, {"run": "r1", "node": "effect"}, {"Idempotency-Key": "a:effect:0"}) == (
-            200, {"key": "a:effect:0", "applied": True})
+            200,
+            {"key": "a:effect:0", "applied": True},
+        )
         assert post(receiver.url, {"run": "r2", "node": "effect"}) == (200, {"key": "r2:effect", "applied": True})
         assert post(receiver.url, {"run": "r3", "node": "effect", "flaky": True})[0] == 503
     assert receiver.ledger.keyed_by_header == 1
@@ -76,14 +83,31 @@ def test_the_fuzzing_config_is_toml_with_the_credentials_and_ids():
 
 
 def test_the_mixed_workflow_is_a_valid_definition():
-    graph = validate_definition(definition(receiver_url="http://127.0.0.1:9/effect", approver="alice", nap="1s"), registry)
+    graph = validate_definition(
+        definition(receiver_url="http://127.0.0.1:9/effect", approver="alice", nap="1s"), registry
+    )
     assert {edge.source for edge in graph.incoming["done"]} == {"effect", "nap", "wait", "approve"}
 
 
 def figures(**changes) -> dict:
-    base = {"executions": 10, "signals": 10, "decisions": 10, "lost": 0, "stuck": 0, "failed": 0, "extra_attempts": 3,
-            "duplicate_effects": 0, "repeated_deliveries": 2, "keyed_deliveries": 10,
-            "api_5xx": 0, "api_unanswered": 0, "fuzz_requests": 100, "fuzz_5xx": 0, "tenant_probes": 20, "leaks": 0}
+    base = {
+        "executions": 10,
+        "signals": 10,
+        "decisions": 10,
+        "lost": 0,
+        "stuck": 0,
+        "failed": 0,
+        "extra_attempts": 3,
+        "duplicate_effects": 0,
+        "repeated_deliveries": 2,
+        "keyed_deliveries": 10,
+        "api_5xx": 0,
+        "api_unanswered": 0,
+        "fuzz_requests": 100,
+        "fuzz_5xx": 0,
+        "tenant_probes": 20,
+        "leaks": 0,
+    }
     return {**base, **changes}
 
 

@@ -1,4 +1,5 @@
 """Properties of the definition validator over generated graphs and arbitrary JSON (hypothesis)."""
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,8 +17,11 @@ json_values = st.recursive(
     max_leaves=15,
 )
 node_like = st.fixed_dictionaries(
-    {"id": st.text(max_size=6) | st.integers(), "type": st.sampled_from(["trigger", "set", "sleep", "nope", 3]),
-     "label": st.text(max_size=6) | st.none()},
+    {
+        "id": st.text(max_size=6) | st.integers(),
+        "type": st.sampled_from(["trigger", "set", "sleep", "nope", 3]),
+        "label": st.text(max_size=6) | st.none(),
+    },
     optional={"config": json_values, "retry": json_values},
 )
 
@@ -46,8 +50,15 @@ def errors_of(definition) -> list[dict]:
 
 
 @EXAMPLES
-@given(json_values | st.fixed_dictionaries({"nodes": st.lists(node_like, max_size=5) | json_values,
-                                            "edges": st.lists(json_values, max_size=4) | json_values}))
+@given(
+    json_values
+    | st.fixed_dictionaries(
+        {
+            "nodes": st.lists(node_like, max_size=5) | json_values,
+            "edges": st.lists(json_values, max_size=4) | json_values,
+        }
+    )
+)
 def test_any_json_is_a_graph_or_every_problem_named(definition):
     try:
         validate_definition(definition, registry)

@@ -1,4 +1,5 @@
 """Properties of duration parsing over generated text and numbers (hypothesis)."""
+
 from datetime import timedelta
 
 import pytest
@@ -20,8 +21,7 @@ def test_a_bare_number_is_seconds(number):
 
 
 @EXAMPLES
-@given(st.lists(st.tuples(st.integers(0, 1000), st.sampled_from(sorted(UNITS))), min_size=1, max_size=4),
-       st.booleans())
+@given(st.lists(st.tuples(st.integers(0, 1000), st.sampled_from(sorted(UNITS))), min_size=1, max_size=4), st.booleans())
 def test_parts_add_up_in_any_case_and_spacing(parts, upper):
     text = " ".join(f"{n}{unit.upper() if upper else unit}" for n, unit in parts)
     expected = sum(n * UNITS[unit] for n, unit in parts)
@@ -29,7 +29,7 @@ def test_parts_add_up_in_any_case_and_spacing(parts, upper):
 
 
 @EXAMPLES
-@given(st.integers(-10**6, -1) | st.floats(max_value=-0.001, min_value=-10**6))
+@given(st.integers(-(10**6), -1) | st.floats(max_value=-0.001, min_value=-(10**6)))
 def test_negative_numbers_are_refused(number):
     with pytest.raises(ValueError):
         parse_duration(number)
@@ -46,8 +46,13 @@ def test_any_text_is_a_non_negative_duration_or_a_value_error(text):
 
 
 @EXAMPLES
-@given(st.integers(36501, 10**30).map(lambda days: f"{days}d") | st.just(10**400) | st.just(float("inf"))
-       | st.just(float("nan")) | st.just("9" * 400))
+@given(
+    st.integers(36501, 10**30).map(lambda days: f"{days}d")
+    | st.just(10**400)
+    | st.just(float("inf"))
+    | st.just(float("nan"))
+    | st.just("9" * 400)
+)
 def test_a_duration_past_a_hundred_years_is_a_value_error_not_an_overflow(value):
     with pytest.raises(ValueError):
         parse_duration(value)

@@ -1,4 +1,5 @@
 """Properties of the template resolver over generated scopes, paths and text (hypothesis)."""
+
 import json
 
 from hypothesis import given, settings
@@ -10,14 +11,18 @@ from workflows.templating import TemplateSyntaxError, lookup, parse_path, resolv
 EXAMPLES = settings(max_examples=150, deadline=None, derandomize=True)
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 # Keys a dotted path can spell: no dots, brackets, braces, and no surrounding spaces.
 plain_keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_ -]{0,10}[A-Za-z0-9_]", fullmatch=True).filter(
-    lambda key: not (key.startswith("__") and key.endswith("__")))
+    lambda key: not (key.startswith("__") and key.endswith("__"))
+)
 roots = st.from_regex(r"[A-Za-z][A-Za-z0-9 ]{0,14}[A-Za-z0-9]", fullmatch=True)
 text_without_braces = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=20)
 
@@ -32,7 +37,7 @@ def scope_and_path(draw):
     while draw(st.booleans()):
         if isinstance(current, dict) and current:
             key = draw(st.sampled_from(sorted(current)))
-            if key.strip() != key or any(c in key for c in "\"[]{}"):
+            if key.strip() != key or any(c in key for c in '"[]{}'):
                 break
             path.append(key)
             spelled += f'["{key}"]'

@@ -7,6 +7,7 @@ read by tenant B and must not name any of tenant A's objects. Every event the wi
 accepts is sent by tenant B about tenant A's execution and workflow. A new URL or socket
 event fails here until it is covered or listed below as not tenant-owned, with the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ from events.models import WaitEvent
 from events.services import create_api_key
 from tests.approvals.conftest import approval_definition
 from tests.widgets.conftest import open_socket
-from widgets.consumers import EVENTS
+from widgets.consumers import CLIENT_FRAMES
 from widgets.models import Widget
 from workflows import integrations
 from workflows.models import BulkOperation, Execution, ModelTrigger, Schedule
@@ -34,8 +35,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 METHODS = ("get", "post", "put", "patch", "delete")
 REFUSALS = {401, 403, 404, 405}
 # Keys only an answer about the object itself would carry.
-DATA_KEYS = ("context", "nodeRuns", "definition", "input", "output", "credentials", "decisions", "config", "cron",
-             "finalContext", "initialContext", "contextData", "processedData", "snapshot")
+DATA_KEYS = (
+    "context",
+    "nodeRuns",
+    "definition",
+    "input",
+    "output",
+    "credentials",
+    "decisions",
+    "config",
+    "cron",
+    "finalContext",
+    "initialContext",
+    "contextData",
+    "processedData",
+    "snapshot",
+)
 
 # URL names whose parameters name no tenant's object, and why.
 NOT_TENANT_OWNED = {
@@ -79,36 +94,72 @@ def tenant_a(make_workflow, user, worker, tenant):
     worker.run_until_idle()
     execution = Execution.objects.get(pk=result.execution_id)
     approval = ApprovalRequest.objects.get(execution=execution)
-    integration = integrations.create_integration(tenant=tenant, owner=user, type="sms", name="A's SMS",
-                                                  credentials={"apiKey": "a-secret"})
-    model_trigger = ModelTrigger.objects.create(tenant=tenant, workflow=workflow, datasource="demo-orders",
-                                                event="insert", run_as=user)
+    integration = integrations.create_integration(
+        tenant=tenant, owner=user, type="sms", name="A's SMS", credentials={"apiKey": "a-secret"}
+    )
+    model_trigger = ModelTrigger.objects.create(
+        tenant=tenant, workflow=workflow, datasource="demo-orders", event="insert", run_as=user
+    )
     schedule = create_schedule(workflow=workflow, cron="0 3 * * *", run_as=user)
     api_key, _ = create_api_key(tenant=tenant, name="A's key", user=user)
     widget = Widget.objects.create(tenant=tenant, name="A's widget", widget_type="metric", workflow=workflow)
-    bulk = BulkOperation.objects.create(tenant=tenant, user=user, username=user.username, action="cancel",
-                                        execution_ids=[str(execution.pk)])
-    wait = WaitEvent.objects.create(tenant=tenant, execution=execution, node_run=execution.node_runs.get(node_id="approval"),
-                                    namespace="payments", key="secret-order")
-    return {"workflow": workflow, "execution": execution, "approval": approval, "integration": integration,
-            "model-trigger": model_trigger, "schedule": schedule, "api-key": api_key, "widget": widget,
-            "bulk-operation": bulk, "wait": wait}
+    bulk = BulkOperation.objects.create(
+        tenant=tenant, user=user, username=user.username, action="cancel", execution_ids=[str(execution.pk)]
+    )
+    wait = WaitEvent.objects.create(
+        tenant=tenant,
+        execution=execution,
+        node_run=execution.node_runs.get(node_id="approval"),
+        namespace="payments",
+        key="secret-order",
+    )
+    return {
+        "workflow": workflow,
+        "execution": execution,
+        "approval": approval,
+        "integration": integration,
+        "model-trigger": model_trigger,
+        "schedule": schedule,
+        "api-key": api_key,
+        "widget": widget,
+        "bulk-operation": bulk,
+        "wait": wait,
+    }
 
 
 # Which of tenant A's objects a URL's `pk` names: by the URL's name, or the name without its
 # last word (`execution-cancel`), or its first word (`execution-run-from-here`).
-OWNERS = {"execution": "execution", "workflow": "workflow", "approval": "approval", "integration": "integration",
-          "model-trigger": "model-trigger", "schedule": "schedule", "api-key": "api-key",
-          "bulk-operation": "bulk-operation", "events-wait-signal": "wait",
-          "workflows:execution": "execution", "workflows:detail": "workflow", "workflows:test-run": "workflow",
-          "workflows:edit": "workflow", "approvals:detail": "approval", "approvals:delegate": "approval",
-          "approvals:link": "approval"}
+OWNERS = {
+    "execution": "execution",
+    "workflow": "workflow",
+    "approval": "approval",
+    "integration": "integration",
+    "model-trigger": "model-trigger",
+    "schedule": "schedule",
+    "api-key": "api-key",
+    "bulk-operation": "bulk-operation",
+    "events-wait-signal": "wait",
+    "workflows:execution": "execution",
+    "workflows:detail": "workflow",
+    "workflows:test-run": "workflow",
+    "workflows:edit": "workflow",
+    "workflows:error-workflow": "workflow",
+    "approvals:detail": "approval",
+    "approvals:delegate": "approval",
+    "approvals:link": "approval",
+}
 
 
 def kwargs_for(name: str, params: list[str], a: dict) -> dict:
     """The URL kwargs naming tenant A's objects for the URL `name`; KeyError when unknown."""
-    values = {"format": "json", "number": "1", "token": "not-a-valid-token", "widget_id": str(a["widget"].pk),
-              "action_id": "sms/send", "field_key": "integrationId"}
+    values = {
+        "format": "json",
+        "number": "1",
+        "token": "not-a-valid-token",
+        "widget_id": str(a["widget"].pk),
+        "action_id": "sms/send",
+        "field_key": "integrationId",
+    }
     kwargs = {}
     for param in params:
         if param == "pk":
@@ -169,7 +220,9 @@ def test_every_url_naming_an_object_refuses_another_tenant(tenant_a, as_b):
                 else:
                     response = getattr(client, method)(url, data="{}", content_type="application/json")
                 if leaks(response, tenant_a, url):
-                    problems.append(f"{method.upper()} {url} as tenant B ({client_name}) answered {response.status_code}")
+                    problems.append(
+                        f"{method.upper()} {url} as tenant B ({client_name}) answered {response.status_code}"
+                    )
     assert not problems, "\n".join(problems)
     assert covered >= 30
     # Nothing of tenant A's changed through tenant B's requests.
@@ -235,7 +288,7 @@ def socket_frames(a: dict) -> dict[str, list[dict]]:
 
 def test_every_socket_event_refuses_another_tenants_objects(tenant_a, other_user):
     frames = socket_frames(tenant_a)
-    assert set(frames) == set(EVENTS), f"socket events not covered: {set(EVENTS) - set(frames)}"
+    assert set(frames) == set(CLIENT_FRAMES), f"socket events not covered: {set(CLIENT_FRAMES) - set(frames)}"
 
     async def scenario():
         socket = await open_socket(other_user)
@@ -251,7 +304,8 @@ def test_every_socket_event_refuses_another_tenants_objects(tenant_a, other_user
     for event, data, frame in async_to_sync(scenario)():
         body = frame.get("data") or {}
         refused = frame["event"] in ("widget_workflow_error", "widget_workflow_disconnected") or (
-            frame["event"] == "widget_input_received" and body.get("success") is False)
+            frame["event"] == "widget_input_received" and body.get("success") is False
+        )
         text = json.dumps(frame)
         if not refused or any(key in body for key in DATA_KEYS) or "secret-order" in text:
             problems.append(f"{event} {data} as tenant B got {frame}")
