@@ -10,8 +10,10 @@ REDIS ?= redis://127.0.0.1:6379/0
 # make bench: a database of its own (recreated each run) and Redis with a channel prefix of its own.
 BENCH_DB ?= postgres://postgres@127.0.0.1:5432/workflows_bench
 BENCH_REDIS ?= $(REDIS)
+# make reliability: a database of its own (recreated each run; its name must contain "reliability").
+RELIABILITY_DB ?= postgres://postgres@127.0.0.1:5432/workflows_reliability
 
-.PHONY: run test test-pg lint bench bench-quick install migrate demo services chromium clean
+.PHONY: run test test-pg lint bench bench-quick reliability reliability-quick install migrate demo services chromium clean
 # apt-get needs root; as another user it goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -79,6 +81,16 @@ bench: $(BIN)/.bench-installed services chromium
 
 bench-quick:
 	$(MAKE) bench ARGS="--quick $(ARGS)"
+
+# The fault suite (never part of the test suite), on the local PostgreSQL and a redis-server of
+# its own: daphne and three workers under kill -9, SIGTERM, terminated backends and Redis
+# restarts, then schemathesis and cross-tenant probes. Prints a table and fails when a figure
+# that must be 0 is not. `make reliability-quick` is the short run CI makes (a few minutes).
+reliability: install services
+	RELIABILITY_DATABASE_URL=$(RELIABILITY_DB) $(BIN)/python -m reliability.run $(ARGS)
+
+reliability-quick:
+	$(MAKE) reliability ARGS="--quick $(ARGS)"
 
 services:
 	@bash .ci/services.sh

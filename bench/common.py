@@ -53,20 +53,20 @@ def libpq(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-def recreate_database(url: str, *, template: str | None = None) -> None:
-    """Drop and create the benchmark's own database (a copy of `template` when given);
-    refuses any name without 'bench' in it."""
+def recreate_database(url: str, *, template: str | None = None, marker: str = "bench") -> None:
+    """Drop and create a harness's own database (a copy of `template` when given); refuses
+    any name without `marker` in it, so a shared database is never dropped by mistake."""
     import psycopg
 
     name = database_name(url)
-    if "bench" not in name:
-        raise SystemExit(f"refusing to recreate {name!r}: the benchmark database's name must contain 'bench'")
+    if marker not in name:
+        raise SystemExit(f"refusing to recreate {name!r}: the harness database's name must contain {marker!r}")
     with psycopg.connect(libpq(with_database(url, "postgres")), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
-def migrated_template(url: str, env: dict[str, str]) -> str:
+def migrated_template(url: str, env: dict[str, str], *, marker: str = "bench") -> str:
     """The name of a migrated copy of the schema that benchmark databases are made from:
     migrating a fresh database every run would cost more than the quick run itself."""
     import psycopg
@@ -79,7 +79,7 @@ def migrated_template(url: str, env: dict[str, str]) -> str:
     migrate_env = {**env, "DATABASE_URL": with_database(url, template)}
     if subprocess.run(migrate, cwd=ROOT, env=migrate_env).returncode:
         # Migrations rewritten since the template was made (another branch): start it afresh.
-        recreate_database(with_database(url, template))
+        recreate_database(with_database(url, template), marker=marker)
         subprocess.run(migrate, cwd=ROOT, env=migrate_env, check=True)
     return template
 
@@ -158,9 +158,9 @@ class Proc:
         return self.process.pid
 
 
-def start(name: str, argv: list[str], env: dict[str, str]) -> Proc:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{name}.log"
+def start(name: str, argv: list[str], env: dict[str, str], *, log_dir: Path = LOG_DIR) -> Proc:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name}.log"
     out = open(log, "w")
     process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     return Proc(name, process, log)
@@ -205,12 +205,13 @@ def stop(procs: list[Proc], timeout: float = 30.0) -> None:
             proc.process.wait()
 
 
-def start_workers(count: int, *, env: dict[str, str], concurrency: int, tag: str) -> list[Proc]:
+def start_workers(count: int, *, env: dict[str, str], concurrency: int, tag: str, first: int = 0,
+                  log_dir: Path = LOG_DIR) -> list[Proc]:
     """`count` runworkflows processes, each ready (its start-up line printed) on return."""
     procs = [
         start(f"worker-{tag}-{i}", [sys.executable, "manage.py", "runworkflows", "--concurrency", str(concurrency),
-                                   "--name", f"bench-{tag}-{i}"], env)
-        for i in range(count)
+                                   "--name", f"bench-{tag}-{i}"], env, log_dir=log_dir)
+        for i in range(first, first + count)
     ]
     try:
         for proc in procs:
@@ -220,6 +221,42 @@ def start_workers(count: int, *, env: dict[str, str], concurrency: int, tag: str
         raise
     time.sleep(1.0)  # the line comes before the threads connect and LISTEN
     return procs
+
+
+class RedisServer:
+    """A private redis-server on a spare port that can be killed and started again on the
+    same port, without touching the shared service."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20.0) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while not redis_answers(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGKILL: the server vanishes as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 # --- CPU time ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ index of migration 0007.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -139,6 +140,24 @@ class IsTestFilter(django_filters.ChoiceFilter):
         return qs.filter(is_test=value == "true")
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 timestamp turned into UTC: Python accepts offsets up to ±23:59, PostgreSQL
+    only up to ±15:59, so a query kept in its own offset could fail in the database."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a timestamp between the years 1 and 9999.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class ExecutionFilter(django_filters.FilterSet):
     workflow = WorkflowInFilter(field_name="workflow_id", help_text="Workflow id; several comma-separated")
     status = StatusInFilter(
@@ -147,14 +166,14 @@ class ExecutionFilter(django_filters.FilterSet):
     version = django_filters.NumberFilter(
         field_name="workflow_version__number", min_value=1, help_text="The workflow version number that ran"
     )
-    startedAfter = django_filters.IsoDateTimeFilter(
+    startedAfter = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Started at or after (ISO 8601)"
     )
-    startedBefore = django_filters.IsoDateTimeFilter(
+    startedBefore = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Started before (ISO 8601)"
     )
-    createdAfter = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="Same as startedAfter")
-    createdBefore = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="Same as startedBefore")
+    createdAfter = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="Same as startedAfter")
+    createdBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="Same as startedBefore")
     startedBy = django_filters.CharFilter(field_name="run_as__username", help_text="Username the execution ran as")
     isTest = IsTestFilter(
         choices=IS_TEST_CHOICES, empty_label=None,

@@ -20,6 +20,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 import tests.conftest as shared
+from bench.common import RedisServer
 from events.services import create_api_key
 from tests.events.conftest import payment_definition
 from workflows.models import Execution
@@ -33,37 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # timeout (REDIS_SOCKET_TIMEOUT, 20 s), the SSE heartbeat (15 s) and daphne's and the
 # client's websocket pings (20 s).
 QUIET_SECONDS = 22
-
-
-class RedisServer:
-    """A private redis-server that a test can stop and start again on the same port."""
-
-    def __init__(self):
-        self.port = shared._free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        _wait_for(lambda: _answers(self.port), "redis-server did not start")
-
-    def stop(self) -> None:
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
-def _answers(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def _wait_for(predicate, message: str, timeout: float = 20.0) -> None:

@@ -74,6 +74,15 @@ def test_filter_by_started_between(api, make_workflow):
     assert "startedAfter" in error_fields(api.get("/api/executions/?startedAfter=yesterday"))
 
 
+def test_a_timestamp_with_any_offset_python_reads_filters_and_never_500s(api, make_workflow):
+    """PostgreSQL refuses offsets past ±15:59 (found by the fault suite's fuzzing): the filter
+    compares in UTC, and a timestamp that leaves the calendar in UTC answers 400."""
+    new = start(make_workflow(SLEEPY))
+    assert ids(api.get("/api/executions/?startedAfter=0628-03-05T08:48:57-19:00")) == [str(new.pk)]
+    assert ids(api.get("/api/executions/?startedBefore=2999-01-01T00:00:00%2B23:00")) == [str(new.pk)]
+    assert "startedAfter" in error_fields(api.get("/api/executions/?startedAfter=0001-01-01T00:00:00%2B19:00"))
+
+
 def test_filter_by_who_started_it(api, make_workflow, make_user, tenant):
     make_user("bob", tenant=tenant)
     wf = make_workflow(SLEEPY)

@@ -8,7 +8,10 @@ from .integrations import IntegrationViewSet
 from .triggers import ModelTriggerViewSet, ScheduleViewSet
 from .views import ExecutionViewSet, WorkflowViewSet
 
+# No `.json` format-suffix routes: the API speaks JSON only, and the viewsets' actions do not
+# take a `format` argument (a suffixed URL had answered 500).
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("executions", ExecutionViewSet, basename="execution")
 router.register("bulk-operations", BulkOperationViewSet, basename="bulk-operation")
