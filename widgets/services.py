@@ -122,6 +122,8 @@ def start_execution(spec: WidgetSpec, *, user, tenant_id: Any = None, execution_
     """Start an execution for the widget (committed on return). The consumer passes the
     `execution_id` whose live group it joined already, so no update goes past it."""
     if not spec.workflow_id:
+        if as_uuid(spec.widget_id) is not None:  # it names a saved widget, none of the caller's
+            raise NotFound(f"Widget not found: {spec.widget_id}", field="widgetID")
         raise InvalidConfig("workflowID is required to start an execution", field="workflowID")
     workflow = find_workflow(spec.workflow_id, user=user)
     check_requested_tenant(tenant_id, workflow.tenant_id, user=user)

@@ -103,9 +103,11 @@ def test_another_tenants_saved_widget_answers_like_an_id_that_names_none(saved, 
     client = APIClient()
     client.force_authenticate(other_user)
     theirs = client.post(f"/api/widgets/{widget.pk}/data/", {}, format="json")
-    missing = client.post(f"/api/widgets/{uuid.uuid4()}/data/", {}, format="json")
-    assert (theirs.status_code, theirs.json()) == (missing.status_code, missing.json())
-    assert theirs.status_code == 400 and theirs.json()["field"] == "workflowID"
+    missing_id = str(uuid.uuid4())
+    missing = client.post(f"/api/widgets/{missing_id}/data/", {}, format="json")
+    assert theirs.status_code == missing.status_code
+    assert theirs.json() == {k: v.replace(missing_id, str(widget.pk)) for k, v in missing.json().items()}
+    assert theirs.status_code == 404 and theirs.json()["field"] == "widgetID"
     assert not Execution.objects.exists()
     assert APIClient().post(f"/api/widgets/{widget.pk}/data/", {}, format="json").status_code in (401, 403)
 
