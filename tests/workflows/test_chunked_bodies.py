@@ -10,7 +10,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from events.services import create_api_key
-from tests.conftest import chain
+from tests.conftest import chain, start_daphne, stop_daphne
 from tests.events.conftest import SIGNAL_URL, payment_definition
 from workflows.models import Execution
 
@@ -52,6 +52,15 @@ def _unchunk(data: bytes) -> bytes:
             break
         out, data = out + data[:size], data[size + 2:]
     return out
+
+
+@pytest.fixture(scope="module")
+def daphne_server(django_db_setup, django_db_blocker):
+    """A daphne process on the test database without its embedded worker: these tests read
+    what the API stored, and a worker's row locks would race the tables' flush after each."""
+    server = start_daphne({"WORKFLOW_EMBEDDED_WORKER": "false"})
+    yield server
+    stop_daphne(server)
 
 
 @pytest.fixture
