@@ -6,7 +6,7 @@ from django.test import Client
 from tests.conftest import chain
 from workflows import operator
 from workflows.models import Execution, ExecutionStatus, Membership
-from workflows.services import cancel_execution, trigger_workflow
+from workflows.services import request_cancellation, trigger_workflow
 from workflows.testruns import start_test_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +37,7 @@ def test_a_paused_execution_offers_cancel_and_a_cancelled_one_nothing(make_workf
     execution = start(make_workflow, user, worker, NAP)
     assert execution.status == "paused"
     assert api.get(f"/api/executions/{execution.pk}/").json()["allowedActions"] == ["cancel"]
-    cancel_execution(execution, user=user)
+    request_cancellation(execution, user=user)
     assert api.get(f"/api/executions/{execution.pk}/").json()["allowedActions"] == []
 
 
@@ -51,7 +51,7 @@ def test_a_stopped_test_run_offers_no_retry(make_workflow, user, worker, api):
     workflow = make_workflow(chain(NAP))
     run = start_test_run(workflow=workflow, user=user, input={})
     worker.run_until_idle()
-    cancel_execution(Execution.objects.get(pk=run.pk), user=user)
+    request_cancellation(Execution.objects.get(pk=run.pk), user=user)
     assert api.get(f"/api/executions/{run.pk}/").json()["allowedActions"] == []
 
 
@@ -75,7 +75,7 @@ def test_the_viewer_renders_the_actions_the_state_allows(make_workflow, user, wo
     client = Client()
     client.force_login(user)
     execution = start(make_workflow, user, worker, NAP)
-    cancel_execution(execution, user=user)
+    request_cancellation(execution, user=user)
     page = client.get(f"/workflows/executions/{execution.pk}/").content.decode()
     assert 'data-role="cancel" hidden' in page and 'data-role="retry" hidden' in page
     failed = start(make_workflow, user, worker, FAIL)
@@ -88,7 +88,7 @@ def test_the_retry_form_refuses_a_cancelled_execution(make_workflow, user, worke
     client = Client()
     client.force_login(user)
     execution = start(make_workflow, user, worker, NAP)
-    cancel_execution(execution, user=user)
+    request_cancellation(execution, user=user)
     answer = client.post(f"/workflows/executions/{execution.pk}/retry/", follow=True)
     assert "no failed node to retry from" in answer.content.decode()
     execution.refresh_from_db()

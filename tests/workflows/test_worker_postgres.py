@@ -201,8 +201,11 @@ def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice", input={"n": 7}).execution_id
     connection.ensure_connection()
     raw = connection.connection
+    # A session with nothing prepared yet (the pool lends used ones). Deallocated while
+    # psycopg still prepares, so it forgets its statements too: the pool lends this session
+    # to later tests, which would otherwise run statements the server no longer has.
+    raw.execute("DEALLOCATE ALL")
     threshold, raw.prepare_threshold = raw.prepare_threshold, None
-    raw.execute("DEALLOCATE ALL")  # a session with nothing prepared yet (the pool lends used ones)
     try:
         Worker(concurrency=1, name="unprepared").run_until_idle()
         with connection.cursor() as cursor:
