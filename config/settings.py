@@ -30,7 +30,7 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.admin.SuperuserAdminConfig",  # django.contrib.admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     *(["whitenoise.middleware.WhiteNoiseMiddleware"] if SERVE_STATIC else []),
     "workflows.middleware.ApiBodyLimitMiddleware",
+    "workflows.middleware.ApiQueryTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -177,7 +178,7 @@ else:
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
-# The product's own login (accounts/urls.py) admits every active user; the admin's, staff only.
+# The product's own login (accounts/urls.py) admits every active user; the admin, superusers only.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "workflows:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -204,6 +205,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies are read with a depth bound and the clean-text rule (workflows/api/parsers.py).
+    # The API takes JSON only: form bodies would bypass those checks.
+    "DEFAULT_PARSER_CLASSES": ["workflows.api.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -218,10 +223,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the error answers it can give (workflows/api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "workflows.api.schema.document_errors"],
 }
 # Bodies larger than this answer 413 on /api/ (bytes).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
+# JSON bodies nested deeper than this (arrays and objects) answer 400 naming the field.
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 
 # --- Workflow engine -------------------------------------------------------------
 # Run the worker inside the web process (default on SQLite; off when DATABASE_URL is PostgreSQL).
@@ -237,6 +246,10 @@ WORKFLOW_DEFAULT_RETRY = {
     "jitter": env.float("WORKFLOW_RETRY_JITTER", default=0.2),
 }
 WORKFLOW_HTTP_TIMEOUT_SECONDS = env.float("WORKFLOW_HTTP_TIMEOUT_SECONDS", default=30.0)
+# The HTTP Request node refuses loopback, link-local, private and metadata addresses (after
+# DNS, on every redirect) except these networks (CIDRs) and hosts (names, or name:port).
+WORKFLOW_HTTP_ALLOWED_NETWORKS = env.list("WORKFLOW_HTTP_ALLOWED_NETWORKS", default=[])
+WORKFLOW_HTTP_ALLOWED_HOSTS = env.list("WORKFLOW_HTTP_ALLOWED_HOSTS", default=[])
 WORKFLOW_MAX_FOREACH_ITEMS = env.int("WORKFLOW_MAX_FOREACH_ITEMS", default=1000)
 # A step output larger than this (bytes of JSON) fails its node instead of being stored.
 WORKFLOW_MAX_OUTPUT_BYTES = env.int("WORKFLOW_MAX_OUTPUT_BYTES", default=8 * 1024 * 1024)

@@ -3,9 +3,8 @@ schema at once, so what is documented is what is returned."""
 from __future__ import annotations
 
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
 
+from workflows.api.parsers import JSONParser
 from workflows.api.serializers import StrictSerializer
 from workflows.exceptions import InvalidInput
 
@@ -14,15 +13,13 @@ from .services import MAX_NAME_LENGTH
 
 class JSONObjectParser(JSONParser):
     """Any body read as JSON whatever its Content-Type (webhook senders often say
-    text/plain), and it must be an object; errors name the field `body`."""
+    text/plain), under the API's depth and clean-text rules, and it must be an object;
+    errors name the field (`body` when the body itself is at fault)."""
 
     media_type = "*/*"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except ParseError as exc:
-            raise InvalidInput(f"The body is not valid JSON: {exc.detail}", field="body") from None
+        data = super().parse(stream, media_type, parser_context)
         if not isinstance(data, dict):
             raise InvalidInput("The body must be a JSON object", field="body")
         return data

@@ -175,6 +175,8 @@ def start_daphne(extra_env: dict | None = None) -> LiveServer:
         "WORKFLOW_EMBEDDED_WORKER": "true",
         "WORKFLOW_POLL_SECONDS": "0.5",
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # The tests' HTTP servers listen on loopback, which the HTTP Request node refuses by default.
+        "WORKFLOW_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
         **(extra_env or {}),
     }
     root = Path(__file__).resolve().parent.parent

@@ -8,7 +8,6 @@ two sockets is two independent registrations: updates never cross between them.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from workflows.exceptions import WorkflowError
+from workflows.api.parsers import NotJSON, load_json
+from workflows.exceptions import InvalidInput, WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
@@ -90,9 +90,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     @classmethod
     async def decode_json(cls, text_data):
         try:
-            return json.loads(text_data)
-        except ValueError:
+            return load_json(text_data)
+        except NotJSON:
             return None  # not JSON: receive_json answers with an error frame
+        except InvalidInput as exc:  # nested too deep, or text no column takes: named as in an API body
+            return exc
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if not text_data:  # Channels raises on a frame without text; the protocol answers it
@@ -101,6 +103,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await super().receive(text_data=text_data, **kwargs)
 
     async def receive_json(self, content, **kwargs):
+        if isinstance(content, InvalidInput):
+            await self._error(None, content)
+            return
         if not isinstance(content, dict) or not isinstance(content.get("data", {}), dict):
             await self._error(None, InvalidConfig('Frames are JSON objects {"event": NAME, "data": {...}}'))
             return

@@ -52,11 +52,6 @@ class WidgetSpec:
         )
 
 
-def _check_tenant(obj_tenant_id, *, user, what: str) -> None:
-    if obj_tenant_id not in tenant_ids_for(user):
-        raise Forbidden(f"This {what} belongs to another tenant", field=f"{what}ID", what=what)
-
-
 def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
     """A tenantID sent by the client must be one of the caller's and the object's own."""
     if tenant_id in (None, ""):
@@ -66,32 +61,35 @@ def check_requested_tenant(tenant_id: Any, obj_tenant_id, *, user) -> None:
         raise Forbidden("tenantID is not the tenant of this workflow or one of yours", field="tenantID", what="tenant")
 
 
+# Another tenant's object is not found, in the same words as one that does not exist: an
+# answer must not tell that an id exists elsewhere.
+
+
 def find_execution(instance_id: Any, *, user) -> Execution:
-    """The execution if the caller's tenants include it (NotFound / Forbidden otherwise)."""
+    """The execution if the caller's tenants include it, NotFound otherwise."""
     pk = as_uuid(instance_id)
-    execution = Execution.objects.select_related("workflow", "workflow_version").filter(pk=pk).first() if pk else None
+    execution = (
+        Execution.objects.select_related("workflow", "workflow_version")
+        .filter(pk=pk, tenant_id__in=tenant_ids_for(user)).first() if pk else None
+    )
     if execution is None:
         raise NotFound(f"Instance not found: {instance_id}", field="instanceID")
-    _check_tenant(execution.tenant_id, user=user, what="instance")
     return execution
 
 
 def find_workflow(workflow_id: Any, *, user) -> Workflow:
+    """The workflow if the caller's tenants include it, NotFound otherwise."""
     pk = as_uuid(workflow_id)
-    workflow = Workflow.objects.filter(pk=pk).first() if pk else None
+    workflow = Workflow.objects.filter(pk=pk, tenant_id__in=tenant_ids_for(user)).first() if pk else None
     if workflow is None:
         raise NotFound(f"Workflow not found: {workflow_id}", field="workflowID")
-    _check_tenant(workflow.tenant_id, user=user, what="workflow")
     return workflow
 
 
 def saved_widget(widget_id: Any, *, user) -> Widget | None:
-    """The saved widget with this id, None when the id names no saved widget."""
+    """The caller's tenants' saved widget with this id, None when the id names none of theirs."""
     pk = as_uuid(widget_id)
-    widget = Widget.objects.filter(pk=pk).first() if pk else None
-    if widget is not None:
-        _check_tenant(widget.tenant_id, user=user, what="widget")
-    return widget
+    return Widget.objects.filter(pk=pk, tenant_id__in=tenant_ids_for(user)).first() if pk else None
 
 
 def widget_spec(widget_id: Any, data: dict, *, user) -> WidgetSpec:
@@ -124,6 +122,8 @@ def start_execution(spec: WidgetSpec, *, user, tenant_id: Any = None, execution_
     """Start an execution for the widget (committed on return). The consumer passes the
     `execution_id` whose live group it joined already, so no update goes past it."""
     if not spec.workflow_id:
+        if as_uuid(spec.widget_id) is not None:  # it names a saved widget, none of the caller's
+            raise NotFound(f"Widget not found: {spec.widget_id}", field="widgetID")
         raise InvalidConfig("workflowID is required to start an execution", field="workflowID")
     workflow = find_workflow(spec.workflow_id, user=user)
     check_requested_tenant(tenant_id, workflow.tenant_id, user=user)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import templating
+from . import outbound, templating
 from .children import FOR_EACH, cancel_children, start_children
 from .durations import parse_duration
 from .nodes import Field, NodeError, NodeType, Pause, StepContext, StepResult
@@ -135,6 +135,8 @@ def run_set(config: dict, ctx: StepContext) -> Any:
 
 # --- HTTP Request -----------------------------------------------------------------------
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
 
 def run_http(config: dict, ctx: StepContext) -> dict:
     method = (config.get("method") or "GET").upper()
@@ -150,20 +152,26 @@ def run_http(config: dict, ctx: StepContext) -> dict:
             headers.setdefault("Content-Type", "application/json")
         else:
             data = str(body).encode()
+    key_header = config.get("idempotencyHeader", IDEMPOTENCY_HEADER)
+    if key_header and ctx.idempotency_key and not any(h.lower() == str(key_header).lower() for h in headers):
+        headers[str(key_header)] = ctx.idempotency_key
     timeout = float(config.get("timeout") or settings.WORKFLOW_HTTP_TIMEOUT_SECONDS)
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     ctx.logger.info(f"{method} {url}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with outbound.urlopen(request, timeout=timeout) as response:
             status, raw, resp_headers = response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
         status, raw, resp_headers = exc.code, exc.read(), dict(exc.headers or {})
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise NodeError(f"{method} {url} failed: {getattr(exc, 'reason', exc)}") from exc
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, outbound.Refused):
+            raise NodeError(f"{method} {url}: {reason}", retryable=False) from exc
+        raise NodeError(f"{method} {url} failed: {reason}") from exc
     text = raw.decode("utf-8", errors="replace")
     try:
         parsed: Any = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as text
         parsed = text
     output = {"status": status, "ok": 200 <= status < 300, "headers": resp_headers, "body": parsed}
     ctx.logger.info(f"answered {status}")
@@ -369,6 +377,11 @@ NODE_TYPES = [
             Field("body", "Body", "template-textarea"),
             Field("timeout", "Timeout (seconds)", "number", extra={"min": 0}),
             Field("allowErrorStatus", "Continue on non-2xx", "boolean"),
+            Field(
+                "idempotencyHeader", "Idempotency key header", "text", default=IDEMPOTENCY_HEADER,
+                description="Carries the step's idempotency key, the same on every retry of this node run, "
+                "so the receiver can drop repeats; empty to send none",
+            ),
         ],
         output_fields=[
             {"field": "status", "description": "HTTP status code"},

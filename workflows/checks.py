@@ -120,3 +120,22 @@ def redis_socket_timeout(host) -> float | None:
         if query.get("socket_timeout"):
             timeout = float(query["socket_timeout"][0])
     return None if timeout is None else float(timeout)
+
+
+@checks.register()
+def check_http_allowed_networks(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every entry of WORKFLOW_HTTP_ALLOWED_NETWORKS is a network (CIDR) or an address."""
+    import ipaddress
+
+    from django.conf import settings
+
+    problems: list[checks.CheckMessage] = []
+    for entry in getattr(settings, "WORKFLOW_HTTP_ALLOWED_NETWORKS", []) or []:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            problems.append(checks.Error(
+                f"WORKFLOW_HTTP_ALLOWED_NETWORKS: {entry!r} is not a network (e.g. 10.20.0.0/16) or an address",
+                id="workflows.E014",
+            ))
+    return problems

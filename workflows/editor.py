@@ -6,12 +6,13 @@ only packages its answer for an editor that asks after every change.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
 from . import layout as layouts
-from . import scope
+from . import scope, values
 from .definition import validate_definition
 from .exceptions import InvalidDefinition
 from .nodes import registry
@@ -50,7 +51,7 @@ def read_import(text: str) -> Check:
     """Check an imported file: a bare definition or an exported document ({"format":
     "workflow/v1", "definition": ...}). Malformed JSON is one problem naming where it breaks."""
     try:
-        document = json.loads(text)
+        document = values.loads(text, max_depth=settings.API_MAX_JSON_DEPTH)
     except ValueError as exc:
         return Check(definition=None, errors=[{"nodeId": None, "field": "definition", "message": f"not valid JSON: {exc}"}])
     if isinstance(document, dict) and "definition" in document and "nodes" not in document:

@@ -20,6 +20,7 @@ from typing import Any
 from jsonschema import exceptions as schema_exceptions
 from jsonschema import validators
 
+from . import values
 from .exceptions import InvalidInput
 
 SCHEMA_TYPES = ("string", "number", "integer", "boolean", "object", "array")
@@ -41,7 +42,7 @@ def _parsed(value: Any) -> Any:
     """Structured field values may arrive as JSON text (the builder stores some that way)."""
     if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
+            return values.loads(value)
         except ValueError:
             return value
     return value
@@ -248,7 +249,7 @@ def _typed(kind: str, text: str) -> Any:
         return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
     if kind in ("object", "array"):
         try:
-            return json.loads(text)
+            return values.loads(text)
         except ValueError as exc:
             raise ValueError(f"is not valid JSON: {exc}") from None
     if kind == "boolean":

@@ -31,7 +31,7 @@ def items_for(request: HttpRequest) -> list[NavItem]:
     if may_see_workers(user):
         links.append(("Workers", "/workers/"))
     links.append(("API", "/api/docs/"))
-    if user.is_staff:
+    if user.is_superuser:  # the admin admits superusers only (config/admin.py)
         links.append(("Admin", "/admin/"))
     path = request.path
     matches = [url for _, url in links if path.startswith(url)]

@@ -21,7 +21,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.request import Request
 
-from . import dashboard, inputs, operations, operator, services, stats, testruns
+from . import dashboard, inputs, operations, operator, services, stats, testruns, values
 from .api.pagination import ExecutionCursorPagination
 from .api.views import LIST_COLUMNS
 from .exceptions import InvalidDefinition, WorkflowError
@@ -161,7 +161,7 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
 
 def _parse_json(text: str, field: str, errors: list) -> Any:
     try:
-        return json.loads(text)
+        return values.loads(text, max_depth=settings.API_MAX_JSON_DEPTH)
     except ValueError as exc:
         errors.append({"field": field, "message": f"not valid JSON: {exc}"})
         return None

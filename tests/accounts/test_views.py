@@ -96,7 +96,9 @@ def test_the_nav_offers_login_or_the_account_links(fiona, make_user, tenant):
     assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken"', page)
     assert 'href="/admin/"' not in page
     staff = make_user("stan", tenant=tenant, is_staff=True)
-    assert 'href="/admin/"' in logged_in(staff).get("/").content.decode()
+    assert 'href="/admin/"' not in logged_in(staff).get("/").content.decode()  # the admin is for superusers
+    root = make_user("root", tenant=tenant, is_staff=True, is_superuser=True)
+    assert 'href="/admin/"' in logged_in(root).get("/").content.decode()
 
 
 def test_logout_is_a_post_that_ends_the_session(fiona):

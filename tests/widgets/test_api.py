@@ -1,6 +1,7 @@
 """fetchWidgetData (ASYNC / SYNC), the registry stats and the stale-connection cleanup."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -97,11 +98,17 @@ def test_bad_requests_name_the_field_and_start_nothing(api, saved, make_workflow
 
 
 @pytest.mark.django_db
-def test_another_tenants_saved_widget_is_not_found(saved, other_user):
+def test_another_tenants_saved_widget_answers_like_an_id_that_names_none(saved, other_user):
     widget = saved()
     client = APIClient()
     client.force_authenticate(other_user)
-    assert client.post(f"/api/widgets/{widget.pk}/data/", {}, format="json").status_code == 404
+    theirs = client.post(f"/api/widgets/{widget.pk}/data/", {}, format="json")
+    missing_id = str(uuid.uuid4())
+    missing = client.post(f"/api/widgets/{missing_id}/data/", {}, format="json")
+    assert theirs.status_code == missing.status_code
+    assert theirs.json() == {k: v.replace(missing_id, str(widget.pk)) for k, v in missing.json().items()}
+    assert theirs.status_code == 404 and theirs.json()["field"] == "widgetID"
+    assert not Execution.objects.exists()
     assert APIClient().post(f"/api/widgets/{widget.pk}/data/", {}, format="json").status_code in (401, 403)
 
 

@@ -1,6 +1,8 @@
 """The widget socket protocol on the real consumer, channel layer, database and worker."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
@@ -371,30 +373,41 @@ def test_a_processing_failure_gives_null_data_and_keeps_the_socket(user, make_wo
 # --- Errors and tenant checks --------------------------------------------------------------------------
 
 
-def test_another_tenants_workflow_or_instance_is_forbidden(user, other_user, make_workflow, other_tenant, worker):
+def test_another_tenants_workflow_or_instance_is_not_found_like_a_missing_one(
+    user, other_user, make_workflow, other_tenant, worker
+):
     theirs = make_workflow(three_steps(), on_tenant=other_tenant)
     run_id = str(trigger_workflow(workflow_id=theirs.pk, user_name=other_user.username, input={}).execution_id)
+    missing = str(uuid.uuid4())
 
-    async def scenario():
+    async def errors_for(workflow_id, instance_id):
+        """The error frames of each event for these ids, the ids written as ID."""
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", connect_frame(theirs))
-        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "FORBIDDEN"
+        found = []
+        await sock.send("widget_workflow_connect", {"widgetID": "w0", "workflowID": workflow_id, "mode": "execute"})
+        found.append((await sock.next("widget_workflow_error"))["error"])
         for mode in ("subscribe", "replay"):
-            await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": mode, "instanceID": run_id})
-            error = await sock.next("widget_workflow_error", widgetID="w1")
-            assert error["error"]["code"] == "FORBIDDEN"
-        await sock.send("workflow_run_join", {"runId": run_id})
-        assert (await sock.next("widget_workflow_error"))["error"]["code"] == "FORBIDDEN"
-        await sock.send("widget_send_input", {"widgetID": "w1", "instanceID": run_id, "inputType": "x", "data": 1})
+            await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": mode, "instanceID": instance_id})
+            found.append((await sock.next("widget_workflow_error", widgetID="w1"))["error"])
+        await sock.send("workflow_run_join", {"runId": instance_id})
+        found.append((await sock.next("widget_workflow_error"))["error"])
+        await sock.send("widget_send_input", {"widgetID": "w1", "instanceID": instance_id, "inputType": "x", "data": 1})
         ack = await sock.next("widget_input_received")
-        assert ack["success"] is False and ack["error"]["code"] == "FORBIDDEN"
-        await db(worker.run_until_idle)()
+        assert ack["success"] is False
+        found.append(ack["error"])
         await sock.drain()
         assert not sock.events("workflow_node_update") and not sock.events("widget_context_update")
-        assert "__widgetInput" not in (await db(Execution.objects.get)(pk=run_id)).context
         await sock.close()
+        return [{**e, "message": e["message"].replace(workflow_id, "ID").replace(instance_id, "ID")} for e in found]
+
+    async def scenario():
+        theirs_errors = await errors_for(str(theirs.pk), run_id)
+        assert theirs_errors == await errors_for(missing, missing)
+        assert {e["code"] for e in theirs_errors} == {"NOT_FOUND"}
+        await db(worker.run_until_idle)()
 
     run(scenario)
+    assert "__widgetInput" not in Execution.objects.get(pk=run_id).context
 
 
 def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow, other_tenant):
@@ -408,6 +421,25 @@ def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow,
 
     run(scenario)
     assert not Execution.objects.exists()
+
+
+def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the_socket(user, make_workflow):
+    wf = make_workflow(three_steps())
+    deep = "[" * 100_000 + "]" * 100_000
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"inputParams": ' + deep + '}}')
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "INVALID_CONFIG" and error["field"] == "data" and "nested deeper" in error["message"]
+        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"widgetID": "w\\u0000"}}')
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["field"] == "data.widgetID" and "NUL" in error["message"]
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        assert (await sock.next("widget_workflow_connected"))["widgetID"] == "w1"
+        await sock.close()
+
+    run(scenario)
 
 
 def test_bad_requests_answer_errors_and_keep_the_socket(user, make_workflow):

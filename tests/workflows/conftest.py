@@ -14,6 +14,7 @@ class ScriptedServer:
     def __init__(self):
         self.script: list[tuple[int, object]] = [(200, {"ok": True})]
         self.requests: list[dict] = []
+        self.raw_body: bytes | None = None  # answered instead of the script's JSON when set
         self._lock = threading.Lock()
         server = self
 
@@ -24,7 +25,7 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
                     status, payload = server.script.pop(0) if len(server.script) > 1 else server.script[0]
-                data = json.dumps(payload).encode()
+                data = server.raw_body if server.raw_body is not None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -47,8 +48,11 @@ class ScriptedServer:
 
 
 @pytest.fixture
-def http_server():
+def http_server(settings):
+    """The scripted server, which the HTTP Request node may reach: the outbound rules refuse
+    loopback, so this one address is allowed explicitly."""
     server = ScriptedServer()
+    settings.WORKFLOW_HTTP_ALLOWED_HOSTS = [f"127.0.0.1:{server.httpd.server_address[1]}"]
     yield server
     server.close()
 

@@ -77,6 +77,13 @@ def test_validate_reads_an_imported_file(api):
     assert body["valid"] is True and body["definition"] == chain(SET_A)
 
 
+def test_validate_reports_a_too_deep_import_as_a_problem_not_a_500(api):
+    text = '{"nodes": ' + ("[" * 100_000 + "]" * 100_000) + ', "edges": []}'
+    response = api.post("/api/workflows/validate/", {"text": text}, format="json")
+    assert response.status_code == 200
+    assert "nodes is nested deeper than" in response.json()["errors"][0]["message"]
+
+
 def test_validate_reports_malformed_json_in_an_import_and_saves_nothing(api):
     body = api.post("/api/workflows/validate/", {"text": '{"nodes": [}'}, format="json").json()
     assert body["valid"] is False and body["definition"] is None

@@ -70,3 +70,12 @@ def test_no_pool_means_nothing_to_warn_about(settings):
     settings.WORKFLOW_WORKER_CONCURRENCY = 64
     settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "OPTIONS": {}}}
     assert pool_shortfall(64) is None
+
+
+def test_an_allowed_network_that_is_not_one_is_refused_at_start_up(settings):
+    from workflows.checks import check_http_allowed_networks
+
+    settings.WORKFLOW_HTTP_ALLOWED_NETWORKS = ["10.20.0.0/16", "127.0.0.1", "::1/128"]
+    assert check_http_allowed_networks() == []
+    settings.WORKFLOW_HTTP_ALLOWED_NETWORKS = ["10.20.0.0/16", "intranet"]
+    assert [p.id for p in check_http_allowed_networks()] == ["workflows.E014"]

@@ -339,6 +339,9 @@ def test_a_form_input_is_typed_by_the_schema():
     data, problems = input_from_form(fields, {"input.orderId": "4.5", "input.express": "on", "input.tags": "[nope"})
     assert data == {"express": True}
     assert [(p["field"], p["message"].split(":")[0]) for p in problems] == [("input.orderId", "must be a whole number"), ("input.tags", "is not valid JSON")]
+    deep = "[" * 100_000 + "]" * 100_000
+    data, problems = input_from_form(fields, {"input.orderId": "1", "input.tags": deep})
+    assert [p["field"] for p in problems] == ["input.tags"] and "nested deeper than" in problems[0]["message"]
 
 
 @pytest.fixture

@@ -112,7 +112,9 @@ def test_the_nav_marks_the_current_page(user, make_workflow):
 def test_operators_get_the_workers_link_marked_on_its_page(make_user):
     staff = make_user("ops", is_staff=True)
     links = nav_links(logged_in(staff).get("/workers/").content.decode())
-    assert links["Workers"] == "page" and links["Admin"] == ""
+    assert links["Workers"] == "page" and "Admin" not in links  # the admin admits superusers only
+    root = make_user("root", is_staff=True, is_superuser=True)
+    assert nav_links(logged_in(root).get("/workers/").content.decode())["Admin"] == ""
 
 
 def test_the_header_has_a_menu_button_for_phones(user):

@@ -24,3 +24,22 @@ def test_storable_values_pass(value):
 
 def test_clean_replaces_nul_and_lone_surrogates_everywhere():
     assert clean({"k\x00": ["a\x00", "\udc00b", "ok"], "n": 1}) == {f"k{REPLACEMENT}": [f"a{REPLACEMENT}", f"{REPLACEMENT}b", "ok"], "n": 1}
+
+
+def test_json_problem_names_the_top_level_key_of_too_deep_nesting():
+    from workflows.values import json_problem
+
+    assert json_problem('{"a": 1, "deep": ' + ("[" * 70 + "]" * 70) + '}', max_depth=64) == ("deep", "is nested deeper than 64 levels")
+    assert json_problem("[" * 70 + "]" * 70, max_depth=64) == ("body", "is nested deeper than 64 levels")
+    assert json_problem('{"s": "' + ("[" * 100) + '"}', max_depth=64) is None  # brackets in a string
+    assert json_problem('{"k\\"ey": ' + ("{\"a\": " * 70 + "1" + "}" * 70) + '}', max_depth=64)[0] == 'k"ey'
+
+
+def test_text_problem_names_where_a_nul_or_lone_surrogate_is():
+    from workflows.values import may_have_unsafe_text, text_problem
+
+    assert text_problem({"a": [{"b": "x\x00"}]}) == ("a[0].b", "contains a NUL character (\\u0000)")
+    assert text_problem({"a": "\ud800"})[0] == "a"
+    assert text_problem({"ok": "\U0001f600"}) is None
+    assert may_have_unsafe_text('{"a": "\\u0000"}') and may_have_unsafe_text('"\\uD83D"')
+    assert not may_have_unsafe_text('{"a": "\\u00e9"}')

@@ -81,6 +81,10 @@ def test_test_run_form_reports_bad_json_naming_the_field(make_workflow, client):
     assert response.status_code == 400 and "<strong>input</strong>: not valid JSON" in response.content.decode()
     response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": "[1]"})
     assert response.status_code == 400 and "input must be a JSON object" in response.content.decode()
+    response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": '{"deep": ' + ("[" * 100_000 + "]" * 100_000) + '}'})
+    assert response.status_code == 400 and "deep is nested deeper than" in response.content.decode()
+    response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": '{"note": "a\\u0000"}'})
+    assert response.status_code == 400 and "note contains a NUL character" in response.content.decode()
 
 
 def test_stop_button_cancels_a_test_run(make_workflow, user, client):

@@ -52,3 +52,4 @@ def flatten(detail, path: str = ""):
                 yield from flatten(value, path)
     else:
         yield {"field": path or None, "message": str(detail), "code": getattr(detail, "code", None) or "invalid"}
+

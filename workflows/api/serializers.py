@@ -341,10 +341,10 @@ class NodeRunSerializer(serializers.ModelSerializer):
         help_text="For a paused node whose type describes its pauses: what it waits for (approval, event...)"
     )
     pauseData = serializers.JSONField(source="pause_data")
-    wakeAt = serializers.DateTimeField(source="wake_at")
-    availableAt = serializers.DateTimeField(source="available_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    wakeAt = serializers.DateTimeField(source="wake_at", allow_null=True)
+    availableAt = serializers.DateTimeField(source="available_at", allow_null=True)
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = NodeRun
@@ -387,8 +387,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
     parentExecutionId = serializers.UUIDField(source="parent_execution_id", allow_null=True)
     idempotencyKey = serializers.CharField(source="idempotency_key", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
-    startedAt = serializers.DateTimeField(source="started_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = Execution
@@ -480,7 +480,7 @@ class BulkCountSerializer(serializers.Serializer):
 class BulkOperationSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="username")
     createdAt = serializers.DateTimeField(source="created_at")
-    finishedAt = serializers.DateTimeField(source="finished_at")
+    finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
 
     class Meta:
         model = BulkOperation

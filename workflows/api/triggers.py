@@ -34,9 +34,9 @@ class ScheduleSerializer(serializers.ModelSerializer):
     runAs = serializers.CharField(source="run_as.username", read_only=True)
     isActive = serializers.BooleanField(source="is_active", required=False)
     input = serializers.JSONField(required=False)
-    nextRunAt = serializers.DateTimeField(source="next_run_at", read_only=True)
-    lastRunAt = serializers.DateTimeField(source="last_run_at", read_only=True)
-    lastExecutionId = serializers.UUIDField(source="last_execution_id", read_only=True)
+    nextRunAt = serializers.DateTimeField(source="next_run_at", read_only=True, allow_null=True)
+    lastRunAt = serializers.DateTimeField(source="last_run_at", read_only=True, allow_null=True)
+    lastExecutionId = serializers.UUIDField(source="last_execution_id", read_only=True, allow_null=True)
     lastError = serializers.CharField(source="last_error", read_only=True)
 
     class Meta:
