@@ -1,5 +1,6 @@
 """The password reset page, whose mail links to SITE_URL, and the tenant switch; the other
 account pages are Django's views as they are."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -32,6 +33,8 @@ def switch_active_tenant(request: HttpRequest) -> HttpResponse:
     if switch_tenant(request, request.POST.get("tenant")) is None:
         raise Http404("Not a tenant of yours")
     target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = resolve_url(settings.LOGIN_REDIRECT_URL)
     return redirect(target)

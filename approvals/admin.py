@@ -1,5 +1,6 @@
 """Admin for approval requests: filters, read-only request fields, decisions inline, and
 actions that approve or reject as the signed-in admin when eligible."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -44,11 +45,36 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     inlines = [DecisionInline, EventInline]
     actions = ["approve_selected", "reject_selected"]
     readonly_fields = [
-        "id", "tenant", "workflow", "execution", "node_run", "requested_by", "title", "description",
-        "approval_type", "approvers", "approver_roles", "excluded", "required_approvals", "context_data_pretty",
-        "form_fields", "status", "deadline", "on_rejection", "on_expiration", "allow_self_approval",
-        "send_notification", "email_subject", "approval_url", "remind_every", "next_reminder_at",
-        "escalate_at", "escalate_to", "escalated_at", "created_at", "decided_at",
+        "id",
+        "tenant",
+        "workflow",
+        "execution",
+        "node_run",
+        "requested_by",
+        "title",
+        "description",
+        "approval_type",
+        "approvers",
+        "approver_roles",
+        "excluded",
+        "required_approvals",
+        "context_data_pretty",
+        "form_fields",
+        "status",
+        "deadline",
+        "on_rejection",
+        "on_expiration",
+        "allow_self_approval",
+        "send_notification",
+        "email_subject",
+        "approval_url",
+        "remind_every",
+        "next_reminder_at",
+        "escalate_at",
+        "escalate_to",
+        "escalated_at",
+        "created_at",
+        "decided_at",
     ]
     exclude = ["context_data"]
 
@@ -74,7 +100,11 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             except ApprovalError as exc:
                 refused.append(f"{approval.title}: {exc.message}")
         if done:
-            self.message_user(request, f"{decision.capitalize()} {done} request(s) as {request.user.get_username()}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{decision.capitalize()} {done} request(s) as {request.user.get_username()}.",
+                messages.SUCCESS,
+            )
         for line in refused:
             self.message_user(request, line, messages.WARNING)
 

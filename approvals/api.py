@@ -1,4 +1,5 @@
 """REST API of approvals: the caller's requests, one request, decide and delegate."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -61,11 +62,14 @@ class DelegateSerializer(StrictSerializer):
 
 
 @extend_schema(
-    parameters=[OpenApiParameter(
-            "status", str,
+    parameters=[
+        OpenApiParameter(
+            "status",
+            str,
             description="pending: waiting for your decision; approved, rejected, expired, cancelled: your history. "
             "Without it: both.",
-        )]
+        )
+    ]
 )
 class ApprovalViewSet(viewsets.GenericViewSet):
     """Approval requests you may decide on, and the ones you decided or delegated."""
@@ -110,8 +114,12 @@ class ApprovalViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         services.decide(
-            request_id=approval.pk, user=request.user, decision=data["decision"], comment=data["comment"],
-            form_values=data["formValues"], channel=Channel.API,
+            request_id=approval.pk,
+            user=request.user,
+            decision=data["decision"],
+            comment=data["comment"],
+            form_values=data["formValues"],
+            channel=Channel.API,
         )
         approval.refresh_from_db()
         return Response(self.get_serializer(approval).data)
@@ -124,8 +132,11 @@ class ApprovalViewSet(viewsets.GenericViewSet):
         body = DelegateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.delegate(
-            request_id=approval.pk, user=request.user, to_username=body.validated_data["delegateTo"],
-            comment=body.validated_data["comment"], channel=Channel.API,
+            request_id=approval.pk,
+            user=request.user,
+            to_username=body.validated_data["delegateTo"],
+            comment=body.validated_data["comment"],
+            channel=Channel.API,
         )
         approval.refresh_from_db()
         return Response(self.get_serializer(approval).data)

@@ -1,4 +1,5 @@
 """Read the Request Approval node's resolved config into a checked spec (pure, no ORM)."""
+
 from __future__ import annotations
 
 import json
@@ -157,7 +158,13 @@ def form_field_objects(form_fields: list[dict]) -> list[Field]:
     # Values typed into a form are plain text, never templates: check them as text.
     kinds = {"template-textarea": "text"}
     return [
-        Field(f["key"], f["label"], kinds.get(f["type"], f["type"]), required=f.get("required", False), options=f.get("options"))
+        Field(
+            f["key"],
+            f["label"],
+            kinds.get(f["type"], f["type"]),
+            required=f.get("required", False),
+            options=f.get("options"),
+        )
         for f in form_fields
     ]
 
@@ -212,7 +219,8 @@ def parse_spec(config: dict) -> RequestSpec:
     if spec.approval_type == ALL and spec.required_approvals and spec.approvers and not spec.approver_roles:
         if spec.required_approvals > len(spec.approvers):
             raise ConfigError(
-                "requiredApprovals", f"asks for {spec.required_approvals} approvals but only {len(spec.approvers)} approvers are listed"
+                "requiredApprovals",
+                f"asks for {spec.required_approvals} approvals but only {len(spec.approvers)} approvers are listed",
             )
     return spec
 

@@ -1,4 +1,5 @@
 """A demo workflow with a Request Approval node, for `manage.py seed_demo`."""
+
 from __future__ import annotations
 
 from workflows import services
@@ -10,7 +11,10 @@ DEMO_DEFINITION = {
     "nodes": [
         {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}, "position": {"x": 0, "y": 120}},
         {
-            "id": "approval", "type": "approvals/request", "label": "Request Approval", "position": {"x": 240, "y": 120},
+            "id": "approval",
+            "type": "approvals/request",
+            "label": "Request Approval",
+            "position": {"x": 240, "y": 120},
             "config": {
                 "title": "Expense {{Trigger.expenseId}}: {{Trigger.amount}} EUR",
                 "description": "{{Trigger.employee}} asks to be reimbursed for: {{Trigger.reason}}",
@@ -19,23 +23,37 @@ DEMO_DEFINITION = {
                 "expiresIn": "7d",
                 "onRejection": "continue",
                 "onExpiration": "continue",
-                "contextData": {"employee": "{{Trigger.employee}}", "amount": "{{Trigger.amount}}", "reason": "{{Trigger.reason}}"},
+                "contextData": {
+                    "employee": "{{Trigger.employee}}",
+                    "amount": "{{Trigger.amount}}",
+                    "reason": "{{Trigger.reason}}",
+                },
                 "sendNotification": True,
                 "emailSubject": "Please approve: {{title}}",
                 "formFields": [
-                    {"key": "costCenter", "label": "Cost center", "type": "select", "required": True,
-                     "options": ["Sales", "Engineering", "Operations"]},
+                    {
+                        "key": "costCenter",
+                        "label": "Cost center",
+                        "type": "select",
+                        "required": True,
+                        "options": ["Sales", "Engineering", "Operations"],
+                    },
                     {"key": "note", "label": "Note for accounting", "type": "template-textarea"},
                 ],
             },
         },
         {
-            "id": "record", "type": "set", "label": "Record Decision", "position": {"x": 480, "y": 120},
-            "config": {"values": {
-                "expenseId": "{{Trigger.expenseId}}",
-                "decision": "{{Request Approval.decision}}",
-                "decisions": "{{Request Approval.decisions}}",
-            }},
+            "id": "record",
+            "type": "set",
+            "label": "Record Decision",
+            "position": {"x": 480, "y": 120},
+            "config": {
+                "values": {
+                    "expenseId": "{{Trigger.expenseId}}",
+                    "decision": "{{Request Approval.decision}}",
+                    "decisions": "{{Request Approval.decisions}}",
+                }
+            },
         },
     ],
     "edges": [{"source": "trigger", "target": "approval"}, {"source": "approval", "target": "record"}],

@@ -1,4 +1,5 @@
 """Show context data readably (pure): scalars as text, structures as indented JSON."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Errors of the approvals app; the API's exception handler turns them into 4xx answers."""
+
 from __future__ import annotations
 
 from workflows.exceptions import WorkflowError

@@ -1,4 +1,5 @@
 """Signed one-click links: a token bound to one approver and one request."""
+
 from __future__ import annotations
 
 from django.conf import settings

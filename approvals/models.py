@@ -1,4 +1,5 @@
 """Approval requests raised by the Request Approval node, their decisions and audit trail."""
+
 from __future__ import annotations
 
 import uuid

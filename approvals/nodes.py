@@ -1,4 +1,5 @@
 """Node types this app contributes to the workflow engine: Request Approval."""
+
 from __future__ import annotations
 
 import uuid
@@ -72,17 +73,33 @@ NODE_TYPES = [
             Field("title", "Title", "template-input", required=True, description="Title shown to approvers"),
             Field("description", "Description", "template-textarea"),
             Field(
-                "approvalType", "Approval type", "select", default="single",
+                "approvalType",
+                "Approval type",
+                "select",
+                default="single",
                 options=[
                     {"value": "single", "label": "Single (first decision wins)"},
                     {"value": "any", "label": "Any (first approval wins)"},
                     {"value": "all", "label": "All (unanimous required)"},
                 ],
             ),
-            Field("approvers", "Approvers", "template-input", description='Comma-separated usernames or JSON array: ["user1", "user2"]'),
-            Field("approverRoles", "Approver roles", "template-input", description="Comma-separated roles (Django groups) or JSON array"),
             Field(
-                "requiredApprovals", "Required approvals", "number", extra={"min": 1, "showWhen": {"field": "approvalType", "equals": "all"}},
+                "approvers",
+                "Approvers",
+                "template-input",
+                description='Comma-separated usernames or JSON array: ["user1", "user2"]',
+            ),
+            Field(
+                "approverRoles",
+                "Approver roles",
+                "template-input",
+                description="Comma-separated roles (Django groups) or JSON array",
+            ),
+            Field(
+                "requiredApprovals",
+                "Required approvals",
+                "number",
+                extra={"min": 1, "showWhen": {"field": "approvalType", "equals": "all"}},
                 description="Approvals needed for `all` (default: every approver)",
             ),
             Field("expiresIn", "Expires in", "template-input", description="7d, 24h, 30m"),
@@ -92,13 +109,26 @@ NODE_TYPES = [
             Field("sendNotification", "Send e-mail notification", "boolean", default=False),
             Field("emailSubject", "E-mail subject", "template-input", description="Supports {{title}}"),
             Field("approvalUrl", "Approval URL", "template-input", description="{id} is replaced by the request id"),
-            Field("allowSelfApproval", "Allow self-approval", "boolean", default=True,
-                  description="When off, the user the execution runs as cannot decide"),
-            Field("remindEvery", "Remind every", "template-input", description="Mail undecided approvers again, e.g. 24h"),
-            Field("escalateAfter", "Escalate after", "template-input", description="When nobody decided in time, e.g. 2d"),
+            Field(
+                "allowSelfApproval",
+                "Allow self-approval",
+                "boolean",
+                default=True,
+                description="When off, the user the execution runs as cannot decide",
+            ),
+            Field(
+                "remindEvery", "Remind every", "template-input", description="Mail undecided approvers again, e.g. 24h"
+            ),
+            Field(
+                "escalateAfter", "Escalate after", "template-input", description="When nobody decided in time, e.g. 2d"
+            ),
             Field("escalateTo", "Escalate to", "template-input", description="Usernames, or role:NAME for a role"),
-            Field("formFields", "Decision form fields", "list",
-                  description="[{key, label, type: text|number|select|template-textarea, required, options}]"),
+            Field(
+                "formFields",
+                "Decision form fields",
+                "list",
+                description="[{key, label, type: text|number|select|template-textarea, required, options}]",
+            ),
         ],
         output_fields=[
             {"field": "decision", "description": "The final decision: approved, rejected or expired"},

@@ -3,6 +3,7 @@
 Mails go out after the transaction that caused them commits; a failure to send is logged on
 the node run and never fails the workflow.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,12 @@ from .selectors import eligible_users
 
 logger = logging.getLogger("workflows.approvals")
 
-SUBJECT_PREFIXES = {"request": "", "reminder": "Reminder: ", "escalation": "Escalated: ", "delegation": "Delegated to you: "}
+SUBJECT_PREFIXES = {
+    "request": "",
+    "reminder": "Reminder: ",
+    "escalation": "Escalated: ",
+    "delegation": "Delegated to you: ",
+}
 
 
 def send_after_commit(request_id, *, kind: str, usernames: list[str] | None = None) -> None:
@@ -83,6 +89,8 @@ def send(request_id, *, kind: str, usernames: list[str] | None = None) -> tuple[
             entries.append(log_entry("warning", label, f"E-mail ({kind}) to {user.username} failed: {exc}"))
     if sent:
         entries.append(log_entry("info", label, f"E-mail ({kind}) sent to {sent} approver(s)"))
-    ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.NOTIFIED, data={"kind": kind, "sent": sent, "failed": failed})
+    ApprovalEvent.objects.create(
+        request=request, kind=ApprovalEvent.Kind.NOTIFIED, data={"kind": kind, "sent": sent, "failed": failed}
+    )
     engine.append_logs(request.node_run_id, entries)
     return sent, failed

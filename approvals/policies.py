@@ -5,6 +5,7 @@
 - all: any rejection rejects; approved when `required` approvals are in (default: every
   eligible approver).
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence

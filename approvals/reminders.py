@@ -4,6 +4,7 @@ Every worker's timer thread calls `run_due` every APPROVALS_DUTY_SECONDS. Rows a
 with SKIP LOCKED (execution, node run, then request: the order every writer uses), so
 with several workers each due request is handled once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,7 +27,9 @@ logger = logging.getLogger("workflows.approvals")
 def due_ids(now: datetime, limit: int = 100) -> list:
     due = Q(next_reminder_at__lte=now) | Q(escalate_at__lte=now, escalated_at__isnull=True)
     return list(
-        ApprovalRequest.objects.filter(due, status=ApprovalStatus.PENDING).order_by("created_at").values_list("pk", flat=True)[:limit]
+        ApprovalRequest.objects.filter(due, status=ApprovalStatus.PENDING)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
     )
 
 
@@ -49,7 +52,11 @@ def _handle(request_id, now: datetime) -> int:
     with engine.locked_run(node_run_id, skip_locked=True) as locked:
         if locked is None:
             return 0  # busy (or gone): the next round tries again
-        request = ApprovalRequest.objects.select_for_update(skip_locked=True).filter(pk=request_id, status=ApprovalStatus.PENDING).first()
+        request = (
+            ApprovalRequest.objects.select_for_update(skip_locked=True)
+            .filter(pk=request_id, status=ApprovalStatus.PENDING)
+            .first()
+        )
         if request is None:
             return 0
         assert locked.run is not None  # locked_run(node_run_id) yields a run or None

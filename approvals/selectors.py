@@ -1,4 +1,5 @@
 """Reads: who may decide on a request, and the requests a user sees."""
+
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
@@ -43,9 +44,11 @@ def is_participant(request: ApprovalRequest, user) -> bool:
     """Eligible now, or decided or delegated it before: may view the request."""
     if is_eligible(request, user) or has_decided(request, user):
         return True
-    return ApprovalEvent.objects.filter(request=request, kind=ApprovalEvent.Kind.DELEGATED).filter(
-        Q(actor_id=user.pk) | Q(target_id=user.pk)
-    ).exists()
+    return (
+        ApprovalEvent.objects.filter(request=request, kind=ApprovalEvent.Kind.DELEGATED)
+        .filter(Q(actor_id=user.pk) | Q(target_id=user.pk))
+        .exists()
+    )
 
 
 def requests_in_tenants(user, *, tenant_id=None) -> QuerySet[ApprovalRequest]:

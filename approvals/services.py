@@ -4,6 +4,7 @@ Deciding locks the execution, the node run, then the approval request: the engin
 order for every writer (cancel, deadline timer, resumer), extended by one row, so a
 decision racing a cancel or the deadline waits instead of deadlocking.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,13 +65,19 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
         escalate_at=now + spec.escalate_after if spec.escalate_after else None,
         escalate_to=spec.escalate_to,
     )
-    ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.CREATED, data={"approvalType": spec.approval_type})
+    ApprovalEvent.objects.create(
+        request=request, kind=ApprovalEvent.Kind.CREATED, data={"approvalType": spec.approval_type}
+    )
     eligible = eligible_usernames(request)
     unknown = [name for name in spec.approvers if name not in eligible]
     if unknown:
         node_run.logs = [
             *node_run.logs,
-            log_entry("warning", node_run.label, "Not eligible (unknown, inactive or not in the tenant): " + ", ".join(unknown)),
+            log_entry(
+                "warning",
+                node_run.label,
+                "Not eligible (unknown, inactive or not in the tenant): " + ", ".join(unknown),
+            ),
         ]
     if not eligible:
         node_run.logs = [*node_run.logs, log_entry("warning", node_run.label, "No eligible approver yet")]
@@ -102,7 +109,9 @@ def _locked(request_id) -> Iterator[ApprovalRequest]:
 def ensure_open(request: ApprovalRequest, *, now: datetime | None = None) -> None:
     """Refuse when the request is no longer waiting for decisions."""
     if request.status != ApprovalStatus.PENDING:
-        raise RequestNotPending(f"This request is already {request.status}; no more decisions are taken", field="status")
+        raise RequestNotPending(
+            f"This request is already {request.status}; no more decisions are taken", field="status"
+        )
     if request.deadline and request.deadline <= (now or timezone.now()):
         raise RequestNotPending("This request has expired; no more decisions are taken", field="status")
 
@@ -182,7 +191,9 @@ def decide(
     check_comment(comment)
     return engine.retrying(
         f"decide approval request {request_id}",
-        lambda: _decide(request_id, user=user, decision=decision, comment=comment, form_values=form_values, channel=channel),
+        lambda: _decide(
+            request_id, user=user, decision=decision, comment=comment, form_values=form_values, channel=channel
+        ),
     )
 
 
@@ -192,7 +203,12 @@ def _decide(request_id, *, user, decision: str, comment: str, form_values, chann
         ensure_can_decide(request, user)
         values = clean_form_values(request.form_fields, form_values, decision=decision)
         ApprovalDecision.objects.create(
-            request=request, user=user, decision=decision, comment=(comment or "").strip(), form_values=values, channel=channel
+            request=request,
+            user=user,
+            decision=decision,
+            comment=(comment or "").strip(),
+            form_values=values,
+            channel=channel,
         )
         votes = list(request.decisions.order_by("created_at", "id").values_list("user__username", "decision"))
         outcome = policies.evaluate(
@@ -216,11 +232,13 @@ def _settle(request: ApprovalRequest, outcome: str, *, message: str) -> None:
     ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.DECIDED, data={"outcome": outcome})
     note = f"{message}; request {outcome}"
     if outcome == policies.REJECTED and request.on_rejection == "error":
-        engine.resume_node_run(request.node_run_id, error=f"Approval rejected: {request.title}", message=note,
-                               locked=request.held)
+        engine.resume_node_run(
+            request.node_run_id, error=f"Approval rejected: {request.title}", message=note, locked=request.held
+        )
     else:
-        engine.resume_node_run(request.node_run_id, output=output_for(request, outcome), message=note,
-                               locked=request.held)
+        engine.resume_node_run(
+            request.node_run_id, output=output_for(request, outcome), message=note, locked=request.held
+        )
 
 
 # --- Delegation --------------------------------------------------------------------------------
@@ -259,8 +277,12 @@ def _delegate(request_id, *, user, to_username: str, comment: str, channel: str)
         request.excluded = [name for name in request.excluded if name != target.username] + [user.get_username()]
         request.save(update_fields=["approvers", "excluded"])
         ApprovalEvent.objects.create(
-            request=request, kind=ApprovalEvent.Kind.DELEGATED, actor=user, target=target,
-            comment=(comment or "").strip(), channel=channel,
+            request=request,
+            kind=ApprovalEvent.Kind.DELEGATED,
+            actor=user,
+            target=target,
+            comment=(comment or "").strip(),
+            channel=channel,
         )
         engine.append_logs(
             request.node_run_id,
@@ -311,7 +333,7 @@ def escalate(request: ApprovalRequest) -> list[str]:
     returns the usernames that became eligible. Caller holds the locks."""
     before = eligible_usernames(request)
     users = [n for n in request.escalate_to if not n.startswith(ROLE_PREFIX)]
-    roles = [n[len(ROLE_PREFIX):] for n in request.escalate_to if n.startswith(ROLE_PREFIX)]
+    roles = [n[len(ROLE_PREFIX) :] for n in request.escalate_to if n.startswith(ROLE_PREFIX)]
     request.approvers = [*request.approvers, *[u for u in users if u not in request.approvers]]
     request.approver_roles = [*request.approver_roles, *[r for r in roles if r not in request.approver_roles]]
     request.escalated_at = timezone.now()

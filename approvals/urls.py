@@ -1,4 +1,5 @@
 """Pages of the approvals app (mounted under /workflows/approvals/)."""
+
 from django.urls import path, re_path
 
 from . import views

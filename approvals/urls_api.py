@@ -1,4 +1,5 @@
 """REST URLs of the approvals app (mounted under /api/)."""
+
 from rest_framework.routers import SimpleRouter
 
 from .api import ApprovalViewSet

@@ -1,5 +1,6 @@
 """What the execution viewer shows operators about a paused Request Approval node: who may
 decide, under which policy, the decisions so far and the deadline, with a link to the page."""
+
 from __future__ import annotations
 
 from django.urls import reverse
@@ -30,8 +31,12 @@ class ApprovalPauseSerializer(serializers.Serializer):
     policyLabel = serializers.CharField()
     requiredApprovals = serializers.IntegerField(help_text="Approvals that approve the request under the policy")
     approvers = serializers.ListField(child=serializers.CharField(), help_text="Named approvers")
-    approverRoles = serializers.ListField(child=serializers.CharField(), help_text="Roles (groups) whose members may decide")
-    eligible = serializers.ListField(child=serializers.CharField(), help_text="Who may decide now (members, named or by role)")
+    approverRoles = serializers.ListField(
+        child=serializers.CharField(), help_text="Roles (groups) whose members may decide"
+    )
+    eligible = serializers.ListField(
+        child=serializers.CharField(), help_text="Who may decide now (members, named or by role)"
+    )
     decisions = PauseDecisionSerializer(many=True)
     deadline = serializers.DateTimeField(allow_null=True)
     requestedAt = serializers.DateTimeField()
@@ -41,7 +46,10 @@ class ApprovalPauseSerializer(serializers.Serializer):
 def describe_pause(run, user) -> dict | None:
     """The approval request a paused node run waits on, as ApprovalPauseSerializer data."""
     approval = (
-        ApprovalRequest.objects.filter(node_run_id=run.pk).select_related("requested_by").order_by("-created_at").first()
+        ApprovalRequest.objects.filter(node_run_id=run.pk)
+        .select_related("requested_by")
+        .order_by("-created_at")
+        .first()
     )
     if approval is None:
         return None
@@ -64,8 +72,13 @@ def describe_pause(run, user) -> dict | None:
         "approverRoles": list(approval.approver_roles or []),
         "eligible": eligible,
         "decisions": [
-            {"user": d.user.get_username(), "decision": d.decision, "comment": d.comment, "at": d.created_at,
-             "channel": d.channel}
+            {
+                "user": d.user.get_username(),
+                "decision": d.decision,
+                "comment": d.comment,
+                "at": d.created_at,
+                "channel": d.channel,
+            }
             for d in decisions
         ],
         "deadline": approval.deadline,

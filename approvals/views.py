@@ -2,6 +2,7 @@
 
 A GET never decides: every decision is a CSRF-protected POST from a button.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -51,15 +52,28 @@ def inbox(request):
     waiting = [r for r in waiting_anywhere if tenant and r.tenant_id == tenant.pk]
     seen = {r.pk for r in waiting}
     pending = [r for r in waiting if wanted in ("all", "pending")]
-    history = [] if tenant is None else [
-        r for r in history_for(request.user, tenant_id=tenant.pk) if r.pk not in seen and wanted in ("all", r.status)
-    ]
+    history = (
+        []
+        if tenant is None
+        else [
+            r
+            for r in history_for(request.user, tenant_id=tenant.pk)
+            if r.pk not in seen and wanted in ("all", r.status)
+        ]
+    )
     names = {t.pk: t.name for t in tenancy_for(request).choices}
     elsewhere = Counter(names.get(r.tenant_id, "") for r in waiting_anywhere if r.pk not in seen)
-    return render(request, "approvals/inbox.html", {
-        "pending": pending, "history": history, "status": wanted,
-        "statuses": STATUS_FILTERS, "elsewhere": sorted(elsewhere.items()),
-    })
+    return render(
+        request,
+        "approvals/inbox.html",
+        {
+            "pending": pending,
+            "history": history,
+            "status": wanted,
+            "statuses": STATUS_FILTERS,
+            "elsewhere": sorted(elsewhere.items()),
+        },
+    )
 
 
 def _execution_url(approval: ApprovalRequest) -> str | None:
@@ -89,8 +103,11 @@ def _page_context(approval: ApprovalRequest, user, **extra) -> dict:
     }
     if can_decide and extra.get("allow_delegate", True):
         context["delegates"] = (
-            get_user_model().objects.filter(memberships__tenant_id=approval.tenant_id, is_active=True)
-            .exclude(pk=user.pk).order_by("username").values_list("username", flat=True)
+            get_user_model()
+            .objects.filter(memberships__tenant_id=approval.tenant_id, is_active=True)
+            .exclude(pk=user.pk)
+            .order_by("username")
+            .values_list("username", flat=True)
         )
     context.update(extra)
     context["form_fields"] = form_rows(approval.form_fields, context["form_values"])
@@ -103,7 +120,11 @@ def form_rows(form_fields: list[dict], values: dict) -> list[dict]:
     for f in form_fields:
         value = "" if values.get(f["key"]) is None else str(values.get(f["key"]))
         options = [
-            {"value": str(o.get("value")), "label": o.get("label") or o.get("value"), "selected": str(o.get("value")) == value}
+            {
+                "value": str(o.get("value")),
+                "label": o.get("label") or o.get("value"),
+                "selected": str(o.get("value")) == value,
+            }
             for o in f.get("options") or []
         ]
         rows.append({**f, "value": value, "options": options})
@@ -135,8 +156,9 @@ def detail(request, pk):
             )
         except ApprovalError as exc:
             approval.refresh_from_db()
-            context = _page_context(approval, request.user, error=exc.message, form_values=values,
-                                    comment=request.POST.get("comment", ""))
+            context = _page_context(
+                approval, request.user, error=exc.message, form_values=values, comment=request.POST.get("comment", "")
+            )
             return render(request, "approvals/detail.html", context, status=exc.status_code)
         messages.success(request, f"Your decision was recorded: {request.POST['decision']}.")
         return redirect("approvals:detail", pk=approval.pk)
@@ -159,7 +181,12 @@ def delegate(request, pk):
         )
     except ApprovalError as exc:
         approval.refresh_from_db()
-        return render(request, "approvals/detail.html", _page_context(approval, request.user, error=exc.message), status=exc.status_code)
+        return render(
+            request,
+            "approvals/detail.html",
+            _page_context(approval, request.user, error=exc.message),
+            status=exc.status_code,
+        )
     messages.success(request, f"You delegated this request to {request.POST['delegate_to']}.")
     return redirect("approvals:detail", pk=approval.pk)
 
@@ -184,8 +211,12 @@ def link(request, pk, token):
         values = _form_values(approval, request.POST)
         try:
             services.decide(
-                request_id=approval.pk, user=user, decision=request.POST.get("decision", ""),
-                comment=request.POST.get("comment", ""), form_values=values, channel=Channel.EMAIL,
+                request_id=approval.pk,
+                user=user,
+                decision=request.POST.get("decision", ""),
+                comment=request.POST.get("comment", ""),
+                form_values=values,
+                channel=Channel.EMAIL,
             )
         except ApprovalError as exc:
             approval.refresh_from_db()

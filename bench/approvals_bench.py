@@ -4,6 +4,7 @@ and simultaneous decisions on one `all` request.
 Run against a scratch, migrated database (it creates and deletes its own tenant):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_approvals python bench/approvals_bench.py [DECISIONS]
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,12 @@ def definition(**config) -> dict:
     return {
         "nodes": [
             {"id": "t", "type": "trigger", "label": "Trigger", "config": {}},
-            {"id": "a", "type": "approvals/request", "label": "Request Approval", "config": {"title": "Bench", **config}},
+            {
+                "id": "a",
+                "type": "approvals/request",
+                "label": "Request Approval",
+                "config": {"title": "Bench", **config},
+            },
             {"id": "s", "type": "set", "label": "After", "config": {"values": {"d": "{{Request Approval.decision}}"}}},
         ],
         "edges": [{"source": "t", "target": "a"}, {"source": "a", "target": "s"}],
@@ -44,7 +50,9 @@ def definition(**config) -> dict:
 
 
 def paused_requests(workflow, user, count: int, worker: Worker) -> list[ApprovalRequest]:
-    ids = [trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={}).execution_id for _ in range(count)]
+    ids = [
+        trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={}).execution_id for _ in range(count)
+    ]
     worker.run_until_idle()
     return list(ApprovalRequest.objects.filter(execution_id__in=ids))
 
@@ -62,18 +70,24 @@ def main(count: int = 100, approvers: int = 8) -> None:
         Membership.objects.create(tenant=tenant, user=u)
     worker = Worker(concurrency=1, name=f"bench-{suffix}", poll_seconds=5.0)
     try:
-        single = create_workflow(tenant=tenant, name="single", definition=definition(approvers=users[0].username), user=users[0])
+        single = create_workflow(
+            tenant=tenant, name="single", definition=definition(approvers=users[0].username), user=users[0]
+        )
         requests = paused_requests(single, users[0], count, worker)
         timings = []
         for request in requests:
             start = time.perf_counter()
             services.decide(request_id=request.pk, user=users[0], decision="approved", channel="api")
             timings.append((time.perf_counter() - start) * 1000)
-        print(f"{connection.vendor}: one settling decision (lock, policy, resume, commit) over {count}: "
-              f"p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms")
+        print(
+            f"{connection.vendor}: one settling decision (lock, policy, resume, commit) over {count}: "
+            f"p50 {statistics.median(timings):.1f} ms, p95 {percentile(timings, 0.95):.1f} ms"
+        )
 
         names = ",".join(u.username for u in users)
-        everyone = create_workflow(tenant=tenant, name="all", definition=definition(approvers=names, approvalType="all"), user=users[0])
+        everyone = create_workflow(
+            tenant=tenant, name="all", definition=definition(approvers=names, approvalType="all"), user=users[0]
+        )
         rounds, walls = 10, []
         for request in paused_requests(everyone, users[0], rounds, worker):
             barrier = threading.Barrier(approvers)
@@ -92,8 +106,10 @@ def main(count: int = 100, approvers: int = 8) -> None:
             walls.append((time.perf_counter() - start) * 1000)
             request.refresh_from_db()
             assert request.status == "approved" and request.decisions.count() == approvers
-        print(f"{connection.vendor}: {approvers} simultaneous approvals on one `all` request, {rounds} rounds: "
-              f"median {statistics.median(walls):.1f} ms for all {approvers} (they serialize on the row lock)")
+        print(
+            f"{connection.vendor}: {approvers} simultaneous approvals on one `all` request, {rounds} rounds: "
+            f"median {statistics.median(walls):.1f} ms for all {approvers} (they serialize on the row lock)"
+        )
     finally:
         Execution.objects.filter(tenant=tenant).delete()
         tenant.delete()

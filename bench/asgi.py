@@ -4,6 +4,7 @@ bare Channels group send to the very same sockets (`bench.bare` messages, forwar
 
     daphne bench.asgi:application   (BENCH_BARE_GROUP names the group)
 """
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -35,7 +36,9 @@ class BenchWidgetConsumer(WidgetConsumer):
 
 # config.asgi builds its router from this list: swap the consumer before importing it.
 routing.websocket_urlpatterns[:] = [
-    path(str(p.pattern), BenchWidgetConsumer.as_asgi()) if p.callback.__dict__.get("consumer_class") is WidgetConsumer else p
+    path(str(p.pattern), BenchWidgetConsumer.as_asgi())
+    if p.callback.__dict__.get("consumer_class") is WidgetConsumer
+    else p
     for p in routing.websocket_urlpatterns
 ]
 

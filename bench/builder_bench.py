@@ -8,6 +8,7 @@ from the model, redrawn). Figures are printed, never asserted: a frame under 16 
 
     python bench/builder_bench.py [--nodes 200] [--repeat 50]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 def big_definition(count: int) -> dict:
     """A trigger, then conditions and sets in 10 parallel lanes, with templates naming earlier nodes."""
-    nodes = [{"id": "trigger", "type": "trigger", "label": "Trigger", "position": {"x": 0, "y": 0},
-              "config": {"inputSchema": [{"name": "orderId", "type": "string"}, {"name": "amount", "type": "number"}]}}]
+    nodes = [
+        {
+            "id": "trigger",
+            "type": "trigger",
+            "label": "Trigger",
+            "position": {"x": 0, "y": 0},
+            "config": {"inputSchema": [{"name": "orderId", "type": "string"}, {"name": "amount", "type": "number"}]},
+        }
+    ]
     edges = []
     lanes = 10
     previous = {lane: "trigger" for lane in range(lanes)}
@@ -39,11 +47,19 @@ def big_definition(count: int) -> dict:
         before = previous[lane]
         before_label = "Trigger" if before == "trigger" else f"Step {before[1:]}"
         if index % 7 == 0:
-            node = {"id": node_id, "type": "condition", "label": f"Step {index}",
-                    "config": {"left": f"{{{{{before_label}.amount}}}}", "operator": "gt", "right": 100}}
+            node = {
+                "id": node_id,
+                "type": "condition",
+                "label": f"Step {index}",
+                "config": {"left": f"{{{{{before_label}.amount}}}}", "operator": "gt", "right": 100},
+            }
         else:
-            node = {"id": node_id, "type": "set", "label": f"Step {index}",
-                    "config": {"values": {"orderId": "{{Trigger.orderId}}", "previous": f"{{{{{before_label}}}}}"}}}
+            node = {
+                "id": node_id,
+                "type": "set",
+                "label": f"Step {index}",
+                "config": {"values": {"orderId": "{{Trigger.orderId}}", "previous": f"{{{{{before_label}}}}}"}},
+            }
         node["position"] = {"x": column * 260, "y": lane * 110}
         nodes.append(node)
         edge = {"source": before, "target": node_id}
@@ -67,7 +83,9 @@ def timed(fn, repeat: int) -> list[float]:
 def report(name: str, times: list[float]) -> None:
     ordered = sorted(times)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    print(f"{name}: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms (n={len(times)})")
+    print(
+        f"{name}: median {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {max(times):.1f} ms (n={len(times)})"
+    )
 
 
 def server(definition: dict, repeat: int) -> None:
@@ -92,8 +110,14 @@ def server(definition: dict, repeat: int) -> None:
         response.render()
         assert response.status_code == 200 and json.loads(response.content)["valid"], response.content[:300]
 
-    report(f"server: POST /api/workflows/validate/ ({len(definition['nodes'])} nodes, valid, through DRF)", timed(call, repeat))
-    report("server: the validator and the scopes alone (workflows.editor.check)", timed(lambda: editor.check(definition), repeat))
+    report(
+        f"server: POST /api/workflows/validate/ ({len(definition['nodes'])} nodes, valid, through DRF)",
+        timed(call, repeat),
+    )
+    report(
+        "server: the validator and the scopes alone (workflows.editor.check)",
+        timed(lambda: editor.check(definition), repeat),
+    )
 
 
 HARNESS = """<!doctype html><meta charset="utf-8"><div id="host" style="width:1000px;height:700px;position:relative"></div>
@@ -176,7 +200,9 @@ def browser(definition: dict, repeat: int) -> None:
     finally:
         httpd.shutdown()
     nodes = len(definition["nodes"])
-    report(f"browser: open, draw {nodes} nodes and {len(definition['edges'])} edges and fit (canvas.js)", results["open"])
+    report(
+        f"browser: open, draw {nodes} nodes and {len(definition['edges'])} edges and fit (canvas.js)", results["open"]
+    )
     report("browser: one pan frame", results["pan"])
     report("browser: one drag frame (two nodes and their edges)", results["drag"])
     report("browser: one edit (model.js makes a new definition, the canvas redraws what changed)", results["edit"])

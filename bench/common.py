@@ -1,5 +1,6 @@
 """What every part of the harness shares: the environment, the databases, summaries of
 repeated measurements, the processes it starts, and CPU time read from /proc."""
+
 from __future__ import annotations
 
 import math
@@ -95,8 +96,13 @@ def raise_open_files_limit() -> None:
 
 def machine() -> dict:
     load1, load5, load15 = os.getloadavg()
-    return {"cores": os.cpu_count(), "load_avg_1m": round(load1, 2), "load_avg_5m": round(load5, 2),
-            "load_avg_15m": round(load15, 2), "python": sys.version.split()[0]}
+    return {
+        "cores": os.cpu_count(),
+        "load_avg_1m": round(load1, 2),
+        "load_avg_5m": round(load5, 2),
+        "load_avg_15m": round(load15, 2),
+        "python": sys.version.split()[0],
+    }
 
 
 # --- Summaries ----------------------------------------------------------------------------------
@@ -116,8 +122,12 @@ def spread(values: list[float]) -> dict:
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return {"median": None, "min": None, "max": None, "rounds": []}
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "rounds": [round(v, 3) for v in values]}
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "rounds": [round(v, 3) for v in values],
+    }
 
 
 @dataclass
@@ -205,12 +215,25 @@ def stop(procs: list[Proc], timeout: float = 30.0) -> None:
             proc.process.wait()
 
 
-def start_workers(count: int, *, env: dict[str, str], concurrency: int, tag: str, first: int = 0,
-                  log_dir: Path = LOG_DIR) -> list[Proc]:
+def start_workers(
+    count: int, *, env: dict[str, str], concurrency: int, tag: str, first: int = 0, log_dir: Path = LOG_DIR
+) -> list[Proc]:
     """`count` runworkflows processes, each ready (its start-up line printed) on return."""
     procs = [
-        start(f"worker-{tag}-{i}", [sys.executable, "manage.py", "runworkflows", "--concurrency", str(concurrency),
-                                   "--name", f"bench-{tag}-{i}"], env, log_dir=log_dir)
+        start(
+            f"worker-{tag}-{i}",
+            [
+                sys.executable,
+                "manage.py",
+                "runworkflows",
+                "--concurrency",
+                str(concurrency),
+                "--name",
+                f"bench-{tag}-{i}",
+            ],
+            env,
+            log_dir=log_dir,
+        )
         for i in range(first, first + count)
     ]
     try:
@@ -235,7 +258,8 @@ class RedisServer:
     def start(self, timeout: float = 20.0) -> None:
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while not redis_answers(self.port):

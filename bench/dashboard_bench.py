@@ -10,6 +10,7 @@ Figures are printed, never asserted. The database is written to: its name must c
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dashboard_bench python manage.py migrate
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dashboard_bench python bench/dashboard_bench.py [--rows 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,14 +76,22 @@ def main() -> None:
         tenants.append(tenant)
     missing = args.rows - Execution.objects.count()
     if missing > 0:
-        workflow = services.create_workflow(tenant=tenants[0], name="Bench", user=user, definition=chain(
-            {"id": "a", "type": "set", "label": "A", "config": {"values": {}}}))
+        workflow = services.create_workflow(
+            tenant=tenants[0],
+            name="Bench",
+            user=user,
+            definition=chain({"id": "a", "type": "set", "label": "A", "config": {"values": {}}}),
+        )
         started = time.monotonic()
         with connection.cursor() as cursor:
-            cursor.execute(SEED_SQL, [[str(t.pk) for t in tenants], workflow.pk, workflow.versions.get().pk, user.pk, missing])
+            cursor.execute(
+                SEED_SQL, [[str(t.pk) for t in tenants], workflow.pk, workflow.versions.get().pk, user.pk, missing]
+            )
             cursor.execute("ANALYZE workflows_execution")
         print(f"seeded {missing:,} executions in {time.monotonic() - started:.1f} s")
-    print(f"{Execution.objects.count():,} executions over {TENANTS} tenants; figures for one tenant, {args.repeat} runs each")
+    print(
+        f"{Execution.objects.count():,} executions over {TENANTS} tenants; figures for one tenant, {args.repeat} runs each"
+    )
 
     tenant, now = tenants[1], timezone.now()
     reads = [
@@ -90,7 +99,10 @@ def main() -> None:
         ("latest failures", lambda: dashboard.latest_failures(tenant.pk)),
         ("ready work", lambda: dashboard.backlog(tenant.pk, now=now)),
         ("workers alive", lambda: dashboard.worker_counts(now=now)),
-        ("the whole dashboard, approvals card included", lambda: dashboard.dashboard(user=user, tenant=tenant, now=now)),
+        (
+            "the whole dashboard, approvals card included",
+            lambda: dashboard.dashboard(user=user, tenant=tenant, now=now),
+        ),
     ]
     for name, read in reads:
         p50, p95 = timed(read, args.repeat)

@@ -4,6 +4,7 @@ Run as a process (`python -m bench.dbos_peer --system-database URL --executor-id
 is one DBOS worker, like one `runworkflows` process; `Peer` enqueues from the harness with
 DBOSClient while the clock runs, as `trigger_workflow` starts the engine's executions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,15 @@ def serve(system_database_url: str, executor_id: str, concurrency: int | None, p
     """Launch one DBOS process that dequeues and runs the chain until SIGTERM."""
     from dbos import DBOS
 
-    DBOS(config={
-        "name": APP_NAME, "system_database_url": system_database_url, "executor_id": executor_id,
-        "application_version": "bench", "log_level": "WARNING",
-    })
+    DBOS(
+        config={
+            "name": APP_NAME,
+            "system_database_url": system_database_url,
+            "executor_id": executor_id,
+            "application_version": "bench",
+            "log_level": "WARNING",
+        }
+    )
 
     @DBOS.step()
     def noop(i: int) -> int:
@@ -57,7 +63,9 @@ class Peer:
         self.client = DBOSClient(system_database_url=system_database_url, application_name=APP_NAME)
 
     def enqueue(self, n: int) -> str:
-        handle = self.client.enqueue({"queue_name": QUEUE, "workflow_name": WORKFLOW, "application_version": "bench"}, n)
+        handle = self.client.enqueue(
+            {"queue_name": QUEUE, "workflow_name": WORKFLOW, "application_version": "bench"}, n
+        )
         return handle.get_workflow_id()
 
     def wait(self, ids: list[str], timeout: float) -> float:
@@ -69,10 +77,15 @@ class Peer:
             while True:
                 rows = conn.execute(
                     "SELECT status, count(*), max(COALESCE(completed_at, updated_at)) FROM dbos.workflow_status"
-                    " WHERE workflow_uuid = ANY(%s) GROUP BY status", (ids,)
+                    " WHERE workflow_uuid = ANY(%s) GROUP BY status",
+                    (ids,),
                 ).fetchall()
                 by_status = {status: (n, last) for status, n, last in rows}
-                failed = {s: n for s, (n, _) in by_status.items() if s in ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")}
+                failed = {
+                    s: n
+                    for s, (n, _) in by_status.items()
+                    if s in ("ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
+                }
                 if failed:
                     raise RuntimeError(f"DBOS workflows failed: {failed}")
                 if by_status.get("SUCCESS", (0, None))[0] == len(ids):
@@ -106,7 +119,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--system-database", required=True)
     parser.add_argument("--executor-id", required=True)
-    parser.add_argument("--concurrency", type=int, default=None, help="workflows at once per process (default: no limit)")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="workflows at once per process (default: no limit)"
+    )
     parser.add_argument("--poll", type=float, default=0.1, help="queue polling interval, seconds")
     args = parser.parse_args()
     serve(args.system_database, args.executor_id, args.concurrency, args.poll)

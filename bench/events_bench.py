@@ -3,6 +3,7 @@
 Run against a scratch, migrated database (it creates and deletes its own tenant):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_events python bench/events_bench.py
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ def definition(**wait_config) -> dict:
     return {
         "nodes": [
             {"id": "t", "type": "trigger", "label": "Trigger", "config": {}},
-            {"id": "wait", "type": "events/wait", "label": "Wait for Event",
-             "config": {"eventNamespace": "bench", "eventKey": "k-{{Trigger.n}}", **wait_config}},
+            {
+                "id": "wait",
+                "type": "events/wait",
+                "label": "Wait for Event",
+                "config": {"eventNamespace": "bench", "eventKey": "k-{{Trigger.n}}", **wait_config},
+            },
         ],
         "edges": [{"source": "t", "target": "wait"}],
     }
@@ -60,8 +65,13 @@ def main(count: int = 50) -> None:
     thread.start()
     try:
         # 1. Expiry lateness: waits of 2s; the worker's poll interval is 5s, so only its timer can be on time.
-        wf = create_workflow(tenant=tenant, name="expiring", definition=definition(expiresIn="2s", onExpiration="continue"), user=user)
-        ids = [trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"n": f"e{i}"}).execution_id for i in range(count)]
+        wf = create_workflow(
+            tenant=tenant, name="expiring", definition=definition(expiresIn="2s", onExpiration="continue"), user=user
+        )
+        ids = [
+            trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"n": f"e{i}"}).execution_id
+            for i in range(count)
+        ]
         wait_for(lambda: Execution.objects.filter(pk__in=ids, status="success").count() == count)
         late = []
         for wait in WaitEvent.objects.filter(execution_id__in=ids):
@@ -78,7 +88,9 @@ def main(count: int = 50) -> None:
         for key in keys[:count]:
             services.signal_event(tenant_id=tenant.pk, namespace="bench", key=f"k-{key}", source="bench")
         elapsed = time.perf_counter() - started
-        print(f"sequential signals: {count} in {elapsed:.2f}s ({count / elapsed:.0f}/s, {1000 * elapsed / count:.1f} ms each)")
+        print(
+            f"sequential signals: {count} in {elapsed:.2f}s ({count / elapsed:.0f}/s, {1000 * elapsed / count:.1f} ms each)"
+        )
 
         def send(chunk):
             try:

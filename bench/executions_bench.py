@@ -10,6 +10,7 @@ JSON line for bench/results.json. Target: p95 under 50 ms at 1,000,000 execution
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/workflows_bench python bench/executions_bench.py [--rows 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,20 +89,35 @@ def fill(rows: int):
     other = Tenant.objects.create(name="Other", slug="bench-executions-other")
     user = get_user_model().objects.create_user(username="operator", password="x")
     Membership.objects.create(tenant=tenant, user=user)
-    definition = {"nodes": [{"id": "t", "type": "trigger", "label": "Trigger", "config": {}},
-                            {"id": "s", "type": "set", "label": "Set", "config": {"values": {}}}],
-                  "edges": [{"source": "t", "target": "s"}]}
-    workflows = [create_workflow(tenant=tenant if i < WORKFLOWS - 1 else other, name=f"wf {i}", definition=definition, user=user)
-                 for i in range(WORKFLOWS)]
+    definition = {
+        "nodes": [
+            {"id": "t", "type": "trigger", "label": "Trigger", "config": {}},
+            {"id": "s", "type": "set", "label": "Set", "config": {"values": {}}},
+        ],
+        "edges": [{"source": "t", "target": "s"}],
+    }
+    workflows = [
+        create_workflow(tenant=tenant if i < WORKFLOWS - 1 else other, name=f"wf {i}", definition=definition, user=user)
+        for i in range(WORKFLOWS)
+    ]
     versions = [str(w.latest_version.pk) for w in workflows]
     started = time.monotonic()
     with connection.cursor() as cursor:
         for start in range(1, rows + 1, CHUNK):
-            cursor.execute(FILL, {
-                "tenant": str(tenant.pk), "other_tenant": str(other.pk), "workflows": [str(w.pk) for w in workflows],
-                "versions": versions, "n": WORKFLOWS, "user": user.pk, "rows": rows,
-                "start": start, "stop": min(rows, start + CHUNK - 1),
-            })
+            cursor.execute(
+                FILL,
+                {
+                    "tenant": str(tenant.pk),
+                    "other_tenant": str(other.pk),
+                    "workflows": [str(w.pk) for w in workflows],
+                    "versions": versions,
+                    "n": WORKFLOWS,
+                    "user": user.pk,
+                    "rows": rows,
+                    "start": start,
+                    "stop": min(rows, start + CHUNK - 1),
+                },
+            )
             print(f"executions: {min(rows, start + CHUNK - 1):,} ({time.monotonic() - started:.0f}s)", flush=True)
         cursor.execute("VACUUM ANALYZE workflows_execution")
     return Token.objects.create(user=user).key, workflows[:-1], time.monotonic() - started
@@ -142,13 +158,27 @@ def main(argv=None) -> int:
 
     django.setup()
     token, workflows, fill_seconds = fill(args.rows)
-    print(f"filled {args.rows:,} executions in {fill_seconds:.0f}s; first page (50 rows) of GET /api/executions/:", flush=True)
+    print(
+        f"filled {args.rows:,} executions in {fill_seconds:.0f}s; first page (50 rows) of GET /api/executions/:",
+        flush=True,
+    )
     figures = measure(token, workflows, args.rows, args.samples)
     worst = max(f["p95_ms"] for f in figures.values())
     verdict = "within" if worst < TARGET_P95_MS else "OVER"
     print(f"worst p95 {worst:.1f} ms: {verdict} the {TARGET_P95_MS:.0f} ms target", flush=True)
-    print(json.dumps({"executions_list": {"rows": args.rows, "fill_seconds": round(fill_seconds, 1),
-                                          "target_p95_ms": TARGET_P95_MS, "worst_p95_ms": worst, "filters": figures}}))
+    print(
+        json.dumps(
+            {
+                "executions_list": {
+                    "rows": args.rows,
+                    "fill_seconds": round(fill_seconds, 1),
+                    "target_p95_ms": TARGET_P95_MS,
+                    "worst_p95_ms": worst,
+                    "filters": figures,
+                }
+            }
+        )
+    )
     from django.db import connections
 
     connections.close_all()

@@ -5,6 +5,7 @@ bare Channels group send to the same sockets (bench.asgi), at the same moments r
 each other as the nodes' commits, measures what the channel layer alone costs. Memory per
 socket is the daphne processes' resident memory before and after the sockets, divided.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,10 +43,25 @@ class Clients:
         self.sockets = sockets
         self.procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "bench.fanout_client", "--urls", ",".join(ws_urls), "--token", token,
-                 "--count", str(n), "--offset", str(off)],
-                cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=open(LOG_DIR / f"fanout-client-{i}.log", "w"), text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.fanout_client",
+                    "--urls",
+                    ",".join(ws_urls),
+                    "--token",
+                    token,
+                    "--count",
+                    str(n),
+                    "--offset",
+                    str(off),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=open(LOG_DIR / f"fanout-client-{i}.log", "w"),
+                text=True,
             )
             for i, (n, off) in enumerate(zip(share, offsets))
         ]
@@ -109,8 +125,17 @@ async def _send_bare(group: str, seqs: list[str], offsets: list[float]) -> list[
     return sent
 
 
-def measure_round(clients: Clients, watcher, *, fixtures, execution_id, segment: int, steps: int,
-                  bare_group: str, timeout: float = 120) -> Round:
+def measure_round(
+    clients: Clients,
+    watcher,
+    *,
+    fixtures,
+    execution_id,
+    segment: int,
+    steps: int,
+    bare_group: str,
+    timeout: float = 120,
+) -> Round:
     """Release one segment of the widget chain, then replay its commit times as bare sends."""
     from widgets.services import send_input
 

@@ -10,6 +10,7 @@ per line on stdin and answers one JSON line on stdout:
         arrival over the sockets and how many sockets got it, and the frames received
     {"cmd": "quit"}
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,8 +110,9 @@ class Sockets:
         everyone = len(self.sockets)
 
         def complete() -> bool:
-            return (all(len(self.node_seen.get(n, ())) == everyone for n in nodes)
-                    and all(len(self.bare_seen.get(s, ())) == everyone for s in bare))
+            return all(len(self.node_seen.get(n, ())) == everyone for n in nodes) and all(
+                len(self.bare_seen.get(s, ())) == everyone for s in bare
+            )
 
         while not complete() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -122,7 +124,9 @@ class Sockets:
         answer = {
             "nodes": {n: _latest(self.node_seen.get(n, {})) for n in nodes},
             "bare": {s: _latest(self.bare_seen.get(s, {})) for s in bare},
-            "frames": self.frames, "bytes": self.bytes, "sockets": everyone,
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "sockets": everyone,
         }
         self.reset()
         return answer

@@ -1,4 +1,5 @@
 """The benchmark's tenant, user, credentials and workflows, made through the services."""
+
 from __future__ import annotations
 
 import uuid
@@ -18,7 +19,9 @@ class Fixtures:
 def chain(steps: int = STEPS, *, prefix: str = "s") -> dict:
     """trigger -> `steps` no-op set nodes."""
     nodes = [{"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}}]
-    nodes += [{"id": f"{prefix}{i}", "type": "set", "label": f"Step {i}", "config": {"values": {}}} for i in range(steps)]
+    nodes += [
+        {"id": f"{prefix}{i}", "type": "set", "label": f"Step {i}", "config": {"values": {}}} for i in range(steps)
+    ]
     return {"nodes": nodes, "edges": _edges(nodes)}
 
 
@@ -40,13 +43,25 @@ def trigger_then_mark() -> dict:
 
 
 def signal_then_mark() -> dict:
-    return _then_mark({"id": "wait", "type": "events/wait", "label": "Wait",
-                       "config": {"eventNamespace": "bench", "eventKey": "{{Trigger.key}}"}})
+    return _then_mark(
+        {
+            "id": "wait",
+            "type": "events/wait",
+            "label": "Wait",
+            "config": {"eventNamespace": "bench", "eventKey": "{{Trigger.key}}"},
+        }
+    )
 
 
 def decision_then_mark(approver: str) -> dict:
-    return _then_mark({"id": "approve", "type": "approvals/request", "label": "Approve",
-                       "config": {"title": "Bench", "approvers": approver}})
+    return _then_mark(
+        {
+            "id": "approve",
+            "type": "approvals/request",
+            "label": "Approve",
+            "config": {"title": "Bench", "approvers": approver},
+        }
+    )
 
 
 def paused_forever() -> dict:
@@ -54,9 +69,17 @@ def paused_forever() -> dict:
     return {
         "nodes": [
             {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}},
-            {"id": "wait", "type": "events/wait", "label": "Wait",
-             "config": {"eventNamespace": "bench-paused", "eventKey": "{{Trigger.key}}", "expiresIn": "30d",
-                        "onExpiration": "continue"}},
+            {
+                "id": "wait",
+                "type": "events/wait",
+                "label": "Wait",
+                "config": {
+                    "eventNamespace": "bench-paused",
+                    "eventKey": "{{Trigger.key}}",
+                    "expiresIn": "30d",
+                    "onExpiration": "continue",
+                },
+            },
         ],
         "edges": [{"source": "trigger", "target": "wait"}],
     }
@@ -68,8 +91,10 @@ def widget_segments(segments: int, steps: int) -> dict:
     nodes = [{"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}}]
     for r in range(segments):
         nodes.append({"id": f"go{r}", "type": "widget-input", "label": f"Go {r}", "config": {"inputType": f"go{r}"}})
-        nodes += [{"id": f"mark_{r}_{i}", "type": "set", "label": f"R{r} S{i}", "config": {"values": {"i": i, "r": r}}}
-                  for i in range(steps)]
+        nodes += [
+            {"id": f"mark_{r}_{i}", "type": "set", "label": f"R{r} S{i}", "config": {"values": {"i": i, "r": r}}}
+            for i in range(steps)
+        ]
     return {"nodes": nodes, "edges": _edges(nodes)}
 
 

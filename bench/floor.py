@@ -4,6 +4,7 @@ for its WAL flush as the engine's do, on one or several connections (one process
     python -m bench.floor postgresql://postgres@127.0.0.1/workflows_bench --connections 4 --seconds 3
 prints the commits per second of all connections together.
 """
+
 from __future__ import annotations
 
 import argparse

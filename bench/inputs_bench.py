@@ -4,6 +4,7 @@ interleaved call by call so load hits both alike, and the schema check alone.
 Run against a scratch, migrated database (it creates and deletes its own tenant):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_inputs python bench/inputs_bench.py [STARTS]
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,10 @@ INPUT = {"orderId": 42, "priority": "high", "express": True, "note": "kept"}
 
 def definition(schema) -> dict:
     trigger = {"id": "t", "type": "trigger", "label": "Trigger", "config": {"inputSchema": schema} if schema else {}}
-    return {"nodes": [trigger, {"id": "n", "type": "set", "label": "N", "config": {"values": {"a": 1}}}],
-            "edges": [{"source": "t", "target": "n"}]}
+    return {
+        "nodes": [trigger, {"id": "n", "type": "set", "label": "N", "config": {"values": {"a": 1}}}],
+        "edges": [{"source": "t", "target": "n"}],
+    }
 
 
 def ms(values: list[float], q: float) -> float:
@@ -52,8 +55,10 @@ def main(starts: int = 500) -> None:
     user = get_user_model().objects.create_user(username=f"bench-{suffix}", password="x")
     Membership.objects.create(tenant=tenant, user=user)
     try:
-        workflows = {"without": create_workflow(tenant=tenant, name="plain", definition=definition(None)),
-                     "with": create_workflow(tenant=tenant, name="schema", definition=definition(SCHEMA))}
+        workflows = {
+            "without": create_workflow(tenant=tenant, name="plain", definition=definition(None)),
+            "with": create_workflow(tenant=tenant, name="schema", definition=definition(SCHEMA)),
+        }
         times: dict[str, list[float]] = {"without": [], "with": []}
         for index in range(starts + 20):
             order = ("without", "with") if index % 2 else ("with", "without")
@@ -63,8 +68,10 @@ def main(starts: int = 500) -> None:
                 if index >= 20:  # the first calls warm caches and connections
                     times[name].append(time.perf_counter() - began)
         for name in ("without", "with"):
-            print(f"trigger_workflow {name} an input schema: median {statistics.median(times[name]) * 1000:.3f} ms, "
-                  f"p95 {ms(times[name], 0.95):.3f} ms ({starts} starts, interleaved)")
+            print(
+                f"trigger_workflow {name} an input schema: median {statistics.median(times[name]) * 1000:.3f} ms, "
+                f"p95 {ms(times[name], 0.95):.3f} ms ({starts} starts, interleaved)"
+            )
         check = engine.graph_for_version(workflows["with"].latest_version.pk).input_validator.check
         rounds = 20_000
         began = time.perf_counter()

@@ -6,6 +6,7 @@ table NOTIFYs when a node whose id starts with `mark` becomes `success`, and Pos
 delivers that at commit to a listening thread here. The trigger is dropped afterwards,
 so the throughput figures never pay for it.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -141,8 +142,12 @@ def prepare_paused(fixtures, *, signal_workflow, decision_workflow, count: int, 
 
     user = fixtures.user.username
     keys = [f"{tag}-{i}" for i in range(count)]
-    signal_ids = [trigger_workflow(workflow_id=signal_workflow.pk, user_name=user, input={"key": k}).execution_id for k in keys]
-    decision_ids = [trigger_workflow(workflow_id=decision_workflow.pk, user_name=user).execution_id for _ in range(count)]
+    signal_ids = [
+        trigger_workflow(workflow_id=signal_workflow.pk, user_name=user, input={"key": k}).execution_id for k in keys
+    ]
+    decision_ids = [
+        trigger_workflow(workflow_id=decision_workflow.pk, user_name=user).execution_id for _ in range(count)
+    ]
     deadline = time.monotonic() + 300
     while Execution.objects.filter(pk__in=signal_ids + decision_ids, status="paused").count() < 2 * count:
         if time.monotonic() > deadline:
@@ -152,8 +157,16 @@ def prepare_paused(fixtures, *, signal_workflow, decision_workflow, count: int, 
     return keys, [(by_execution[e], e) for e in decision_ids]
 
 
-def measure_round(fixtures, watcher: CommitWatcher, client: Client, *, trigger_workflow, keys: list[str],
-                  approvals: list, gap: float = 0.02) -> Samples:
+def measure_round(
+    fixtures,
+    watcher: CommitWatcher,
+    client: Client,
+    *,
+    trigger_workflow,
+    keys: list[str],
+    approvals: list,
+    gap: float = 0.02,
+) -> Samples:
     """Trigger, signal and decision requests in turn, one at a time (an idle server)."""
     samples = Samples()
     token = {"Authorization": f"Token {fixtures.token}"}
@@ -180,4 +193,3 @@ def measure_round(fixtures, watcher: CommitWatcher, client: Client, *, trigger_w
         samples.add("decision", sent=sent, answered=answered, committed=watcher.wait(decided_execution))
         time.sleep(gap)
     return samples
-

@@ -1,4 +1,5 @@
 """The table printed at the end of a run, and the plot (matplotlib, from the bench extra)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,14 +64,18 @@ def table(results: dict) -> str:
             why = results.get("unavailable", {}).get(key, "not measured")
             lines.append(f"{label:<56}{'n/a':>10}  ({why})")
             continue
-        lines.append(f"{label:<56}{_fmt(fmt, entry['median']):>10}{_fmt(fmt, entry['min']):>10}"
-                     f"{_fmt(fmt, entry['max']):>10}  {unit}")
+        lines.append(
+            f"{label:<56}{_fmt(fmt, entry['median']):>10}{_fmt(fmt, entry['min']):>10}"
+            f"{_fmt(fmt, entry['max']):>10}  {unit}"
+        )
     fan = results.get("fanout_sockets")
     if fan:
-        lines.append(f"(fan-out: {fan} sockets over {results.get('fanout_daphnes', 2)} daphne processes, "
-                     f"{results.get('fanout_steps')} steps a round; updates that never reached every socket, "
-                     f"left out of reach-all: {results.get('fanout_incomplete', 0)}, "
-                     f"frames lost: {results.get('fanout_missing', 0)})")
+        lines.append(
+            f"(fan-out: {fan} sockets over {results.get('fanout_daphnes', 2)} daphne processes, "
+            f"{results.get('fanout_steps')} steps a round; updates that never reached every socket, "
+            f"left out of reach-all: {results.get('fanout_incomplete', 0)}, "
+            f"frames lost: {results.get('fanout_missing', 0)})"
+        )
     paused = results.get("paused") or []
     if paused:
         lines.append("")
@@ -79,13 +84,17 @@ def table(results: dict) -> str:
         for level in paused:
             duties = level.get("duties_ms") or {}
             slowest = max(duties.items(), key=lambda kv: kv[1], default=("", 0))
-            lines.append(f"{level['paused']:<20,}{level['steps_per_s']:>10,.0f}{level['steps_per_s'] / base:>8.2f}"
-                         f"  {slowest[1]:.1f} {slowest[0]}")
+            lines.append(
+                f"{level['paused']:<20,}{level['steps_per_s']:>10,.0f}{level['steps_per_s'] / base:>8.2f}"
+                f"  {slowest[1]:.1f} {slowest[0]}"
+            )
     listing = results.get("executions_list")
     if listing:
         lines.append("")
-        lines.append(f"GET /api/executions/ first page, {listing['rows']:,} executions (target p95 < "
-                     f"{listing['target_p95_ms']:.0f} ms)")
+        lines.append(
+            f"GET /api/executions/ first page, {listing['rows']:,} executions (target p95 < "
+            f"{listing['target_p95_ms']:.0f} ms)"
+        )
         for kind, figures in listing["filters"].items():
             lines.append(f"  by {kind:<36}p50 {figures['p50_ms']:>7.1f} ms   p95 {figures['p95_ms']:>7.1f} ms")
     return "\n".join(lines)
@@ -114,8 +123,11 @@ def plot(results: dict, path: Path) -> Path | None:
         values = sorted(samples.get(key, []))
         if values:
             middle.plot(values, [i / len(values) for i in range(1, len(values) + 1)], label=label)
-    middle.set(title=f"fan-out to {results.get('fanout_sockets', '?')} sockets: reach all", xlabel="ms",
-               ylabel="share of updates")
+    middle.set(
+        title=f"fan-out to {results.get('fanout_sockets', '?')} sockets: reach all",
+        xlabel="ms",
+        ylabel="share of updates",
+    )
     for axes in (left, middle):
         if axes.lines:
             axes.legend()

@@ -5,6 +5,7 @@ Starts included means what a user pays: the clock starts before the first
 `trigger_workflow` call and stops at the last execution's end, with `starters` threads
 triggering one execution per transaction meanwhile (the peer enqueues the same way).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -70,7 +71,9 @@ def _wait_engine(ids: list, timeout: float) -> float:
         if done and done["n"] == len(ids):
             return done["last"].timestamp()
         if time.monotonic() > deadline:
-            raise RuntimeError(f"executions did not finish in {timeout:.0f}s: {dict((s, r['n']) for s, r in by_status.items())}")
+            raise RuntimeError(
+                f"executions did not finish in {timeout:.0f}s: {dict((s, r['n']) for s, r in by_status.items())}"
+            )
         time.sleep(POLL)
 
 
@@ -81,12 +84,26 @@ def _measure(run, *, workers: list[Proc], pg_conn, datname: str, steps: int) -> 
     pg.start()
     started, ended = run()
     seconds = ended - started
-    return Throughput(steps_per_s=steps / seconds, seconds=seconds,
-                      worker_cpu_ms_per_step=1000 * cpu.stop() / steps, pg_cpu_ms_per_step=1000 * pg.stop() / steps)
+    return Throughput(
+        steps_per_s=steps / seconds,
+        seconds=seconds,
+        worker_cpu_ms_per_step=1000 * cpu.stop() / steps,
+        pg_cpu_ms_per_step=1000 * pg.stop() / steps,
+    )
 
 
-def engine(fixtures: Fixtures, workflow, *, executions: int, starters: int, workers: list[Proc],
-           pg_conn, datname: str, starts_included: bool = True, timeout: float = 600) -> Throughput:
+def engine(
+    fixtures: Fixtures,
+    workflow,
+    *,
+    executions: int,
+    starters: int,
+    workers: list[Proc],
+    pg_conn,
+    datname: str,
+    starts_included: bool = True,
+    timeout: float = 600,
+) -> Throughput:
     """The engine's steps/s over `executions` chains of STEPS no-op steps."""
     from django.db import transaction
 
@@ -107,12 +124,18 @@ def engine(fixtures: Fixtures, workflow, *, executions: int, starters: int, work
         started = time.time()
         return started, _wait_engine(ids, timeout)
 
-    return _measure(with_starts if starts_included else steps_only, workers=workers, pg_conn=pg_conn,
-                    datname=datname, steps=executions * STEPS)
+    return _measure(
+        with_starts if starts_included else steps_only,
+        workers=workers,
+        pg_conn=pg_conn,
+        datname=datname,
+        steps=executions * STEPS,
+    )
 
 
-def dbos(peer, *, executions: int, starters: int, workers: list[Proc], pg_conn, datname: str,
-         timeout: float = 600) -> Throughput:
+def dbos(
+    peer, *, executions: int, starters: int, workers: list[Proc], pg_conn, datname: str, timeout: float = 600
+) -> Throughput:
     """DBOS's steps/s over the same number of chains, enqueued while the clock runs."""
 
     def run():
@@ -138,8 +161,9 @@ def add_paused(fixtures: Fixtures, workflow, *, count: int, offset: int, starter
     def start_batch(b):
         with transaction.atomic():
             for i in range(b * batch, min(count, (b + 1) * batch)):
-                trigger_workflow(workflow_id=workflow.pk, user_name=fixtures.user.username,
-                                 input={"key": f"p{offset + i}"})
+                trigger_workflow(
+                    workflow_id=workflow.pk, user_name=fixtures.user.username, input={"key": f"p{offset + i}"}
+                )
         return b
 
     _in_threads((count + batch - 1) // batch, starters, start_batch)

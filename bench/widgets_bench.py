@@ -10,6 +10,7 @@ Run against a scratch, migrated database (it creates its own tenant):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/wt_widgets REDIS_URL=redis://127.0.0.1:6379/0 \\
         python bench/widgets_bench.py --widgets 20 --steps 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,10 @@ def setup(steps: int):
     tenant = Tenant.objects.create(name=f"Bench {suffix}", slug=f"bench-{suffix}")
     user = get_user_model().objects.create_user(f"bench-{suffix}", password="x")
     Membership.objects.create(tenant=tenant, user=user)
-    nodes = [{"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}},
-             {"id": "go", "type": "widget-input", "label": "Go", "config": {}}]
+    nodes = [
+        {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}},
+        {"id": "go", "type": "widget-input", "label": "Go", "config": {}},
+    ]
     nodes += [{"id": f"s{i}", "type": "set", "label": f"S{i}", "config": {"values": {"i": i}}} for i in range(steps)]
     edges = [{"source": a["id"], "target": b["id"]} for a, b in zip(nodes, nodes[1:])]
     workflow = create_workflow(tenant=tenant, name="Widget bench", definition={"nodes": nodes, "edges": edges})
@@ -84,8 +87,13 @@ def main() -> None:
             connect(f"{servers[i % 2].ws_url}/ws/widgets/?token={token}", origin=servers[i % 2].url)
             for i in range(args.widgets)
         ]
-        frame = {"widgetID": "bench", "workflowID": str(workflow.pk), "mode": "execute", "widgetType": "metric",
-                 "widgetConfig": {"value": "{{ctx.S0.i}}"}}
+        frame = {
+            "widgetID": "bench",
+            "workflowID": str(workflow.pk),
+            "mode": "execute",
+            "widgetType": "metric",
+            "widgetConfig": {"value": "{{ctx.S0.i}}"},
+        }
         # The chain waits on a widget-input node first, so every subscriber is attached
         # before any step runs; the input from socket 0 then releases it.
         sockets[0].send(json.dumps({"event": "widget_workflow_connect", "data": frame}))
@@ -95,21 +103,27 @@ def main() -> None:
             if reply["event"] == "widget_workflow_connected":
                 instance = reply["data"]["instanceID"]
         for ws in sockets[1:]:
-            ws.send(json.dumps({"event": "widget_workflow_connect",
-                                "data": {**frame, "mode": "subscribe", "instanceID": instance}}))
+            ws.send(
+                json.dumps(
+                    {"event": "widget_workflow_connect", "data": {**frame, "mode": "subscribe", "instanceID": instance}}
+                )
+            )
             while json.loads(ws.recv(timeout=10))["event"] != "widget_workflow_connected":
                 pass
         delays: list[float] = []
         counts: dict[int, int] = {}
         finished: set[int] = set()
         done = threading.Event()
-        threads = [threading.Thread(target=listen, args=(ws, delays, done, counts, i, finished))
-                   for i, ws in enumerate(sockets)]
+        threads = [
+            threading.Thread(target=listen, args=(ws, delays, done, counts, i, finished))
+            for i, ws in enumerate(sockets)
+        ]
         for t in threads:
             t.start()
         started = time.monotonic()
-        sockets[0].send(json.dumps({"event": "widget_send_input",
-                                    "data": {"widgetID": "bench", "inputType": "go", "data": True}}))
+        sockets[0].send(
+            json.dumps({"event": "widget_send_input", "data": {"widgetID": "bench", "inputType": "go", "data": True}})
+        )
         for t in threads:
             t.join(timeout=120)
         elapsed = time.monotonic() - started
@@ -117,13 +131,17 @@ def main() -> None:
         delays.sort()
         print(f"widgets={args.widgets} steps={args.steps} servers=2 elapsed={elapsed:.2f}s")
         expected = args.widgets * (args.steps + 1)
-        print(f"widget_context_update frames: {sum(counts.values())} of {expected} "
-              f"(every widget, every node); final statuses: {len(finished)} of {args.widgets}; "
-              f"node updates timed: {len(delays)}")
+        print(
+            f"widget_context_update frames: {sum(counts.values())} of {expected} "
+            f"(every widget, every node); final statuses: {len(finished)} of {args.widgets}; "
+            f"node updates timed: {len(delays)}"
+        )
         if delays:
             p95 = delays[int(len(delays) * 0.95) - 1] if len(delays) >= 20 else delays[-1]
-            print(f"delay finishedAt -> frame: median {statistics.median(delays) * 1000:.1f} ms, "
-                  f"p95 {p95 * 1000:.1f} ms, max {delays[-1] * 1000:.1f} ms")
+            print(
+                f"delay finishedAt -> frame: median {statistics.median(delays) * 1000:.1f} ms, "
+                f"p95 {p95 * 1000:.1f} ms, max {delays[-1] * 1000:.1f} ms"
+            )
         for ws in sockets:
             ws.close()
     finally:

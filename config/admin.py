@@ -4,6 +4,7 @@ Its pages read and change every tenant's rows (execution contexts, credentials, 
 tenant's staff would see other tenants' data; they work in the product's pages and API,
 which are scoped to their tenants.
 """
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 

@@ -3,6 +3,7 @@
 When WORKFLOW_EMBEDDED_WORKER is on (the SQLite default), the workflow worker runs
 in a thread of this process.
 """
+
 import os
 
 from django.core.asgi import get_asgi_application

@@ -3,6 +3,7 @@
 With nothing set it runs on the embedded default: a SQLite file, the in-memory channel
 layer and the worker inside the web process. Every variable is listed in the README.
 """
+
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +19,7 @@ def _package_version() -> str:
         return metadata.version("durable-workflows")
     except metadata.PackageNotFoundError:
         return "dev"
+
 
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -159,14 +161,16 @@ if REDIS_URL:
         "default": {
             "BACKEND": "workflows.layers.RedisChannelLayer",  # channels-redis, cheap on empty groups
             "CONFIG": {
-                "hosts": [{
-                    "address": REDIS_URL,
-                    "socket_timeout": REDIS_SOCKET_TIMEOUT,
-                    "socket_connect_timeout": 5,
-                    # After a Redis restart the pooled connections are dead: a command that
-                    # finds one reconnects and runs once more instead of failing.
-                    "retry_on_error": [redis.exceptions.ConnectionError],
-                }],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        # After a Redis restart the pooled connections are dead: a command that
+                        # finds one reconnects and runs once more instead of failing.
+                        "retry_on_error": [redis.exceptions.ConnectionError],
+                    }
+                ],
                 "prefix": env("CHANNEL_PREFIX", default="asgi"),
             },
         }
@@ -377,5 +381,9 @@ WORKFLOW_WORKER_DUTIES = {
     "events.services.expire_and_purge": EVENTS_PURGE_INTERVAL_SECONDS,
     "widgets.registry.cleanup_stale": WIDGET_CLEANUP_EVERY_SECONDS,
     "workflows.operations.run_bulk_batches": WORKFLOW_BULK_SECONDS,
-    **({"workflows.testruns.cleanup_duty": WORKFLOW_TEST_RUN_CLEANUP_SECONDS} if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0 else {}),
+    **(
+        {"workflows.testruns.cleanup_duty": WORKFLOW_TEST_RUN_CLEANUP_SECONDS}
+        if WORKFLOW_TEST_RUN_CLEANUP_SECONDS > 0
+        else {}
+    ),
 }

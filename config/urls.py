@@ -1,5 +1,6 @@
 """Top-level URLs: admin, REST API with its schema, the login pages, and the apps' pages.
 The health probes (/healthz, /readyz) are answered by workflows.middleware, before routing."""
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

@@ -1,5 +1,6 @@
 """A minimal business model exposed as a data source (settings.WORKFLOW_DATASOURCES) for the
 DataSource nodes, model-event triggers, the demo and the tests."""
+
 from django.db import models
 
 

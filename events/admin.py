@@ -1,4 +1,5 @@
 """Admin for workflow API keys (the key shown once, revoke action) and wait-events."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -53,14 +54,37 @@ class WorkflowApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(WaitEvent)
 class WaitEventAdmin(admin.ModelAdmin):
-    list_display = ["key", "namespace", "status", "execution_link", "created_at", "expires_at", "received_at", "received_from"]
+    list_display = [
+        "key",
+        "namespace",
+        "status",
+        "execution_link",
+        "created_at",
+        "expires_at",
+        "received_at",
+        "received_from",
+    ]
     list_filter = ["status", "namespace", "tenant"]
     search_fields = ["key", "namespace", "=execution__id"]
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "tenant", "namespace", "key", "status", "title", "description", "execution_link", "node_run",
-        "created_at", "expires_at", "on_expiration", "received_at", "received_from", "finished_at",
-        "payload_pretty", "context_data_pretty",
+        "id",
+        "tenant",
+        "namespace",
+        "key",
+        "status",
+        "title",
+        "description",
+        "execution_link",
+        "node_run",
+        "created_at",
+        "expires_at",
+        "on_expiration",
+        "received_at",
+        "received_from",
+        "finished_at",
+        "payload_pretty",
+        "context_data_pretty",
     )
     fields = readonly_fields
 
@@ -72,7 +96,9 @@ class WaitEventAdmin(admin.ModelAdmin):
 
     @admin.display(description="Execution")
     def execution_link(self, obj):
-        return format_html('<a href="/admin/workflows/execution/{}/change/">{}</a>', obj.execution_id, str(obj.execution_id)[:8])
+        return format_html(
+            '<a href="/admin/workflows/execution/{}/change/">{}</a>', obj.execution_id, str(obj.execution_id)[:8]
+        )
 
     @admin.display(description="Payload")
     def payload_pretty(self, obj):
@@ -88,8 +114,19 @@ class BufferedSignalAdmin(admin.ModelAdmin):
     list_display = ["key", "namespace", "status", "created_at", "expires_at", "received_from"]
     list_filter = ["status", "namespace", "tenant"]
     search_fields = ["key", "namespace"]
-    readonly_fields = ("id", "tenant", "namespace", "key", "status", "received_from", "created_at", "expires_at",
-              "consumed_at", "wait_event", "payload_pretty")
+    readonly_fields = (
+        "id",
+        "tenant",
+        "namespace",
+        "key",
+        "status",
+        "received_from",
+        "created_at",
+        "expires_at",
+        "consumed_at",
+        "wait_event",
+        "payload_pretty",
+    )
     fields = readonly_fields
 
     def has_add_permission(self, request):

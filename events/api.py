@@ -1,4 +1,5 @@
 """REST API of the events app: the signal API, open waits, API keys and the webhook trigger."""
+
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
@@ -37,6 +38,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 # --- The signal API --------------------------------------------------------------------
 
+
 class SignalView(APIView):
     """Deliver an event to the execution waiting on (eventNamespace, eventKey), or buffer it."""
 
@@ -47,8 +49,14 @@ class SignalView(APIView):
     @extend_schema(
         request=SignalRequestSerializer,
         responses={200: SignalAnswerSerializer, 202: SignalAnswerSerializer},
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
-                                     description="Retries with the same key get the first answer")],
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="Retries with the same key get the first answer",
+            )
+        ],
     )
     def post(self, request):
         if not request.data:  # an empty body (a JSON object is checked by the parser)
@@ -84,8 +92,11 @@ class WaitListView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, description="waiting (default), received, expired, cancelled or all; comma-separated"),
-            OpenApiParameter("namespace", str), OpenApiParameter("key", str),
+            OpenApiParameter(
+                "status", str, description="waiting (default), received, expired, cancelled or all; comma-separated"
+            ),
+            OpenApiParameter("namespace", str),
+            OpenApiParameter("key", str),
             OpenApiParameter("execution", str, description="Execution id"),
         ],
         responses={200: WaitListSerializer},
@@ -111,13 +122,17 @@ class WaitListView(APIView):
             waits = waits.filter(execution_id=execution_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(waits.order_by("-created_at"), request, view=self)
-        return Response(WaitListSerializer({
-            "count": paginator.page.paginator.count,
-            "next": paginator.get_next_link(),
-            "previous": paginator.get_previous_link(),
-            "results": page,
-            "bufferedSignals": signals.order_by("-created_at")[:200],
-        }).data)
+        return Response(
+            WaitListSerializer(
+                {
+                    "count": paginator.page.paginator.count,
+                    "next": paginator.get_next_link(),
+                    "previous": paginator.get_previous_link(),
+                    "results": page,
+                    "bufferedSignals": signals.order_by("-created_at")[:200],
+                }
+            ).data
+        )
 
 
 class WaitSignalSerializer(StrictSerializer):
@@ -137,20 +152,32 @@ class WaitSignalView(APIView):
 
     @extend_schema(
         request=WaitSignalSerializer,
-        responses={200: SignalAnswerSerializer, 202: SignalAnswerSerializer, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
-                   409: ErrorSerializer, 413: ErrorSerializer},
+        responses={
+            200: SignalAnswerSerializer,
+            202: SignalAnswerSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+            413: ErrorSerializer,
+        },
     )
     def post(self, request, pk):
         wait = selectors.waits_for(request.user).filter(pk=pk).first()
         if wait is None:
             raise WaitNotFound(pk)
         if not is_operator(request.user, wait.tenant_id):
-            raise NotAllowed("Only operators of the tenant (staff or its admins) may send a signal here; "
-                             "outside systems use the signal API with a workflow API key", field="waitEventId")
+            raise NotAllowed(
+                "Only operators of the tenant (staff or its admins) may send a signal here; "
+                "outside systems use the signal API with a workflow API key",
+                field="waitEventId",
+            )
         body = WaitSignalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = services.signal_wait(
-            wait_id=wait.pk, tenant_id=wait.tenant_id, payload=body.validated_data["payload"],
+            wait_id=wait.pk,
+            tenant_id=wait.tenant_id,
+            payload=body.validated_data["payload"],
             source=f"{request.user.get_username()} (operator)",
         )
         return Response(
@@ -208,15 +235,22 @@ class WorkflowWebhookView(APIView):
     @extend_schema(
         request={"application/json": OpenApiTypes.OBJECT},
         responses={202: WebhookStartedSerializer},
-        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER,
-                                     description="A repeated key returns the first execution")],
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                description="A repeated key returns the first execution",
+            )
+        ],
     )
     def post(self, request, pk):
         api_key = request.auth
         body = dict(request.data)  # any JSON object (the parser checks), or nothing
         if api_key.created_by is None:
-            raise NotAllowed("The user who created this API key no longer exists; create a new key",
-                             field="Authorization")
+            raise NotAllowed(
+                "The user who created this API key no longer exists; create a new key", field="Authorization"
+            )
         result = trigger_workflow(
             workflow_id=pk,
             user_name=api_key.created_by.get_username(),

@@ -1,4 +1,5 @@
 """DRF authentication by workflow API key: `Authorization: Bearer wfb_...`."""
+
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser

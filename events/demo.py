@@ -1,4 +1,5 @@
 """A demo workflow that waits for a payment event; seed_demo calls ensure_payment_demo()."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,20 +17,54 @@ PAYMENT_DEMO: dict[str, Any] = {
     "definition": {
         "nodes": [
             {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}, "position": {"x": 0, "y": 120}},
-            {"id": "prepare", "type": "set", "label": "Prepare Order", "position": {"x": 220, "y": 120},
-             "config": {"values": {"orderId": "{{Trigger.orderId}}", "expected": "{{Trigger.amount}}"}}},
-            {"id": "wait", "type": "events/wait", "label": "Wait for Event", "position": {"x": 440, "y": 120},
-             "config": {"eventNamespace": "payments", "eventKey": "order-{{Trigger.orderId}}",
-                        "title": "Payment for order {{Trigger.orderId}}", "expiresIn": "24h",
-                        "onExpiration": "continue", "contextData": {"orderId": "{{Trigger.orderId}}"}}},
-            {"id": "paid", "type": "condition", "label": "Paid", "position": {"x": 660, "y": 120},
-             "config": {"left": "{{Wait for Event.status}}", "operator": "equals", "right": "received"}},
-            {"id": "fulfil", "type": "set", "label": "Fulfil Order", "position": {"x": 880, "y": 40},
-             "config": {"values": {"amount": "{{Wait for Event.payload.amount}}",
-                                   "transactionId": "{{Wait for Event.payload.transactionId}}",
-                                   "paidVia": "{{Wait for Event.receivedFrom}}"}}},
-            {"id": "unpaid", "type": "set", "label": "Cancel Order", "position": {"x": 880, "y": 200},
-             "config": {"values": {"reason": "No payment for order {{Trigger.orderId}} within 24 hours"}}},
+            {
+                "id": "prepare",
+                "type": "set",
+                "label": "Prepare Order",
+                "position": {"x": 220, "y": 120},
+                "config": {"values": {"orderId": "{{Trigger.orderId}}", "expected": "{{Trigger.amount}}"}},
+            },
+            {
+                "id": "wait",
+                "type": "events/wait",
+                "label": "Wait for Event",
+                "position": {"x": 440, "y": 120},
+                "config": {
+                    "eventNamespace": "payments",
+                    "eventKey": "order-{{Trigger.orderId}}",
+                    "title": "Payment for order {{Trigger.orderId}}",
+                    "expiresIn": "24h",
+                    "onExpiration": "continue",
+                    "contextData": {"orderId": "{{Trigger.orderId}}"},
+                },
+            },
+            {
+                "id": "paid",
+                "type": "condition",
+                "label": "Paid",
+                "position": {"x": 660, "y": 120},
+                "config": {"left": "{{Wait for Event.status}}", "operator": "equals", "right": "received"},
+            },
+            {
+                "id": "fulfil",
+                "type": "set",
+                "label": "Fulfil Order",
+                "position": {"x": 880, "y": 40},
+                "config": {
+                    "values": {
+                        "amount": "{{Wait for Event.payload.amount}}",
+                        "transactionId": "{{Wait for Event.payload.transactionId}}",
+                        "paidVia": "{{Wait for Event.receivedFrom}}",
+                    }
+                },
+            },
+            {
+                "id": "unpaid",
+                "type": "set",
+                "label": "Cancel Order",
+                "position": {"x": 880, "y": 200},
+                "config": {"values": {"reason": "No payment for order {{Trigger.orderId}} within 24 hours"}},
+            },
         ],
         "edges": [
             {"source": "trigger", "target": "prepare"},
@@ -48,6 +83,9 @@ def ensure_payment_demo(*, tenant: Tenant, user) -> Workflow:
     if existing is not None:
         return existing
     return services.create_workflow(
-        tenant=tenant, name=PAYMENT_DEMO_NAME, description=PAYMENT_DEMO["description"],
-        definition=PAYMENT_DEMO["definition"], user=user,
+        tenant=tenant,
+        name=PAYMENT_DEMO_NAME,
+        description=PAYMENT_DEMO["description"],
+        definition=PAYMENT_DEMO["definition"],
+        user=user,
     )

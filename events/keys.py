@@ -4,6 +4,7 @@ The prefix (8 characters) is public: it names the key in lists and finds its row
 secret groups carry 24 random base62 characters, about 143 bits, so a plain SHA-256 is
 enough to store them (nobody can guess through such a space, slow hash or not).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Event keys are scoped by tenant: a signal authenticated by a tenant's API key only ever
 matches that tenant's waits, so two tenants may both wait on `payments / order-1`.
 """
+
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,5 @@
 """The Wait for Event node (`events/wait`): pause until the signal API delivers (namespace, key)."""
+
 from __future__ import annotations
 
 import json
@@ -107,16 +108,33 @@ NODE_TYPES = [
         category="Events",
         icon="bell",
         fields=[
-            Field("eventNamespace", "Event namespace", "template-input", required=True,
-                  description="Scopes the key, e.g. payments"),
-            Field("eventKey", "Event key", "template-input", required=True,
-                  description="Unique within the namespace, e.g. order-{{Trigger.orderId}}-paid"),
+            Field(
+                "eventNamespace",
+                "Event namespace",
+                "template-input",
+                required=True,
+                description="Scopes the key, e.g. payments",
+            ),
+            Field(
+                "eventKey",
+                "Event key",
+                "template-input",
+                required=True,
+                description="Unique within the namespace, e.g. order-{{Trigger.orderId}}-paid",
+            ),
             Field("title", "Title", "template-input", description="What is awaited, for operators"),
             Field("description", "Description", "template-textarea"),
             Field("expiresIn", "Expires in", "template-input", description="7d, 24h, 30m; empty waits forever"),
-            Field("onExpiration", "On expiration", "select", default=OnExpiration.ERROR,
-                  options=[{"value": "error", "label": "Fail (stop the workflow)"},
-                           {"value": "continue", "label": "Continue with status expired"}]),
+            Field(
+                "onExpiration",
+                "On expiration",
+                "select",
+                default=OnExpiration.ERROR,
+                options=[
+                    {"value": "error", "label": "Fail (stop the workflow)"},
+                    {"value": "continue", "label": "Continue with status expired"},
+                ],
+            ),
             Field("contextData", "Context data", "template-textarea", description="JSON object shown to operators"),
         ],
         validate=validate_wait,

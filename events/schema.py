@@ -1,4 +1,5 @@
 """OpenAPI description of the workflow API key authentication (drf-spectacular)."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -7,5 +8,9 @@ class WorkflowApiKeyScheme(OpenApiAuthenticationExtension):
     name = "workflowApiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "wfb_<prefix>-<secret>-<secret>",
-                "description": "A workflow API key (POST /api/api-keys/create)"}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "wfb_<prefix>-<secret>-<secret>",
+            "description": "A workflow API key (POST /api/api-keys/create)",
+        }

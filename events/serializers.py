@@ -1,5 +1,6 @@
 """Request and response bodies of the events API: each is the validation and the OpenAPI
 schema at once, so what is documented is what is returned."""
+
 from __future__ import annotations
 
 from rest_framework import serializers
@@ -52,8 +53,9 @@ class SignalAnswerSerializer(serializers.Serializer):
     workflowResumed = serializers.BooleanField(source="resumed")
     buffered = serializers.SerializerMethodField(help_text="Only when buffered")
     signalId = serializers.UUIDField(source="signal_id", required=False, help_text="Only when buffered")
-    expiresAt = serializers.DateTimeField(source="expires_at", required=False, allow_null=True,
-                                          help_text="Only when buffered")
+    expiresAt = serializers.DateTimeField(
+        source="expires_at", required=False, allow_null=True, help_text="Only when buffered"
+    )
 
     BUFFERED_ONLY = ("buffered", "signalId", "expiresAt")
 

@@ -5,6 +5,7 @@ key) first takes a transaction-scoped lock on that key (a PostgreSQL advisory lo
 SQLite transactions are already serialized). So a signal and a wait arriving at the same
 moment never miss each other, and concurrent signals on one key are delivered once.
 """
+
 from __future__ import annotations
 
 import json
@@ -142,8 +143,11 @@ def _holder_error(spec: WaitSpec) -> NodeError:
         f'Event key "{spec.key}" in namespace "{spec.namespace}" is already awaited by {held_by}; '
         "only one execution may wait on a namespace + key at a time",
         retryable=False,
-        details={"eventNamespace": spec.namespace, "eventKey": spec.key,
-                 "heldByExecutionId": str(holder.execution_id) if holder else None},
+        details={
+            "eventNamespace": spec.namespace,
+            "eventKey": spec.key,
+            "heldByExecutionId": str(holder.execution_id) if holder else None,
+        },
     )
 
 
@@ -170,8 +174,13 @@ def open_wait(run: NodeRun, spec: WaitSpec) -> dict | None:
     )
     buffered = (
         BufferedSignal.objects.select_for_update()
-        .filter(tenant_id=spec.tenant_id, namespace=spec.namespace, key=spec.key,
-                status=BufferedSignal.Status.PENDING, expires_at__gt=now)
+        .filter(
+            tenant_id=spec.tenant_id,
+            namespace=spec.namespace,
+            key=spec.key,
+            status=BufferedSignal.Status.PENDING,
+            expires_at__gt=now,
+        )
         .first()
     )
     if buffered is not None:
@@ -276,15 +285,20 @@ def _replay(tenant_id: Any, namespace: str, key: str, idempotency_key: str) -> S
     return None
 
 
-def _deliver(wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+def _deliver(
+    wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, idempotency_key, now
+) -> SignalResult | None:
     # The engine's lock order: the execution row, then its node run (then the wait), as the
     # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
     with engine.locked_run(run_id) as locked:
-        return _deliver_locked(locked, wait_id, payload=payload, source=source,
-                               api_key=api_key, idempotency_key=idempotency_key, now=now)
+        return _deliver_locked(
+            locked, wait_id, payload=payload, source=source, api_key=api_key, idempotency_key=idempotency_key, now=now
+        )
 
 
-def _deliver_locked(locked, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now) -> SignalResult | None:
+def _deliver_locked(
+    locked, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now
+) -> SignalResult | None:
     run = locked.run if locked else None
     wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
     if wait is None:
@@ -319,8 +333,9 @@ def signal_event(
     """Deliver a signal to the execution waiting on (namespace, key) of the tenant and resume
     it, all in one transaction; with no waiter, buffer it for the first wait to come."""
     payload = check_signal(namespace=namespace, key=key, payload=payload)
-    if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key
-                                        or len(idempotency_key) > 255):
+    if idempotency_key is not None and (
+        not isinstance(idempotency_key, str) or not idempotency_key or len(idempotency_key) > 255
+    ):
         raise InvalidSignal("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
     with transaction.atomic():
         lock_event_key(tenant_id, namespace, key)
@@ -335,11 +350,14 @@ def signal_event(
             .first()
         )
         if waiting is not None:
-            delivered = _deliver(*waiting, payload=payload, source=source, api_key=api_key,
-                                 idempotency_key=idempotency_key, now=now)
+            delivered = _deliver(
+                *waiting, payload=payload, source=source, api_key=api_key, idempotency_key=idempotency_key, now=now
+            )
             if delivered is not None:
                 return delivered
-        latest = WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key).order_by("-created_at").first()
+        latest = (
+            WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key).order_by("-created_at").first()
+        )
         if latest is not None and latest.status == WaitStatus.RECEIVED:
             raise SignalConflict(
                 f'Event "{key}" in namespace "{namespace}" was already received '
@@ -384,8 +402,9 @@ def signal_wait(*, wait_id: Any, tenant_id: Any, payload: Any, source: str) -> S
         status, run_id = WaitEvent.objects.filter(pk=wait_id).values_list("status", "node_run_id").get()
         delivered = None
         if status == WaitStatus.WAITING:
-            delivered = _deliver(wait_id, run_id, payload=payload, source=source, api_key=None,
-                                 idempotency_key=None, now=timezone.now())
+            delivered = _deliver(
+                wait_id, run_id, payload=payload, source=source, api_key=None, idempotency_key=None, now=timezone.now()
+            )
     if delivered is None:
         current = WaitEvent.objects.filter(pk=wait_id).values_list("status", flat=True).get()
         raise SignalConflict(f"The wait is {current}, no longer waiting for a signal", field="waitEventId")
@@ -412,9 +431,11 @@ def _close_orphaned_waits(now) -> int:
     orphans = [pk for pk, run_status in batch if run_status != NodeRunStatus.PAUSED]
     if not orphans:
         return 0
-    return WaitEvent.objects.filter(pk__in=orphans, status=WaitStatus.WAITING).exclude(
-        node_run__status=NodeRunStatus.PAUSED
-    ).update(status=WaitStatus.CANCELLED, finished_at=now)
+    return (
+        WaitEvent.objects.filter(pk__in=orphans, status=WaitStatus.WAITING)
+        .exclude(node_run__status=NodeRunStatus.PAUSED)
+        .update(status=WaitStatus.CANCELLED, finished_at=now)
+    )
 
 
 def expire_and_purge() -> dict:
@@ -428,6 +449,10 @@ def expire_and_purge() -> dict:
     orphaned = _close_orphaned_waits(now)
     purged, _ = BufferedSignal.objects.filter(expires_at__lte=now).delete()
     if fired or orphaned or purged:
-        logger.info("events: %d wait(s) expired, %d orphaned wait(s) closed, %d buffered signal(s) purged",
-                    fired, orphaned, purged)
+        logger.info(
+            "events: %d wait(s) expired, %d orphaned wait(s) closed, %d buffered signal(s) purged",
+            fired,
+            orphaned,
+            purged,
+        )
     return {"expired": fired, "orphaned": orphaned, "purged": purged}

@@ -1,4 +1,5 @@
 """REST URLs of the events app (mounted under /api/)."""
+
 from django.urls import path, re_path
 
 from . import api

@@ -1,5 +1,6 @@
 """What the execution viewer shows operators about a paused Wait for Event node: the key it
 waits on, its deadline, signals buffered for that key, and how to send the signal."""
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,13 @@ class EventPauseSerializer(serializers.Serializer):
     deadline = serializers.DateTimeField(allow_null=True, help_text="When the wait expires (null: never)")
     onExpiration = serializers.ChoiceField(choices=OnExpiration.values)
     bufferedSignals = BufferedSignalSerializer(many=True, help_text="Signals for this key no wait has taken yet")
-    signalUrl = serializers.CharField(help_text="POST {payload} here as an operator (session or token) to deliver the signal")
+    signalUrl = serializers.CharField(
+        help_text="POST {payload} here as an operator (session or token) to deliver the signal"
+    )
     curl = serializers.CharField(help_text="The public signal API call, with a placeholder for the workflow API key")
-    canSignal = serializers.BooleanField(help_text="Whether the caller may send the signal from the viewer (an operator; the wait is open)")
+    canSignal = serializers.BooleanField(
+        help_text="Whether the caller may send the signal from the viewer (an operator; the wait is open)"
+    )
 
 
 def curl_command(namespace: str, key: str, payload: dict | None = None) -> str:
@@ -50,7 +55,7 @@ def curl_command(namespace: str, key: str, payload: dict | None = None) -> str:
     url = settings.SITE_URL.rstrip("/") + reverse("events-signal")
     body = json.dumps({"eventNamespace": namespace, "eventKey": key, "payload": payload or {}})
     return (
-        f"curl -X POST {shlex.quote(url)} -H \"Authorization: Bearer {API_KEY_PLACEHOLDER}\" "
+        f'curl -X POST {shlex.quote(url)} -H "Authorization: Bearer {API_KEY_PLACEHOLDER}" '
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
 
@@ -61,8 +66,11 @@ def describe_pause(run, user) -> dict | None:
     if wait is None:
         return None
     buffered = BufferedSignal.objects.filter(
-        tenant_id=wait.tenant_id, namespace=wait.namespace, key=wait.key,
-        status=BufferedSignal.Status.PENDING, expires_at__gt=timezone.now(),
+        tenant_id=wait.tenant_id,
+        namespace=wait.namespace,
+        key=wait.key,
+        status=BufferedSignal.Status.PENDING,
+        expires_at__gt=timezone.now(),
     ).order_by("created_at")[:20]
     data = {
         "kind": "event",

@@ -1,4 +1,5 @@
 """Shared fixtures: real tenants, users and workflows, an in-process worker, API clients."""
+
 from __future__ import annotations
 
 import time
@@ -87,7 +88,9 @@ def chain(*nodes: dict, edges: list[dict] | None = None) -> dict:
 @pytest.fixture
 def make_workflow(tenant, user):
     def make(definition: dict, *, name: str = "Test workflow", on_tenant: Tenant | None = None, **kwargs):
-        return services.create_workflow(tenant=on_tenant or tenant, name=name, definition=definition, user=user, **kwargs)
+        return services.create_workflow(
+            tenant=on_tenant or tenant, name=name, definition=definition, user=user, **kwargs
+        )
 
     return make
 
@@ -183,7 +186,10 @@ def start_daphne(extra_env: dict | None = None) -> LiveServer:
     log = open(root / f".daphne-{port}.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -216,8 +222,14 @@ def daphne_server(django_db_setup, django_db_blocker):
 
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 

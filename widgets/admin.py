@@ -1,4 +1,5 @@
 """Admin for saved widgets and the live connection registry (read-only diagnostics)."""
+
 from django.contrib import admin
 
 from .models import Widget, WidgetConnection

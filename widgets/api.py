@@ -1,4 +1,5 @@
 """REST views of the widgets app: fetchWidgetData (ASYNC / SYNC) and the registry stats."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -23,7 +24,9 @@ class WidgetDataRequestSerializer(StrictSerializer):
     widgetConfig = serializers.JSONField(required=False, allow_null=True)
     workflowConfig = serializers.JSONField(required=False, allow_null=True)
     tenantID = serializers.UUIDField(required=False, allow_null=True)
-    timeout = serializers.FloatField(required=False, min_value=0.1, help_text="SYNC: seconds to wait (at most WIDGET_SYNC_TIMEOUT_SECONDS)")
+    timeout = serializers.FloatField(
+        required=False, min_value=0.1, help_text="SYNC: seconds to wait (at most WIDGET_SYNC_TIMEOUT_SECONDS)"
+    )
 
 
 class WidgetAsyncDataSerializer(serializers.Serializer):
@@ -78,7 +81,10 @@ class WidgetDataView(APIView):
     def post(self, request, widget_id: str):
         body = WidgetDataRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        data = {k: (str(v) if k in ("workflowID", "tenantID") and v is not None else v) for k, v in body.validated_data.items()}
+        data = {
+            k: (str(v) if k in ("workflowID", "tenantID") and v is not None else v)
+            for k, v in body.validated_data.items()
+        }
         try:
             spec = services.widget_spec(widget_id, data, user=request.user)
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
@@ -91,10 +97,18 @@ class WidgetDataView(APIView):
         timeout = min(data.get("timeout") or settings.WIDGET_SYNC_TIMEOUT_SECONDS, settings.WIDGET_SYNC_TIMEOUT_SECONDS)
         execution = services.wait_for_end(execution.pk, timeout=timeout)
         processed = spec.process(execution.context)
-        return Response(WidgetSyncDataSerializer({
-            **answer, "status": execution.status, "processedData": processed.data,
-            "processingError": processed.error, "context": execution.context, "error": execution.error,
-        }).data)
+        return Response(
+            WidgetSyncDataSerializer(
+                {
+                    **answer,
+                    "status": execution.status,
+                    "processedData": processed.data,
+                    "processingError": processed.error,
+                    "context": execution.context,
+                    "error": execution.error,
+                }
+            ).data
+        )
 
 
 class WidgetStatsView(APIView):

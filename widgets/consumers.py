@@ -6,6 +6,7 @@ node and status updates reach it from any worker or process (Redis channel layer
 processes the context for its own widgets where the socket lives. The same widgetID on
 two sockets is two independent registrations: updates never cross between them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -162,10 +163,15 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         ack = {"widgetID": widget_id, "instanceID": instance_id, "inputType": data.get("inputType")}
         try:
             if not instance_id:
-                raise InvalidConfig("instanceID is required for a widget not connected on this socket", field="instanceID")
+                raise InvalidConfig(
+                    "instanceID is required for a widget not connected on this socket", field="instanceID"
+                )
             result = await database_sync_to_async(services.send_input)(
-                user=self.user, instance_id=instance_id, widget_id=widget_id,
-                input_type=data.get("inputType"), data=data.get("data"),
+                user=self.user,
+                instance_id=instance_id,
+                widget_id=widget_id,
+                input_type=data.get("inputType"),
+                data=data.get("data"),
             )
         except Exception as exc:
             await self.send_frame("widget_input_received", {**ack, "success": False, "error": socket_error(exc)})
@@ -178,10 +184,16 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._join(instance_id)
         self.runs.add(instance_id)
         execution = await database_sync_to_async(services.reload)(instance_id)
-        await self.send_frame("workflow_status_update", {
-            "instanceID": instance_id, "status": execution.status, "contextData": execution.context,
-            "error": execution.error, "snapshot": True,
-        })
+        await self.send_frame(
+            "workflow_status_update",
+            {
+                "instanceID": instance_id,
+                "status": execution.status,
+                "contextData": execution.context,
+                "error": execution.error,
+                "snapshot": True,
+            },
+        )
 
     async def on_workflow_run_leave(self, data: dict) -> None:
         instance_id = str(data.get("runId"))
@@ -218,8 +230,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         """Register the widget on an execution whose group this socket joined, read after the
         join: later changes arrive through the group, earlier ones are in what was read."""
         await database_sync_to_async(registry.register)(
-            channel_name=self.channel_name, widget_id=spec.widget_id, execution=execution, user=self.user,
-            mode=mode, widget_type=spec.widget_type or "", widget_config=spec.widget_config,
+            channel_name=self.channel_name,
+            widget_id=spec.widget_id,
+            execution=execution,
+            user=self.user,
+            mode=mode,
+            widget_type=spec.widget_type or "",
+            widget_config=spec.widget_config,
             workflow_config=spec.workflow_config,
         )
         widget = LiveWidget(spec=spec, instance_id=str(execution.pk), mode=mode)
@@ -237,17 +254,20 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             raise NotFinished(f"Instance is still {execution.status}; subscribe to it instead", field="instanceID")
         await self._drop(spec.widget_id)
         processed = spec.process(execution.context) if spec.widget_type and spec.widget_config is not None else None
-        await self.send_frame("widget_workflow_connected", {
-            "widgetID": spec.widget_id,
-            "instanceID": str(execution.pk),
-            "mode": "replay",
-            "status": execution.status,
-            "initialContext": execution.context,
-            "finalContext": execution.context,
-            "processedData": processed.data if processed else None,
-            "processingError": processed.error if processed else None,
-            "workflowMeta": services.workflow_meta(execution),
-        })
+        await self.send_frame(
+            "widget_workflow_connected",
+            {
+                "widgetID": spec.widget_id,
+                "instanceID": str(execution.pk),
+                "mode": "replay",
+                "status": execution.status,
+                "initialContext": execution.context,
+                "finalContext": execution.context,
+                "processedData": processed.data if processed else None,
+                "processingError": processed.error if processed else None,
+                "workflowMeta": services.workflow_meta(execution),
+            },
+        )
 
     async def _instance(self, data: dict) -> Execution:
         if not data.get("instanceID"):
@@ -263,16 +283,19 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget.watching = True
         widget.key = fanout.spec_key(widget.spec)
         processed = widget.spec.process(context) if widget.spec.widget_type else None
-        await self.send_frame("widget_workflow_connected", {
-            "widgetID": widget.spec.widget_id,
-            "instanceID": widget.instance_id,
-            "mode": widget.mode,
-            "status": status,
-            "initialContext": context,
-            "processedData": processed.data if processed else None,
-            "processingError": processed.error if processed else None,
-            "workflowMeta": meta,
-        })
+        await self.send_frame(
+            "widget_workflow_connected",
+            {
+                "widgetID": widget.spec.widget_id,
+                "instanceID": widget.instance_id,
+                "mode": widget.mode,
+                "status": status,
+                "initialContext": context,
+                "processedData": processed.data if processed else None,
+                "processingError": processed.error if processed else None,
+                "workflowMeta": meta,
+            },
+        )
 
     # --- Groups and registrations -----------------------------------------------------------
 
@@ -337,31 +360,52 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         if status and status["status"] in FINISHED_STATUSES:
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key) if widget.spec.widget_type else None
-                await self._finish(widget, status=status["status"], context=fanout.context(instance_id),
-                                   error=status.get("error"), processed=result, node=applied.node)
+                await self._finish(
+                    widget,
+                    status=status["status"],
+                    context=fanout.context(instance_id),
+                    error=status.get("error"),
+                    processed=result,
+                    node=applied.node,
+                )
             return
         if applied.diff:
             await self._keep_alive()
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key)
-                await self.send_frame("widget_context_update", fanout.context_update(
-                    widget.spec.widget_id, instance_id, applied, result, status=status))
+                await self.send_frame(
+                    "widget_context_update",
+                    fanout.context_update(widget.spec.widget_id, instance_id, applied, result, status=status),
+                )
         elif status and instance_id not in self.runs:
             await self._status_frame(status)  # a pause, say: nothing completed to carry it
 
     async def _node_frame(self, message: dict) -> None:
-        await self.send_frame("workflow_node_update", {
-            "instanceID": message["executionId"], "nodeID": message["nodeId"], "label": message.get("label"),
-            "status": message["status"], "attempt": message.get("attempt"), "output": message.get("output"),
-            "error": message.get("error"), "startedAt": message.get("startedAt"),
-            "finishedAt": message.get("finishedAt"),
-        })
+        await self.send_frame(
+            "workflow_node_update",
+            {
+                "instanceID": message["executionId"],
+                "nodeID": message["nodeId"],
+                "label": message.get("label"),
+                "status": message["status"],
+                "attempt": message.get("attempt"),
+                "output": message.get("output"),
+                "error": message.get("error"),
+                "startedAt": message.get("startedAt"),
+                "finishedAt": message.get("finishedAt"),
+            },
+        )
 
     async def _status_frame(self, message: dict) -> None:
-        await self.send_frame("workflow_status_update", {
-            "instanceID": message["executionId"], "status": message["status"], "contextData": message.get("context"),
-            "error": message.get("error"),
-        })
+        await self.send_frame(
+            "workflow_status_update",
+            {
+                "instanceID": message["executionId"],
+                "status": message["status"],
+                "contextData": message.get("context"),
+                "error": message.get("error"),
+            },
+        )
 
     async def _finish(
         self, widget: LiveWidget, *, status: str, context: dict, error, processed=None, node: dict | None = None
@@ -373,21 +417,34 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         widget.finished = True
         if processed is None and widget.spec.widget_type:
             processed = widget.spec.process(context)
-        await self.send_frame("widget_workflow_status", {
-            "widgetID": widget.spec.widget_id,
-            "instanceID": widget.instance_id,
-            "status": status,
-            "finalContext": context,
-            "processedData": processed.data if processed else None,
-            "processingError": processed.error if processed else None,
-            "error": error,
-            "lastNode": {"nodeID": node["nodeId"], "label": node.get("label"), "status": node["status"],
-                         "error": node.get("error")} if node else None,
-        })
+        await self.send_frame(
+            "widget_workflow_status",
+            {
+                "widgetID": widget.spec.widget_id,
+                "instanceID": widget.instance_id,
+                "status": status,
+                "finalContext": context,
+                "processedData": processed.data if processed else None,
+                "processingError": processed.error if processed else None,
+                "error": error,
+                "lastNode": {
+                    "nodeID": node["nodeId"],
+                    "label": node.get("label"),
+                    "status": node["status"],
+                    "error": node.get("error"),
+                }
+                if node
+                else None,
+            },
+        )
 
 
 # The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).
 CLIENT_FRAMES = {
-    "widget_workflow_connect", "widget_workflow_disconnect", "widget_send_input", "widget_refresh",
-    "workflow_run_join", "workflow_run_leave",
+    "widget_workflow_connect",
+    "widget_workflow_disconnect",
+    "widget_send_input",
+    "widget_refresh",
+    "workflow_run_join",
+    "workflow_run_leave",
 }

@@ -1,4 +1,5 @@
 """Errors of the widgets app: 4xx answers over HTTP, `widget_workflow_error` codes on the socket."""
+
 from __future__ import annotations
 
 from workflows.exceptions import WorkflowError

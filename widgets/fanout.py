@@ -10,6 +10,7 @@ its widgets and the executions it watches, not a copy of their context.
 A socket handles updates in the order they were published, so the first socket to handle an
 update has handled every earlier one: the shared context sees updates in order.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,11 @@ def apply(message: dict) -> Applied | None:
             merged = merge_output(merged, part["label"], output=part.get("output"))
         else:
             merged = merge_output(merged, part["label"], error=(part.get("error") or {}).get("message"))
-    diff = {part["label"]: merged[part["label"]] for part in message.get("nodes") or ()
-            if part["status"] in COMPLETED_NODE_STATUSES}
+    diff = {
+        part["label"]: merged[part["label"]]
+        for part in message.get("nodes") or ()
+        if part["status"] in COMPLETED_NODE_STATUSES
+    }
     status = message.get("status") or {}
     entry.context = dict(status["context"]) if status.get("context") is not None else merged
     if diff or status.get("context") is not None:

@@ -1,6 +1,7 @@
 """Markdown for text widgets: markdown-it-py renders (CommonMark, raw HTML off) and nh3
 sanitises the result, so neither raw HTML nor unsafe links (javascript:, data:) survive.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -9,8 +10,31 @@ import nh3
 from markdown_it import MarkdownIt
 
 TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "pre",
-    "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td", "s",
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "s",
 }
 ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}

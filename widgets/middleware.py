@@ -9,6 +9,7 @@ A script sends no `Origin`. It authenticates with an API token, as `?token=<key>
 `Authorization: Token <key>` header; any cookie it sends is ignored, and a socket with no
 valid token is refused.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit

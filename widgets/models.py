@@ -1,4 +1,5 @@
 """Saved widgets and the shared registry of live widget connections."""
+
 from __future__ import annotations
 
 import uuid
@@ -55,9 +56,7 @@ class WidgetConnection(models.Model):
     last_seen_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["channel_name", "widget_id"], name="unique_widget_per_socket")
-        ]
+        constraints = [models.UniqueConstraint(fields=["channel_name", "widget_id"], name="unique_widget_per_socket")]
         indexes = [models.Index(fields=["execution"]), models.Index(fields=["last_seen_at"])]
 
     def __str__(self) -> str:

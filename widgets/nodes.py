@@ -1,4 +1,5 @@
 """Node types this app contributes: Wait for Widget Input."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -61,7 +62,9 @@ NODE_TYPES = [
         icon="pointer",
         fields=[
             Field("inputType", "Input type", "text", description="Only this inputType resumes the node (empty: any)"),
-            Field("timeout", "Timeout", "template-input", description="30s, 15m, 24h; output {timedOut: true} after it"),
+            Field(
+                "timeout", "Timeout", "template-input", description="30s, 15m, 24h; output {timedOut: true} after it"
+            ),
         ],
         output_fields=[
             {"key": "inputType", "label": "Input type"},

@@ -4,6 +4,7 @@ Pure apart from reading settings.WIDGET_PROCESSORS once. A failure never raises:
 `processedData: None` and a message for the widget's logs, so the widget keeps its last
 valid data and the socket stays up.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,7 +48,11 @@ def resolve_config(widget_config: Any, context: dict) -> Any:
 
 
 def process_context(
-    context: dict, *, widget_type: str | None, widget_config: Any, workflow_config: Any = None,
+    context: dict,
+    *,
+    widget_type: str | None,
+    widget_config: Any,
+    workflow_config: Any = None,
     registry: dict | None = None,
 ) -> Processed:
     """Processed data for one widget, or None with the reason."""

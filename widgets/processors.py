@@ -5,6 +5,7 @@ data its renderer draws. They raise ValueError for unusable input; the pipeline 
 widgets/processing.py turns that into `processedData: null`. More processors plug in
 through settings.WIDGET_PROCESSORS (type name -> dotted path).
 """
+
 from __future__ import annotations
 
 import copy
@@ -120,7 +121,9 @@ def _number(value: Any, *, what: str) -> float | int | None:
     return number
 
 
-def format_number(value: float | int | None, *, fmt: str = "number", decimals: int | None = None, currency: str = "") -> str:
+def format_number(
+    value: float | int | None, *, fmt: str = "number", decimals: int | None = None, currency: str = ""
+) -> str:
     """Format a metric the same way for every client: 1,234.5 / 12.5% / USD 9.99."""
     if value is None:
         return "—"

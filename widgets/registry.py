@@ -4,6 +4,7 @@ Rows live in the database that every daphne process and worker already shares, s
 diagnostics and cleanup see all processes. Delivery never reads it: each consumer keeps
 its own widgets in memory and joins the execution groups of the channel layer.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,15 @@ SERVER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def register(
-    *, channel_name: str, widget_id: str, execution, user, mode: str, widget_type: str = "",
-    widget_config: Any = None, workflow_config: Any = None,
+    *,
+    channel_name: str,
+    widget_id: str,
+    execution,
+    user,
+    mode: str,
+    widget_type: str = "",
+    widget_config: Any = None,
+    workflow_config: Any = None,
 ) -> WidgetConnection:
     """Record the widget on this socket; a widget already there moves to the new execution."""
     row, _ = WidgetConnection.objects.update_or_create(

@@ -1,4 +1,5 @@
 """Websocket routes (config/asgi.py wraps them in the session auth stack and the socket guard)."""
+
 from django.urls import path
 
 from .consumers import WidgetConsumer

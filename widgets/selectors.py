@@ -1,4 +1,5 @@
 """Reads of the widgets app, scoped to the caller's tenants."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
@@ -18,11 +19,19 @@ def last_data(widget: Widget) -> tuple[object, str | None]:
     """Processed data of the widget's workflow's latest successful execution (the data a
     dashboard shows before it runs anything), and that execution's id."""
     latest = (
-        Execution.objects.filter(workflow_id=widget.workflow_id, tenant_id=widget.tenant_id, status=ExecutionStatus.SUCCESS)
-        .order_by("-finished_at").only("id", "context").first()
+        Execution.objects.filter(
+            workflow_id=widget.workflow_id, tenant_id=widget.tenant_id, status=ExecutionStatus.SUCCESS
+        )
+        .order_by("-finished_at")
+        .only("id", "context")
+        .first()
     )
     if latest is None:
         return None, None
-    processed = process_context(latest.context, widget_type=widget.widget_type, widget_config=widget.config,
-                                workflow_config=widget.workflow_config)
+    processed = process_context(
+        latest.context,
+        widget_type=widget.widget_type,
+        widget_config=widget.config,
+        workflow_config=widget.workflow_config,
+    )
     return processed.data, str(latest.pk)

@@ -3,6 +3,7 @@
 Everything here is synchronous ORM work called by the consumer (through
 database_sync_to_async) and by the HTTP views. Tenant checks live here, once.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,7 +48,9 @@ class WidgetSpec:
 
     def process(self, context: dict) -> Processed:
         return process_context(
-            context, widget_type=self.widget_type, widget_config=self.widget_config,
+            context,
+            widget_type=self.widget_type,
+            widget_config=self.widget_config,
             workflow_config=self.workflow_config,
         )
 
@@ -70,7 +73,10 @@ def find_execution(instance_id: Any, *, user) -> Execution:
     pk = as_uuid(instance_id)
     execution = (
         Execution.objects.select_related("workflow", "workflow_version")
-        .filter(pk=pk, tenant_id__in=tenant_ids_for(user)).first() if pk else None
+        .filter(pk=pk, tenant_id__in=tenant_ids_for(user))
+        .first()
+        if pk
+        else None
     )
     if execution is None:
         raise NotFound(f"Instance not found: {instance_id}", field="instanceID")
@@ -100,11 +106,19 @@ def widget_spec(widget_id: Any, data: dict, *, user) -> WidgetSpec:
     spec = WidgetSpec(widget_id=widget_id)
     if saved is not None:
         spec = WidgetSpec(
-            widget_id=widget_id, workflow_id=str(saved.workflow_id), widget_type=saved.widget_type,
-            widget_config=saved.config, workflow_config=saved.workflow_config, input_params=dict(saved.input_params),
+            widget_id=widget_id,
+            workflow_id=str(saved.workflow_id),
+            widget_type=saved.widget_type,
+            widget_config=saved.config,
+            workflow_config=saved.workflow_config,
+            input_params=dict(saved.input_params),
         )
-    for key, attr in (("workflowID", "workflow_id"), ("widgetType", "widget_type"),
-                      ("widgetConfig", "widget_config"), ("workflowConfig", "workflow_config")):
+    for key, attr in (
+        ("workflowID", "workflow_id"),
+        ("widgetType", "widget_type"),
+        ("widgetConfig", "widget_config"),
+        ("workflowConfig", "workflow_config"),
+    ):
         if data.get(key) is not None:
             setattr(spec, attr, data[key])
     if data.get("inputParams") is not None:
@@ -118,7 +132,9 @@ def widget_spec(widget_id: Any, data: dict, *, user) -> WidgetSpec:
     return spec
 
 
-def start_execution(spec: WidgetSpec, *, user, tenant_id: Any = None, execution_id: uuid.UUID | None = None) -> Execution:
+def start_execution(
+    spec: WidgetSpec, *, user, tenant_id: Any = None, execution_id: uuid.UUID | None = None
+) -> Execution:
     """Start an execution for the widget (committed on return). The consumer passes the
     `execution_id` whose live group it joined already, so no update goes past it."""
     if not spec.workflow_id:
@@ -128,8 +144,11 @@ def start_execution(spec: WidgetSpec, *, user, tenant_id: Any = None, execution_
     workflow = find_workflow(spec.workflow_id, user=user)
     check_requested_tenant(tenant_id, workflow.tenant_id, user=user)
     result = trigger_workflow(
-        workflow_id=workflow.pk, user_name=user.get_username(), input=spec.input_params,
-        tenant_ids=tenant_ids_for(user), execution_id=execution_id,
+        workflow_id=workflow.pk,
+        user_name=user.get_username(),
+        input=spec.input_params,
+        tenant_ids=tenant_ids_for(user),
+        execution_id=execution_id,
     )
     return reload(result.execution_id)
 
@@ -186,14 +205,16 @@ def resume_waiting_nodes(execution_id, value: dict) -> list[str]:
     waiting = NodeRun.objects.filter(
         execution_id=execution_id, status=NodeRunStatus.PAUSED, node_type=WIDGET_INPUT_NODE
     ).values_list("pk", flat=True)
+
     def accepts(run: NodeRun) -> bool:
         wanted = (run.pause_data or {}).get("inputType")
         return not wanted or wanted == value["inputType"]
 
     for pk in list(waiting):
         try:
-            run = engine.resume_node_run(pk, output=value, accept=accepts,
-                                         message=f"Widget input {value['inputType']!r} received")
+            run = engine.resume_node_run(
+                pk, output=value, accept=accepts, message=f"Widget input {value['inputType']!r} received"
+            )
         except InvalidState:
             continue  # resumed or cancelled meanwhile
         if run is not None:
@@ -215,4 +236,3 @@ def wait_for_end(execution_id, *, timeout: float | None = None) -> Execution:
                 field="instanceID",
             )
         time.sleep(settings.WIDGET_SYNC_POLL_SECONDS)
-

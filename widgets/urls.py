@@ -1,4 +1,5 @@
 """Pages of the widgets app (mounted under /widgets/)."""
+
 from django.urls import path
 
 from . import views

@@ -1,4 +1,5 @@
 """REST URLs of the widgets app (mounted under /api/)."""
+
 from django.urls import path
 
 from .api import WidgetDataView, WidgetStatsView

@@ -1,4 +1,5 @@
 """Admin for tenants, workflows (definition shown readably), versions and executions."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,10 @@ from .models import BulkOperation, Execution, Membership, NodeRun, OperatorActio
 
 
 def pretty_json(value) -> str:
-    return format_html("<pre style='white-space:pre-wrap;max-height:32rem;overflow:auto'>{}</pre>", json.dumps(value, indent=2, default=str))
+    return format_html(
+        "<pre style='white-space:pre-wrap;max-height:32rem;overflow:auto'>{}</pre>",
+        json.dumps(value, indent=2, default=str),
+    )
 
 
 class MembershipInline(admin.TabularInline):
@@ -121,9 +125,24 @@ class ExecutionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [NodeRunInline, OperatorActionInline]
     readonly_fields = [
-        "viewer", "id", "tenant", "workflow", "workflow_version", "status", "run_as", "idempotency_key", "is_test",
-        "parent_execution", "error_of", "readable_input", "readable_context", "readable_error", "revision",
-        "created_at", "started_at", "finished_at",
+        "viewer",
+        "id",
+        "tenant",
+        "workflow",
+        "workflow_version",
+        "status",
+        "run_as",
+        "idempotency_key",
+        "is_test",
+        "parent_execution",
+        "error_of",
+        "readable_input",
+        "readable_context",
+        "readable_error",
+        "revision",
+        "created_at",
+        "started_at",
+        "finished_at",
     ]
     exclude = ["input", "context", "error", "parent_node_run", "parent_index"]
     actions = ["cancel_selected"]
@@ -158,6 +177,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{execution.pk}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} execution(s).")
 
+
 @admin.register(OperatorAction)
 class OperatorActionAdmin(admin.ModelAdmin):
     """The audit record of operator actions: read-only."""
@@ -183,8 +203,23 @@ class OperatorActionAdmin(admin.ModelAdmin):
 class BulkOperationAdmin(admin.ModelAdmin):
     list_display = ["created_at", "username", "action", "status", "total", "processed", "succeeded", "failed", "tenant"]
     list_filter = ["action", "status", "tenant"]
-    readonly_fields = ["id", "tenant", "user", "username", "action", "reason", "filters", "status", "total", "processed",
-                       "succeeded", "failed", "errors", "created_at", "finished_at"]
+    readonly_fields = [
+        "id",
+        "tenant",
+        "user",
+        "username",
+        "action",
+        "reason",
+        "filters",
+        "status",
+        "total",
+        "processed",
+        "succeeded",
+        "failed",
+        "errors",
+        "created_at",
+        "finished_at",
+    ]
     exclude = ["execution_ids"]
 
     def has_add_permission(self, request):

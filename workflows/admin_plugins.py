@@ -1,4 +1,5 @@
 """Admin for integrations (credentials never shown), model-event bindings and schedules."""
+
 from __future__ import annotations
 
 from django import forms
@@ -59,8 +60,16 @@ class ScheduleForm(forms.ModelForm):
     class Meta:
         model = Schedule
         fields = [
-            "workflow", "cron", "timezone", "input", "run_as", "is_active",
-            "next_run_at", "last_run_at", "last_execution", "last_error",
+            "workflow",
+            "cron",
+            "timezone",
+            "input",
+            "run_as",
+            "is_active",
+            "next_run_at",
+            "last_run_at",
+            "last_execution",
+            "last_error",
         ]
 
     def clean(self):

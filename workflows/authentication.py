@@ -1,5 +1,6 @@
 """API-token authentication outside DRF views (server-sent events, websockets), done by
 DRF's own TokenAuthentication so every entry point accepts the same tokens."""
+
 from __future__ import annotations
 
 from rest_framework.authentication import TokenAuthentication

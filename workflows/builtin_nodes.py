@@ -1,5 +1,6 @@
 """Built-in node types: Trigger, Condition, Switch, Set, HTTP Request, Sleep, Trigger
 Workflow, For Each and Send E-mail."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,22 @@ def run_trigger(config: dict, ctx: StepContext) -> dict:
 # --- Condition and Switch ----------------------------------------------------------------
 
 OPERATORS = [
-    "equals", "notEquals", "gt", "gte", "lt", "lte", "contains", "notContains",
-    "startsWith", "endsWith", "in", "isEmpty", "isNotEmpty", "isTrue", "isFalse", "exists",
+    "equals",
+    "notEquals",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "contains",
+    "notContains",
+    "startsWith",
+    "endsWith",
+    "in",
+    "isEmpty",
+    "isNotEmpty",
+    "isTrue",
+    "isFalse",
+    "exists",
 ]
 
 
@@ -60,7 +75,9 @@ def compare(left: Any, operator: str, right: Any = None) -> bool:
             return _ordered(left, operator, right)
         return False
     if operator == "contains":
-        return isinstance(left, (str, list, dict)) and right in left if not isinstance(left, str) else str(right) in left
+        return (
+            isinstance(left, (str, list, dict)) and right in left if not isinstance(left, str) else str(right) in left
+        )
     if operator == "notContains":
         return not compare(left, "contains", right)
     if operator == "startsWith":
@@ -121,7 +138,8 @@ def validate_switch(config: dict) -> list[tuple[str, str]]:
     if not isinstance(cases, list) or not cases:
         return [("cases", "must be a non-empty list of {branch, equals}")]
     return [
-        (f"cases[{i}].branch", "is required") for i, case in enumerate(cases)
+        (f"cases[{i}].branch", "is required")
+        for i, case in enumerate(cases)
         if not isinstance(case, dict) or not isinstance(case.get("branch"), str) or not case["branch"]
     ]
 
@@ -260,7 +278,9 @@ def run_for_each(config: dict, ctx: StepContext) -> Any:
     if not isinstance(items, list):
         raise NodeError(f"items must resolve to a list, got {type(items).__name__}", retryable=False)
     if len(items) > settings.WORKFLOW_MAX_FOREACH_ITEMS:
-        raise NodeError(f"items has {len(items)} entries; the limit is {settings.WORKFLOW_MAX_FOREACH_ITEMS}", retryable=False)
+        raise NodeError(
+            f"items has {len(items)} entries; the limit is {settings.WORKFLOW_MAX_FOREACH_ITEMS}", retryable=False
+        )
     if not items:
         return {"results": [], "count": 0}
     template = config.get("input") or {}
@@ -326,8 +346,14 @@ NODE_TYPES = [
         description="Starts the workflow; its output is the input it was triggered with.",
         icon="play",
         is_trigger=True,
-        fields=[Field("inputSchema", "Input schema", "schema-builder",
-                      description="The fields the input must have: every start is checked against them, and run forms are made of them")],
+        fields=[
+            Field(
+                "inputSchema",
+                "Input schema",
+                "schema-builder",
+                description="The fields the input must have: every start is checked against them, and run forms are made of them",
+            )
+        ],
     ),
     NodeType(
         type="condition",
@@ -338,9 +364,20 @@ NODE_TYPES = [
         branches=("true", "false"),
         fields=[
             Field("left", "Left value", "template-input"),
-            Field("operator", "Operator", "select", options=[{"value": o, "label": o} for o in OPERATORS], default="equals"),
+            Field(
+                "operator",
+                "Operator",
+                "select",
+                options=[{"value": o, "label": o} for o in OPERATORS],
+                default="equals",
+            ),
             Field("right", "Right value", "template-input"),
-            Field("combinator", "Combine conditions", "select", options=[{"value": "and", "label": "All"}, {"value": "or", "label": "Any"}]),
+            Field(
+                "combinator",
+                "Combine conditions",
+                "select",
+                options=[{"value": "and", "label": "All"}, {"value": "or", "label": "Any"}],
+            ),
         ],
         validate=validate_condition,
         output_fields=[{"field": "result", "description": "true or false"}],
@@ -352,9 +389,15 @@ NODE_TYPES = [
         description="Takes the branch of the first case that matches, else `default`.",
         icon="split",
         branches=None,
-        fields=[Field("value", "Value", "template-input", required=True), Field("cases", "Cases", "list", required=True)],
+        fields=[
+            Field("value", "Value", "template-input", required=True),
+            Field("cases", "Cases", "list", required=True),
+        ],
         validate=validate_switch,
-        output_fields=[{"field": "value", "description": "The value compared"}, {"field": "branch", "description": "The branch taken"}],
+        output_fields=[
+            {"field": "value", "description": "The value compared"},
+            {"field": "branch", "description": "The branch taken"},
+        ],
     ),
     NodeType(
         type="set",
@@ -371,14 +414,23 @@ NODE_TYPES = [
         description="Calls an HTTP endpoint; a non-2xx answer is an error unless allowed.",
         icon="globe",
         fields=[
-            Field("method", "Method", "select", options=[{"value": m, "label": m} for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")], default="GET"),
+            Field(
+                "method",
+                "Method",
+                "select",
+                options=[{"value": m, "label": m} for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")],
+                default="GET",
+            ),
             Field("url", "URL", "template-input", required=True),
             Field("headers", "Headers", "object"),
             Field("body", "Body", "template-textarea"),
             Field("timeout", "Timeout (seconds)", "number", extra={"min": 0}),
             Field("allowErrorStatus", "Continue on non-2xx", "boolean"),
             Field(
-                "idempotencyHeader", "Idempotency key header", "text", default=IDEMPOTENCY_HEADER,
+                "idempotencyHeader",
+                "Idempotency key header",
+                "text",
+                default=IDEMPOTENCY_HEADER,
                 description="Carries the step's idempotency key, the same on every retry of this node run, "
                 "so the receiver can drop repeats; empty to send none",
             ),
@@ -441,12 +493,25 @@ NODE_TYPES = [
         icon="mail",
         fields=[
             Field("to", "To", "template-input", required=True, description="Addresses separated by commas, or a list"),
-            Field("subject", "Subject", "template-input", required=True,
-                  extra={"placeholder": "Workflow {{Trigger.workflow.name}} failed"}),
-            Field("body", "Body", "template-textarea", required=True,
-                  extra={"placeholder": "{{Trigger.error.message}}\n{{Trigger.executionUrl}}"}),
+            Field(
+                "subject",
+                "Subject",
+                "template-input",
+                required=True,
+                extra={"placeholder": "Workflow {{Trigger.workflow.name}} failed"},
+            ),
+            Field(
+                "body",
+                "Body",
+                "template-textarea",
+                required=True,
+                extra={"placeholder": "{{Trigger.error.message}}\n{{Trigger.executionUrl}}"},
+            ),
             Field("fromEmail", "From", "template-input", description="Default: DEFAULT_FROM_EMAIL"),
         ],
-        output_fields=[{"field": "to", "description": "The addresses it was sent to"}, {"field": "subject", "description": "The subject sent"}],
+        output_fields=[
+            {"field": "to", "description": "The addresses it was sent to"},
+            {"field": "subject", "description": "The subject sent"},
+        ],
     ),
 ]

@@ -1,4 +1,5 @@
 """System checks: report a misconfigured plugin, data source or encryption key at start-up, with a clear message."""
+
 from __future__ import annotations
 
 from django.core import checks
@@ -38,7 +39,7 @@ def check_integration_keys(app_configs=None, **kwargs) -> list[checks.CheckMessa
             problems.append(
                 checks.Error(
                     f"WORKFLOW_INTEGRATION_KEYS[{index}] is not a Fernet key (32 url-safe base64-encoded bytes)",
-                    hint="make one with: python -c \"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"",
+                    hint='make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"',
                     id="workflows.E011",
                 )
             )
@@ -64,12 +65,14 @@ def check_channel_layer_timeouts(app_configs=None, **kwargs) -> list[checks.Chec
         for host in layer.get("CONFIG", {}).get("hosts", []):
             timeout = redis_socket_timeout(host)
             if timeout is not None and timeout <= blocking:
-                problems.append(checks.Error(
-                    f"CHANNEL_LAYERS[{alias!r}]: Redis socket timeout {timeout:g}s does not exceed the "
-                    f"layer's blocking receive ({blocking}s): idle live connections would fail",
-                    hint="set REDIS_SOCKET_TIMEOUT (default 20) and drop socket_timeout from REDIS_URL",
-                    id="workflows.E012",
-                ))
+                problems.append(
+                    checks.Error(
+                        f"CHANNEL_LAYERS[{alias!r}]: Redis socket timeout {timeout:g}s does not exceed the "
+                        f"layer's blocking receive ({blocking}s): idle live connections would fail",
+                        hint="set REDIS_SOCKET_TIMEOUT (default 20) and drop socket_timeout from REDIS_URL",
+                        id="workflows.E012",
+                    )
+                )
     return problems
 
 
@@ -89,8 +92,10 @@ def pool_shortfall(concurrency: int) -> str | None:
     needed = concurrency + WORKER_OTHER_CONNECTIONS + 1  # and one for a web request
     if pool["max_size"] >= needed:
         return None
-    return (f"the database pool holds {pool['max_size']} connections but a worker with concurrency "
-            f"{concurrency} needs {needed}: its step threads would stall waiting for one")
+    return (
+        f"the database pool holds {pool['max_size']} connections but a worker with concurrency "
+        f"{concurrency} needs {needed}: its step threads would stall waiting for one"
+    )
 
 
 @checks.register()
@@ -100,8 +105,11 @@ def check_pool_size(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     problem = pool_shortfall(settings.WORKFLOW_WORKER_CONCURRENCY)
     if problem is None:
         return []
-    return [checks.Warning(problem, hint="raise DATABASE_POOL_MAX_SIZE or lower WORKFLOW_WORKER_CONCURRENCY",
-                           id="workflows.W013")]
+    return [
+        checks.Warning(
+            problem, hint="raise DATABASE_POOL_MAX_SIZE or lower WORKFLOW_WORKER_CONCURRENCY", id="workflows.W013"
+        )
+    ]
 
 
 def redis_socket_timeout(host) -> float | None:
@@ -134,8 +142,10 @@ def check_http_allowed_networks(app_configs=None, **kwargs) -> list[checks.Check
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            problems.append(checks.Error(
-                f"WORKFLOW_HTTP_ALLOWED_NETWORKS: {entry!r} is not a network (e.g. 10.20.0.0/16) or an address",
-                id="workflows.E014",
-            ))
+            problems.append(
+                checks.Error(
+                    f"WORKFLOW_HTTP_ALLOWED_NETWORKS: {entry!r} is not a network (e.g. 10.20.0.0/16) or an address",
+                    id="workflows.E014",
+                )
+            )
     return problems

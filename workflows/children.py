@@ -1,5 +1,6 @@
 """Child executions: started by Trigger Workflow and For Each. When the last of them
 finishes, the engine resumes their parent node (engine._resume_parent)."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -44,8 +45,11 @@ def start_children(parent_run: NodeRun, *, workflow_id, inputs: list[dict]) -> l
         ]
     except InvalidInput as exc:
         # The child's input schema refused it: the same input would be refused again.
-        raise NodeError(f"Workflow {workflow.name!r} refused the input: {exc.message}", retryable=False,
-                        details={"field": exc.field, "errors": exc.errors}) from None
+        raise NodeError(
+            f"Workflow {workflow.name!r} refused the input: {exc.message}",
+            retryable=False,
+            details={"field": exc.field, "errors": exc.errors},
+        ) from None
 
 
 def cancel_children(parent_run: NodeRun) -> None:

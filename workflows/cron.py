@@ -1,4 +1,5 @@
 """Cron expressions (pure): validation and the next due time, in a schedule's time zone."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -5,6 +5,7 @@ add through WORKFLOW_HOME_PANELS) and the workers page.
 Every count is an aggregate the database computes on an index (execution_tenant_status_idx,
 noderun_ready_idx, workerprocess_heartbeat_idx); no row is loaded to be counted.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -76,13 +77,15 @@ def execution_counts(tenant_id, *, now: datetime) -> ExecutionCounts:
     since = now - DAY
     active = (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)
     ended = (ExecutionStatus.ERROR, ExecutionStatus.SUCCESS)
-    row = Execution.objects.filter(tenant_id=tenant_id, is_test=False).filter(
-        Q(status__in=active) | Q(status__in=ended, finished_at__gte=since)
-    ).aggregate(
-        running=Count("pk", filter=Q(status=ExecutionStatus.RUNNING)),
-        paused=Count("pk", filter=Q(status=ExecutionStatus.PAUSED)),
-        failed=Count("pk", filter=Q(status=ExecutionStatus.ERROR)),
-        succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+    row = (
+        Execution.objects.filter(tenant_id=tenant_id, is_test=False)
+        .filter(Q(status__in=active) | Q(status__in=ended, finished_at__gte=since))
+        .aggregate(
+            running=Count("pk", filter=Q(status=ExecutionStatus.RUNNING)),
+            paused=Count("pk", filter=Q(status=ExecutionStatus.PAUSED)),
+            failed=Count("pk", filter=Q(status=ExecutionStatus.ERROR)),
+            succeeded=Count("pk", filter=Q(status=ExecutionStatus.SUCCESS)),
+        )
     )
     return ExecutionCounts(**row)
 
@@ -91,7 +94,8 @@ def latest_failures(tenant_id, *, limit: int = LATEST_FAILURES) -> list[Executio
     """The tenant's production runs that failed last, newest first."""
     return list(
         Execution.objects.filter(tenant_id=tenant_id, is_test=False, status=ExecutionStatus.ERROR)
-        .select_related("workflow").defer("input", "context")
+        .select_related("workflow")
+        .defer("input", "context")
         .order_by("-finished_at")[:limit]
     )
 
@@ -101,20 +105,26 @@ def backlog(tenant_id, *, now: datetime) -> Backlog:
     workers' claim would take next)."""
     row = NodeRun.objects.filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
-        status=NodeRunStatus.RUNNING, available_at__lte=now, execution__tenant_id=tenant_id,
+        status=NodeRunStatus.RUNNING,
+        available_at__lte=now,
+        execution__tenant_id=tenant_id,
     ).aggregate(ready=Count("pk"), oldest=Min("available_at"))
     return Backlog(ready=row["ready"], oldest_since=row["oldest"])
 
 
 def _alive(now: datetime) -> Q:
-    return Q(stopped_at__isnull=True, last_heartbeat_at__gte=now - timedelta(seconds=settings.WORKFLOW_WORKER_STALE_SECONDS))
+    return Q(
+        stopped_at__isnull=True, last_heartbeat_at__gte=now - timedelta(seconds=settings.WORKFLOW_WORKER_STALE_SECONDS)
+    )
 
 
 def worker_counts(*, now: datetime) -> WorkerCounts:
     alive, stale = _alive(now), Q(stopped_at__isnull=True) & ~_alive(now)
     row = WorkerProcess.objects.aggregate(
-        alive=Count("pk", filter=alive), stale=Count("pk", filter=stale),
-        slots=Sum("concurrency", filter=alive), busy=Sum("steps_in_flight", filter=alive),
+        alive=Count("pk", filter=alive),
+        stale=Count("pk", filter=stale),
+        slots=Sum("concurrency", filter=alive),
+        busy=Sum("steps_in_flight", filter=alive),
     )
     return WorkerCounts(alive=row["alive"], stale=row["stale"], slots=row["slots"] or 0, busy=row["busy"] or 0)
 
@@ -142,7 +152,9 @@ def may_see_workers(user) -> bool:
     and load are not shown to every member."""
     if not user or not user.is_authenticated:
         return False
-    return user.is_staff or user.is_superuser or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+    return (
+        user.is_staff or user.is_superuser or Membership.objects.filter(user=user, role=Membership.Role.ADMIN).exists()
+    )
 
 
 def panels(*, user, tenant: Tenant) -> list[Panel]:
@@ -159,7 +171,8 @@ def panels(*, user, tenant: Tenant) -> list[Panel]:
 
 def dashboard(*, user, tenant: Tenant, now: datetime) -> Dashboard:
     return Dashboard(
-        tenant=tenant, now=now,
+        tenant=tenant,
+        now=now,
         executions=execution_counts(tenant.pk, now=now),
         failures=latest_failures(tenant.pk),
         backlog=backlog(tenant.pk, now=now),

@@ -5,6 +5,7 @@ Every read and write is limited to the execution's tenant. Writes run in the tra
 that records the node's success (StepResult.persist), so a row is written exactly when the
 node succeeds; fields that are not listed as writable are refused.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,9 @@ def datasource_problems() -> list[str]:
         try:
             tenant = model._meta.get_field(ds.tenant_field)
             if not tenant.is_relation:
-                problems.append(f"WORKFLOW_DATASOURCES[{ds.key!r}]: tenantField {ds.tenant_field!r} is not a foreign key")
+                problems.append(
+                    f"WORKFLOW_DATASOURCES[{ds.key!r}]: tenantField {ds.tenant_field!r} is not a foreign key"
+                )
         except FieldDoesNotExist:
             problems.append(f"WORKFLOW_DATASOURCES[{ds.key!r}]: no field {ds.tenant_field!r} on {ds.model_label}")
         for name in {*ds.read, *ds.write, *ds.primary_key}:
@@ -163,9 +166,11 @@ def _split_keys(ds: DataSource, row: dict) -> tuple[dict, dict]:
 
 def _save(obj, *, update_fields: list[str] | None = None) -> None:
     try:
-        obj.full_clean(exclude=None if update_fields is None else [
-            f.name for f in obj._meta.concrete_fields if f.name not in update_fields
-        ])
+        obj.full_clean(
+            exclude=None
+            if update_fields is None
+            else [f.name for f in obj._meta.concrete_fields if f.name not in update_fields]
+        )
         obj.save(update_fields=update_fields)
     except ValidationError as exc:
         raise NodeError(f"invalid row: {_messages(exc)}", retryable=False) from exc
@@ -194,7 +199,9 @@ def run_query(config: dict, ctx: StepContext) -> dict:
         if order not in ds.read:
             raise NodeError(f"{ds.label}: cannot order by {order!r}", retryable=False)
         rows = rows.order_by(f"-{order}" if config.get("orderDirection") == "desc" else order)
-    limit = min(int(config.get("limit") or settings.WORKFLOW_DATASOURCE_MAX_ROWS), settings.WORKFLOW_DATASOURCE_MAX_ROWS)
+    limit = min(
+        int(config.get("limit") or settings.WORKFLOW_DATASOURCE_MAX_ROWS), settings.WORKFLOW_DATASOURCE_MAX_ROWS
+    )
     found = [row_dict(ds, obj, select) for obj in rows[:limit]]
     ctx.logger.info(f"{ds.label}: {len(found)} row(s)")
     return {"rows": found, "count": len(found)}
@@ -272,7 +279,9 @@ def _attribute_names(value: Any) -> list[str]:
     return []
 
 
-def _validator(*, read_keys: tuple[str, ...] = (), write_key: str | None = None, many: bool = False, keys_only: bool = False):
+def _validator(
+    *, read_keys: tuple[str, ...] = (), write_key: str | None = None, many: bool = False, keys_only: bool = False
+):
     def validate(config: dict) -> list[tuple[str, str]]:
         ds_key = config.get("datasourceId")
         if ds_key in (None, "") or is_template(ds_key):
@@ -302,7 +311,9 @@ def _datasource_field() -> Field:
 
 
 def _attributes(key: str, label: str, type_: str, **extra) -> Field:
-    return Field(key, label, type_, extra={"getOptions": attribute_options, "optionsDependencyKeys": ["datasourceId"], **extra})
+    return Field(
+        key, label, type_, extra={"getOptions": attribute_options, "optionsDependencyKeys": ["datasourceId"], **extra}
+    )
 
 
 def node_types() -> list[NodeType]:
@@ -317,13 +328,24 @@ def node_types() -> list[NodeType]:
             fields=[
                 _datasource_field(),
                 _attributes("match", "Match", "match-builder"),
-                _attributes("select", "Select fields", "multi-select", placeholder="Select fields to return (empty = all)"),
+                _attributes(
+                    "select", "Select fields", "multi-select", placeholder="Select fields to return (empty = all)"
+                ),
                 _attributes("orderBy", "Order by", "combobox"),
-                Field("orderDirection", "Direction", "select", options=[{"value": "asc", "label": "Ascending"}, {"value": "desc", "label": "Descending"}], default="asc"),
+                Field(
+                    "orderDirection",
+                    "Direction",
+                    "select",
+                    options=[{"value": "asc", "label": "Ascending"}, {"value": "desc", "label": "Descending"}],
+                    default="asc",
+                ),
                 Field("limit", "Limit", "number", extra={"min": 1}),
             ],
             validate=_validator(read_keys=("match", "select", "orderBy")),
-            output_fields=[{"field": "rows", "description": "The rows found"}, {"field": "count", "description": "How many"}],
+            output_fields=[
+                {"field": "rows", "description": "The rows found"},
+                {"field": "count", "description": "How many"},
+            ],
             **common,
         ),
         NodeType(
@@ -331,7 +353,12 @@ def node_types() -> list[NodeType]:
             label="Insert Row",
             run=run_insert,
             description="Inserts one row into an exposed model, in the execution's tenant.",
-            fields=[_datasource_field(), Field("rows", "Record to insert", "single-row-update", required=True, extra={"singleRowMode": "insert"})],
+            fields=[
+                _datasource_field(),
+                Field(
+                    "rows", "Record to insert", "single-row-update", required=True, extra={"singleRowMode": "insert"}
+                ),
+            ],
             validate=_validator(write_key="rows", many=True),
             output_fields=[{"field": "rows", "description": "The inserted row"}],
             **common,
@@ -341,7 +368,10 @@ def node_types() -> list[NodeType]:
             label="Update Row",
             run=run_update,
             description="Updates one row, found by its primary key in the execution's tenant.",
-            fields=[_datasource_field(), Field("row", "Record to update", "single-row-update", required=True, extra={"singleRowMode": "update"})],
+            fields=[
+                _datasource_field(),
+                Field("row", "Record to update", "single-row-update", required=True, extra={"singleRowMode": "update"}),
+            ],
             validate=_validator(write_key="row"),
             output_fields=[{"field": "row", "description": "The row after the update"}],
             **common,
@@ -351,9 +381,17 @@ def node_types() -> list[NodeType]:
             label="Delete Row",
             run=run_delete,
             description="Deletes one row, found by its primary key in the execution's tenant.",
-            fields=[_datasource_field(), Field("rows", "Record to delete", "single-row-update", required=True, extra={"singleRowMode": "delete"})],
+            fields=[
+                _datasource_field(),
+                Field(
+                    "rows", "Record to delete", "single-row-update", required=True, extra={"singleRowMode": "delete"}
+                ),
+            ],
             validate=_validator(write_key="rows", many=True, keys_only=True),
-            output_fields=[{"field": "deleted", "description": "1"}, {"field": "row", "description": "The deleted row"}],
+            output_fields=[
+                {"field": "deleted", "description": "1"},
+                {"field": "row", "description": "The deleted row"},
+            ],
             **common,
         ),
     ]

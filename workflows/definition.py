@@ -4,6 +4,7 @@ A definition is JSON: {"nodes": [{id, type, label, config, position?, retry?}],
 "edges": [{source, target, branch?}]}. Validation reports every problem at once, each
 as {"nodeId", "field", "message"}.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -215,7 +216,12 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
         branch = raw.get("branch")
         if branch is not None and (not isinstance(branch, str) or not 0 < len(branch) <= MAX_ID_LENGTH):
             problem(None, f"edges[{index}].branch", f"must be a string of 1 to {MAX_ID_LENGTH} characters")
-        elif branch is not None and isinstance(raw.get("source"), str) and raw.get("source") in seen_ids and branch != ERROR_BRANCH:
+        elif (
+            branch is not None
+            and isinstance(raw.get("source"), str)
+            and raw.get("source") in seen_ids
+            and branch != ERROR_BRANCH
+        ):
             source_type = next((t for nid, _, t, _ in good_nodes if nid == raw.get("source")), None)
             allowed = source_type.branches if source_type else None
             if allowed is not None and branch not in allowed:
@@ -254,7 +260,9 @@ def validate_definition(definition: Any, registry: Registry) -> Graph:
 
 
 def _partial_graph(good_nodes: list[tuple], edges: list[Edge], trigger_id: str) -> Graph:
-    nodes = {nid: Node(id=nid, type=t.type if t else "", label=label, config=config) for nid, label, t, config in good_nodes}
+    nodes = {
+        nid: Node(id=nid, type=t.type if t else "", label=label, config=config) for nid, label, t, config in good_nodes
+    }
     graph = Graph(nodes=nodes, edges=edges, trigger_id=trigger_id)
     for edge in edges:
         graph.outgoing.setdefault(edge.source, []).append(edge)
@@ -296,7 +304,9 @@ def edge_taken(edge: Edge, status: str, branch: str | None) -> bool:
     return False
 
 
-def advance(graph: Graph, states: dict[str, tuple[str, str | None]], finished: list[str]) -> tuple[list[str], list[str]]:
+def advance(
+    graph: Graph, states: dict[str, tuple[str, str | None]], finished: list[str]
+) -> tuple[list[str], list[str]]:
     """After the nodes in `finished` are done, return (ready, skipped) node ids.
 
     `states` maps node id to (status, branch) and is updated in place for skipped nodes.

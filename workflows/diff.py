@@ -3,6 +3,7 @@
 Nodes are matched by id (the builder keeps ids stable across label changes). A node that
 only moved on the canvas is listed under `moved`, apart from real changes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,11 +28,11 @@ class NodeChange:
 
 @dataclass
 class DefinitionDiff:
-    added: list[dict] = field(default_factory=list)      # {nodeId, label, type}
+    added: list[dict] = field(default_factory=list)  # {nodeId, label, type}
     removed: list[dict] = field(default_factory=list)
     changed: list[NodeChange] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)
-    edgesAdded: list[dict] = field(default_factory=list)   # {source, target, branch}
+    edgesAdded: list[dict] = field(default_factory=list)  # {source, target, branch}
     edgesRemoved: list[dict] = field(default_factory=list)
 
     @property

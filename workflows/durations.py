@@ -1,4 +1,5 @@
 """Parse durations such as `30s`, `15m`, `24h`, `7d` (pure)."""
+
 from __future__ import annotations
 
 import re

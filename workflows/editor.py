@@ -4,6 +4,7 @@ what each node's templates can see, an imported file read, an automatic layout.
 The validator (workflows/definition.py) stays the one judge of a definition; this module
 only packages its answer for an editor that asks after every change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,7 +44,11 @@ def check(definition: Any) -> Check:
     except InvalidDefinition as exc:
         result.errors = exc.errors
     analysis = scope.analyse(definition, registry)
-    result.scopes, result.warnings, result.inputFields = analysis["scopes"], analysis["warnings"], analysis["inputFields"]
+    result.scopes, result.warnings, result.inputFields = (
+        analysis["scopes"],
+        analysis["warnings"],
+        analysis["inputFields"],
+    )
     return result
 
 
@@ -53,7 +58,9 @@ def read_import(text: str) -> Check:
     try:
         document = values.loads(text, max_depth=settings.API_MAX_JSON_DEPTH)
     except ValueError as exc:
-        return Check(definition=None, errors=[{"nodeId": None, "field": "definition", "message": f"not valid JSON: {exc}"}])
+        return Check(
+            definition=None, errors=[{"nodeId": None, "field": "definition", "message": f"not valid JSON: {exc}"}]
+        )
     if isinstance(document, dict) and "definition" in document and "nodes" not in document:
         document = document["definition"]
     return check(document)
@@ -75,11 +82,13 @@ def auto_layout(definition: dict) -> layouts.Layout:
     """The server's layout of `definition`, ignoring the positions it has."""
     nodes = [
         {key: value for key, value in node.items() if key != "position"}
-        for node in definition.get("nodes") or [] if isinstance(node, dict) and isinstance(node.get("id"), str)
+        for node in definition.get("nodes") or []
+        if isinstance(node, dict) and isinstance(node.get("id"), str)
     ]
     ids = {node["id"] for node in nodes}
     edges = [
-        edge for edge in definition.get("edges") or []
+        edge
+        for edge in definition.get("edges") or []
         if isinstance(edge, dict) and edge.get("source") in ids and edge.get("target") in ids
     ]
     return layouts.layout({"nodes": [{"type": "", **n} for n in nodes], "edges": edges})

@@ -3,6 +3,7 @@
 Keys come from settings.WORKFLOW_INTEGRATION_KEYS (newest first, so old keys still decrypt
 during a rotation); without any, one key is derived from SECRET_KEY.
 """
+
 from __future__ import annotations
 
 import base64

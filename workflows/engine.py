@@ -11,6 +11,7 @@ Updates are published and workers woken only after that transaction commits.
 The other apps lock and resume only through the functions here (`locked_run`,
 `retrying`, `resume_node_run`, `write_context`, `append_logs`, `named_lock`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,18 @@ retrying = store.retrying
 named_lock = store.named_lock
 
 __all__ = [
-    "Claim", "locked_run", "retrying", "named_lock", "start_execution", "finish_claimed", "resume_node_run",
-    "fire_deadline", "cancel_execution", "retry_execution", "write_context", "append_logs",
+    "Claim",
+    "locked_run",
+    "retrying",
+    "named_lock",
+    "start_execution",
+    "finish_claimed",
+    "resume_node_run",
+    "fire_deadline",
+    "cancel_execution",
+    "retry_execution",
+    "write_context",
+    "append_logs",
 ]
 
 
@@ -55,7 +66,9 @@ def graph_for_version(version_id) -> Graph:
     graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
     if graph.trigger_id is not None:
         # Compiled once per version, so checking an input costs one jsonschema pass.
-        graph.input_validator = inputs.compile_validator((graph.nodes[graph.trigger_id].config or {}).get("inputSchema"))
+        graph.input_validator = inputs.compile_validator(
+            (graph.nodes[graph.trigger_id].config or {}).get("inputSchema")
+        )
     return graph
 
 
@@ -183,7 +196,11 @@ def finish_claimed(
     def work() -> Claim | None:
         with store.locked_run(claim.run_id, execution_id=claim.execution_id) as locked:
             run = locked.run if locked else None
-            if locked is None or run is None or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt):
+            if (
+                locked is None
+                or run is None
+                or (run.status, run.lease_owner, run.attempt) != (NodeRunStatus.RUNNING, claim.owner, claim.attempt)
+            ):
                 logger.info("lost the lease on node run %s; its outcome is dropped", claim.run_id)
                 return None
             if resolved_config is not None:
@@ -200,7 +217,9 @@ def _storable(outcome, logs) -> tuple[StepResult | Pause | NodeError, list[dict]
     error messages and details) is cleaned."""
     logs = values.clean(list(logs))
     if isinstance(outcome, NodeError):
-        return NodeError(values.clean(outcome.message), retryable=outcome.retryable, details=values.clean(outcome.details)), logs
+        return NodeError(
+            values.clean(outcome.message), retryable=outcome.retryable, details=values.clean(outcome.details)
+        ), logs
     what, data = ("output", outcome.output) if isinstance(outcome, StepResult) else ("pause data", outcome.data)
     problem = values.unstorable(data, max_bytes=settings.WORKFLOW_MAX_OUTPUT_BYTES)
     if problem is None:
@@ -228,8 +247,15 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs: list[dict], resolved_c
 
     def record() -> store.FastOutcome:
         return store.finish_fast(
-            claim, context=context, output=outcome.output, branch=outcome.branch, resolved_config=resolved_config,
-            logs=logs, targets=targets, handoff=handoff_to, now=now,
+            claim,
+            context=context,
+            output=outcome.output,
+            branch=outcome.branch,
+            resolved_config=resolved_config,
+            logs=logs,
+            targets=targets,
+            handoff=handoff_to,
+            now=now,
         )
 
     ended = None
@@ -250,18 +276,36 @@ def _finish_fast(claim: Claim, outcome: StepResult, logs: list[dict], resolved_c
         wakeup.wake_after_commit()
     live.publish_after_commit(
         runs=[
-            live.RunUpdate(claim.execution_id, node.id, node.label, NodeRunStatus.SUCCESS, claim.attempt,
-                           outcome.output, None, claim.started_at, now),
-            *(live.RunUpdate(claim.execution_id, nid, graph.nodes[nid].label, NodeRunStatus.RUNNING,
-                             1 if nid == handoff_to else 0, started_at=now if nid == handoff_to else None)
-              for nid in done.ready),
+            live.RunUpdate(
+                claim.execution_id,
+                node.id,
+                node.label,
+                NodeRunStatus.SUCCESS,
+                claim.attempt,
+                outcome.output,
+                None,
+                claim.started_at,
+                now,
+            ),
+            *(
+                live.RunUpdate(
+                    claim.execution_id,
+                    nid,
+                    graph.nodes[nid].label,
+                    NodeRunStatus.RUNNING,
+                    1 if nid == handoff_to else 0,
+                    started_at=now if nid == handoff_to else None,
+                )
+                for nid in done.ready
+            ),
         ],
         execution=ended,
     )
     if handoff_to is None:
         return None
-    return claim.next(run_id=done.ready[handoff_to], node_id=handoff_to, context=context,
-                      revision=done.revision, now=now)
+    return claim.next(
+        run_id=done.ready[handoff_to], node_id=handoff_to, context=context, revision=done.revision, now=now
+    )
 
 
 # --- Resuming paused node runs -----------------------------------------------------------
@@ -314,7 +358,13 @@ def fire_deadline(node_run_id: int) -> bool:
     def work() -> bool:
         with store.locked_run(node_run_id, skip_locked=True) as locked:
             run = locked.run if locked else None
-            if locked is None or run is None or run.status != NodeRunStatus.PAUSED or not run.wake_at or run.wake_at > timezone.now():
+            if (
+                locked is None
+                or run is None
+                or run.status != NodeRunStatus.PAUSED
+                or not run.wake_at
+                or run.wake_at > timezone.now()
+            ):
                 return False
             node_type = registry.get(run.node_type)
             outcome: StepResult | NodeError
@@ -472,7 +522,9 @@ def _advance(
         changes["finished_at"] = now
     store.cas_update(execution, **changes)
     changed = [
-        live.RunUpdate(execution.pk, nid, graph.nodes[nid].label, states[nid][0], finished_at=now if nid in skipped else None)
+        live.RunUpdate(
+            execution.pk, nid, graph.nodes[nid].label, states[nid][0], finished_at=now if nid in skipped else None
+        )
         for nid in [*ready, *skipped]
     ]
     live.publish_after_commit(runs=[run, *changed], execution=execution if status != previous else None)
@@ -480,7 +532,9 @@ def _advance(
         _on_execution_finished(execution)
     if handed is None or handoff_from is None:
         return None
-    return handoff_from.next(run_id=rows[handed][0], node_id=handed, context=context, revision=execution.revision, now=now)
+    return handoff_from.next(
+        run_id=rows[handed][0], node_id=handed, context=context, revision=execution.revision, now=now
+    )
 
 
 def _fail_execution(execution: Execution, failed: NodeRun, now: datetime) -> None:
@@ -504,8 +558,11 @@ def _start_error_workflow(execution: Execution, failed: NodeRun) -> dict | None:
     workflow's failure starts nothing, so no chain of handlers can loop."""
     if execution.is_test or execution.error_of_id is not None:
         return None
-    row = (Workflow.objects.filter(pk=execution.workflow_id, error_workflow__isnull=False)
-           .values("name", "tenant_id", "error_workflow_id", "error_workflow__tenant_id", "error_workflow__is_active").first())
+    row = (
+        Workflow.objects.filter(pk=execution.workflow_id, error_workflow__isnull=False)
+        .values("name", "tenant_id", "error_workflow_id", "error_workflow__tenant_id", "error_workflow__is_active")
+        .first()
+    )
     if row is None:
         return None
     target = str(row["error_workflow_id"])
@@ -514,23 +571,34 @@ def _start_error_workflow(execution: Execution, failed: NodeRun) -> dict | None:
             raise InvalidState("The error workflow belongs to another tenant", field="errorWorkflow")
         if not row["error_workflow__is_active"]:
             raise InvalidState("The error workflow is inactive", field="errorWorkflow")
-        version_id = WorkflowVersion.objects.filter(workflow_id=target).order_by("-number").values_list("pk", flat=True).first()
+        version_id = (
+            WorkflowVersion.objects.filter(workflow_id=target).order_by("-number").values_list("pk", flat=True).first()
+        )
         if version_id is None:
             raise InvalidState("The error workflow has no version", field="errorWorkflow")
         from .services import cached_version, run_trigger_checks  # services builds on this module
 
-        run_trigger_checks(version=cached_version(version_id), user=SimpleLazyObject(
-            lambda: get_user_model().objects.get(pk=execution.run_as_id)))
+        run_trigger_checks(
+            version=cached_version(version_id),
+            user=SimpleLazyObject(lambda: get_user_model().objects.get(pk=execution.run_as_id)),
+        )
         with transaction.atomic():  # a savepoint: a refused start leaves the failure intact
             handler = start_execution(
-                version_id=version_id, run_as_id=execution.run_as_id, input=error_workflow_input(execution, failed, row["name"]),
-                idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}", error_of_id=execution.pk,
+                version_id=version_id,
+                run_as_id=execution.run_as_id,
+                input=error_workflow_input(execution, failed, row["name"]),
+                idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}",
+                error_of_id=execution.pk,
             )
     except WorkflowError as exc:
-        logger.warning("execution %s failed and its error workflow %s did not start: %s", execution.pk, target, exc.message)
+        logger.warning(
+            "execution %s failed and its error workflow %s did not start: %s", execution.pk, target, exc.message
+        )
         return {"workflowId": target, "error": exc.message}
     except IntegrityError:  # already started for this failure (its idempotency key)
-        existing = Execution.objects.filter(workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}").first()
+        existing = Execution.objects.filter(
+            workflow_id=target, idempotency_key=f"error-of:{execution.pk}:{execution.retry_count}"
+        ).first()
         if existing is None:
             raise
         handler = existing
@@ -695,8 +763,7 @@ def retry_execution(execution_id, *, from_node: str | None = None, version: Work
         kept = set(graph.nodes) - reset
         old_graph = graph_for_version(execution.workflow_version_id)
         misfits = [
-            nid for nid in kept
-            if nid not in old_graph.nodes or old_graph.nodes[nid].label != graph.nodes[nid].label
+            nid for nid in kept if nid not in old_graph.nodes or old_graph.nodes[nid].label != graph.nodes[nid].label
         ]
         if misfits:
             raise VersionMismatch(
@@ -722,8 +789,13 @@ def retry_execution(execution_id, *, from_node: str | None = None, version: Work
             run.logs = [*run.logs, log_entry("info", node.label, "Reset for retry", now)] if run.pk else []
             run.save()
         store.cas_update(
-            execution, status=ExecutionStatus.RUNNING, context=context, error=None, workflow_version=target_version,
-            finished_at=None, retry_count=execution.retry_count + 1,
+            execution,
+            status=ExecutionStatus.RUNNING,
+            context=context,
+            error=None,
+            workflow_version=target_version,
+            finished_at=None,
+            retry_count=execution.retry_count + 1,
         )
         wakeup.wake_after_commit()
         live.publish_after_commit(execution=execution)

@@ -1,5 +1,6 @@
 """Error answers outside the views' own: the branded pages (templates/4xx.html, 500.html),
 and under /api/ the API's JSON error shape instead of a page."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,7 +21,9 @@ def bad_request(request: HttpRequest, exception) -> HttpResponse:
 
 def permission_denied(request: HttpRequest, exception) -> HttpResponse:
     if _api(request):
-        message = str(exception) if exception and str(exception) else "You do not have permission to perform this action."
+        message = (
+            str(exception) if exception and str(exception) else "You do not have permission to perform this action."
+        )
         return JsonResponse(error_body(code="permission_denied", message=message), status=403)
     return defaults.permission_denied(request, exception)
 

@@ -1,4 +1,5 @@
 """Errors of the workflows app; workflows/api/errors.py turns them into 4xx answers."""
+
 from __future__ import annotations
 
 
@@ -89,9 +90,7 @@ class InvalidIntegrationReferences(WorkflowError):
     code = "invalid_integration_references"
 
     def __init__(self, node_ids: list[str]):
-        super().__init__(
-            "Workflow has invalid integration references in nodes: " + ", ".join(node_ids), field="nodes"
-        )
+        super().__init__("Workflow has invalid integration references in nodes: " + ", ".join(node_ids), field="nodes")
         self.node_ids = node_ids
 
 
@@ -140,8 +139,11 @@ class StaleVersion(WorkflowError):
             f"reload it, or save again with baseVersion {latest.number} to overwrite it",
             field="baseVersion",
         )
-        self.latest = {"number": latest.number, "createdBy": who if latest.created_by else None,
-                       "createdAt": latest.created_at.isoformat()}
+        self.latest = {
+            "number": latest.number,
+            "createdBy": who if latest.created_by else None,
+            "createdAt": latest.created_at.isoformat(),
+        }
 
     def as_dict(self) -> dict:
         return {**super().as_dict(), "latestVersion": self.latest}

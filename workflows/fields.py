@@ -5,6 +5,7 @@ select, combobox (options, optionsSource or getOptions), schema-builder, single-
 (singleRowMode update/insert/delete), match-builder, multi-select, boolean, object, list.
 A field with `showWhen` is checked only while its condition holds.
 """
+
 from __future__ import annotations
 
 import json

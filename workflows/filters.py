@@ -16,6 +16,7 @@ number or boolean also matches the same text (`orderId:42` finds 42 and "42"). O
 PostgreSQL it is a containment lookup (input @> '{"orderId": 42}') answered by the GIN
 index of migration 0007.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -118,8 +119,11 @@ class WorkflowInFilter(django_filters.BaseInFilter, django_filters.UUIDFilter):
             return qs
         request = getattr(self.parent, "request", None)
         if request is not None:
-            value = list(Workflow.objects.filter(pk__in=value, tenant_id__in=tenant_ids_for(request.user))
-                         .values_list("pk", flat=True))
+            value = list(
+                Workflow.objects.filter(pk__in=value, tenant_id__in=tenant_ids_for(request.user)).values_list(
+                    "pk", flat=True
+                )
+            )
             if not value:
                 return qs.none()
         return qs.filter(workflow_id__in=value)
@@ -169,18 +173,17 @@ class ExecutionFilter(django_filters.FilterSet):
     startedAfter = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Started at or after (ISO 8601)"
     )
-    startedBefore = UtcDateTimeFilter(
-        field_name="created_at", lookup_expr="lt", help_text="Started before (ISO 8601)"
-    )
+    startedBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="Started before (ISO 8601)")
     createdAfter = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="Same as startedAfter")
     createdBefore = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="Same as startedBefore")
     startedBy = django_filters.CharFilter(field_name="run_as__username", help_text="Username the execution ran as")
     isTest = IsTestFilter(
-        choices=IS_TEST_CHOICES, empty_label=None,
+        choices=IS_TEST_CHOICES,
+        empty_label=None,
         help_text="true: only test runs; all: both; default (false): only production runs",
     )
     input = InputFilter(
-        help_text="A value in the input as path:value (orderId:42, customer.id:7, status:\"open\"); repeat for several"
+        help_text='A value in the input as path:value (orderId:42, customer.id:7, status:"open"); repeat for several'
     )
 
     class Meta:

@@ -5,6 +5,7 @@
 - Readiness: the database answers and every migration is applied, and the channel layer
   answers. A failed probe names what failed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -111,8 +112,9 @@ def readiness_body(checks: list[Check]) -> tuple[int, dict]:
     if not failed:
         return 200, {"status": "ready", "checks": detail}
     message = "Not ready: " + "; ".join(f"{c.name}: {c.message}" for c in failed)
-    return 503, error_body(code="not_ready", message=message, status="unavailable",
-                           failed=[c.name for c in failed], checks=detail)
+    return 503, error_body(
+        code="not_ready", message=message, status="unavailable", failed=[c.name for c in failed], checks=detail
+    )
 
 
 def liveness_body() -> dict:
@@ -131,8 +133,14 @@ def serve_probes(*, host: str, port: int, alive: Callable[[], bool]) -> HTTPServ
             path = self.path.split("?", 1)[0].rstrip("/")
             if path == "/healthz":
                 ok = alive()
-                self._send(200 if ok else 503, liveness_body() if ok else error_body(
-                    code="not_alive", message="The worker's timer loop has not run lately", status="stuck"))
+                self._send(
+                    200 if ok else 503,
+                    liveness_body()
+                    if ok
+                    else error_body(
+                        code="not_alive", message="The worker's timer loop has not run lately", status="stuck"
+                    ),
+                )
             elif path == "/readyz":
                 try:
                     self._send(*readiness_body(readiness()))

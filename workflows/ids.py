@@ -1,4 +1,5 @@
 """Ids from outside (URLs, request bodies, sockets) read as UUIDs."""
+
 from __future__ import annotations
 
 import uuid

@@ -11,6 +11,7 @@ every version keeps its own. It is either a list of entries, the builder's shape
 or a JSON Schema object written by hand. Either is checked with the `jsonschema` library.
 Keys the schema does not name are allowed.
 """
+
 from __future__ import annotations
 
 import json
@@ -168,8 +169,9 @@ class BrokenSchema:
         self.schema = None
 
     def check(self, value: Any) -> None:
-        raise InvalidInput(f"The workflow's input schema is not valid{self.problem}; fix it in the builder",
-                           field="inputSchema")
+        raise InvalidInput(
+            f"The workflow's input schema is not valid{self.problem}; fix it in the builder", field="inputSchema"
+        )
 
 
 def compile_validator(raw: Any) -> InputValidator | BrokenSchema | None:
@@ -191,21 +193,25 @@ def form_fields(raw: Any) -> list[dict]:
     if not isinstance(schema, Mapping) or not isinstance(schema.get("properties"), Mapping):
         return []
     properties = schema["properties"]
-    required = {r for r in schema["required"] if isinstance(r, str)} if isinstance(schema.get("required"), list) else set()
+    required = (
+        {r for r in schema["required"] if isinstance(r, str)} if isinstance(schema.get("required"), list) else set()
+    )
     fields = []
     for name, spec in properties.items():
         spec = spec if isinstance(spec, Mapping) else {}
         kind = spec.get("type")
         if isinstance(kind, list):
             kind = next((t for t in kind if t != "null"), None)
-        fields.append({
-            "name": str(name),
-            "type": kind if kind in SCHEMA_TYPES else "string",
-            "required": name in required,
-            "enum": list(spec["enum"]) if isinstance(spec.get("enum"), list) else None,
-            "description": str(spec.get("description") or spec.get("title") or ""),
-            "default": spec.get("default"),
-        })
+        fields.append(
+            {
+                "name": str(name),
+                "type": kind if kind in SCHEMA_TYPES else "string",
+                "required": name in required,
+                "enum": list(spec["enum"]) if isinstance(spec.get("enum"), list) else None,
+                "description": str(spec.get("description") or spec.get("title") or ""),
+                "default": spec.get("default"),
+            }
+        )
     return fields
 
 

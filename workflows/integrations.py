@@ -3,6 +3,7 @@
 Writes (create, update, delete), the check every trigger runs (a workflow may only use
 integrations its run-as user owns) and the resolver the worker calls for a step's credentials.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -52,7 +53,9 @@ def create_integration(*, tenant: Tenant, owner, type: str, name: str, credentia
     )
 
 
-def update_integration(integration: Integration, *, name: str | None = None, credentials: dict | None = None) -> Integration:
+def update_integration(
+    integration: Integration, *, name: str | None = None, credentials: dict | None = None
+) -> Integration:
     """Rename, or replace the credentials (they are never merged with the stored ones)."""
     with transaction.atomic():
         if name is not None:
@@ -134,9 +137,11 @@ def credentials_for_node(*, node, claim) -> dict:
     if ref in (None, ""):
         return {}
     ref_id = _as_int(ref)
-    integration = Integration.objects.filter(
-        pk=ref_id, owner_id=claim.run_as_id, tenant_id=claim.tenant_id
-    ).first() if ref_id else None
+    integration = (
+        Integration.objects.filter(pk=ref_id, owner_id=claim.run_as_id, tenant_id=claim.tenant_id).first()
+        if ref_id
+        else None
+    )
     if integration is None:
         raise NodeError(f"invalid integration references: node {node.id} (integration {ref})", retryable=False)
     try:

@@ -5,6 +5,7 @@ channels-redis would trim and read the group (two round trips) before finding it
 An empty group is a key Redis does not have, so one EXISTS answers first; the publisher's
 batches ask about all their groups in one pipelined round trip (`group_send_many`).
 """
+
 from __future__ import annotations
 
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer

@@ -3,6 +3,7 @@
 Nodes keep their saved `position` when every node has one; otherwise they are laid out
 left to right by depth from the trigger, each column centred vertically.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -49,8 +50,14 @@ class Layout:
         return {
             "nodes": [asdict(n) for n in self.nodes],
             "edges": [
-                {"source": e.source, "target": e.target, "branch": e.branch, "path": e.path,
-                 "labelX": e.label_x, "labelY": e.label_y}
+                {
+                    "source": e.source,
+                    "target": e.target,
+                    "branch": e.branch,
+                    "path": e.path,
+                    "labelX": e.label_x,
+                    "labelY": e.label_y,
+                }
                 for e in self.edges
             ],
             "width": self.width,
@@ -107,8 +114,11 @@ def layout(definition: dict[str, Any]) -> Layout:
     min_y = min((y for _, y in positions.values()), default=0.0)
     placed = {
         node.id: PlacedNode(
-            id=node.id, label=node.label, type=node.type,
-            x=positions[node.id][0] - min_x + PADDING, y=positions[node.id][1] - min_y + PADDING,
+            id=node.id,
+            label=node.label,
+            type=node.type,
+            x=positions[node.id][0] - min_x + PADDING,
+            y=positions[node.id][1] - min_y + PADDING,
         )
         for node in graph.nodes.values()
     }

@@ -5,6 +5,7 @@ Groups: `execution-<id>` for everything about one execution (viewer, widgets, SS
 execution status changes (live lists, `status.update`). Channels dispatches them to
 consumer methods `execution_update` and `status_update`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,10 @@ try:
     from redis.exceptions import TimeoutError as _RedisTimeoutError
 
     LAYER_ERRORS: tuple[type[BaseException], ...] = (
-        ConnectionError, TimeoutError, _RedisConnectionError, _RedisTimeoutError,
+        ConnectionError,
+        TimeoutError,
+        _RedisConnectionError,
+        _RedisTimeoutError,
     )
 except ImportError:  # the embedded default needs no Redis client
     LAYER_ERRORS = (ConnectionError, TimeoutError)
@@ -231,8 +235,13 @@ def publish_after_commit(*, runs=(), execution=None) -> None:
 def update_message(execution_id: str) -> dict:
     """One commit's updates of an execution: node messages, then its status (or None). The
     update id lets each process's sockets merge it into their shared context once."""
-    return {"type": "execution.update", "executionId": execution_id, "updateId": uuid.uuid4().hex,
-            "nodes": [], "status": None}
+    return {
+        "type": "execution.update",
+        "executionId": execution_id,
+        "updateId": uuid.uuid4().hex,
+        "nodes": [],
+        "status": None,
+    }
 
 
 def split_update(message: dict) -> list[dict]:

@@ -1,6 +1,7 @@
 """Middleware: answer the health probes before anything else runs; at the API's edge, refuse
 bodies past the size limit with 413 before anything reads them, and query parameters carrying
 text no database column takes with 400 naming the parameter."""
+
 from __future__ import annotations
 
 import os
@@ -72,11 +73,15 @@ class ApiBodyLimitMiddleware:
             try:
                 length = body_size(request)
             except ValueError:
-                return JsonResponse(error_body(code="invalid", message="Content-Length is not a number", field="body"), status=400)
+                return JsonResponse(
+                    error_body(code="invalid", message="Content-Length is not a number", field="body"), status=400
+                )
             limit = settings.API_MAX_BODY_BYTES
             if length > limit:
                 return JsonResponse(
-                    error_body(code="too_large", message=f"Request body is {length} bytes; the limit is {limit}", field="body"),
+                    error_body(
+                        code="too_large", message=f"Request body is {length} bytes; the limit is {limit}", field="body"
+                    ),
                     status=413,
                 )
             if length and not request.META.get("CONTENT_LENGTH"):

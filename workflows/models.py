@@ -1,4 +1,5 @@
 """Tenants, workflows with immutable versions, executions and their node runs."""
+
 from __future__ import annotations
 
 import uuid
@@ -48,7 +49,11 @@ class Workflow(models.Model):
     # Started when one of this workflow's executions ends in error (workflows.engine,
     # `_start_error_workflow`); a workflow of the same tenant.
     error_workflow = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="Started with the failed execution's id, workflow, node, error and input when an execution of this workflow fails",
     )
     created_by = models.ForeignKey(
@@ -187,7 +192,9 @@ class Execution(models.Model):
             # The home page's counts and latest failures of one tenant's production runs:
             # running and paused now, finished (by status) since a moment.
             models.Index(
-                fields=["tenant", "status", "finished_at"], condition=Q(is_test=False), name="execution_tenant_status_idx"
+                fields=["tenant", "status", "finished_at"],
+                condition=Q(is_test=False),
+                name="execution_tenant_status_idx",
             ),
         ]
 
@@ -257,7 +264,9 @@ class OperatorAction(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="operator_actions")
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="operator_actions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Kept as written: the record still says who after the user is deleted.
     username = models.CharField(max_length=150)
     action = models.CharField(max_length=20, choices=OperatorActionKind.choices)
@@ -285,7 +294,9 @@ class BulkOperation(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="bulk_operations")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     username = models.CharField(max_length=150)
     action = models.CharField(max_length=20, choices=OperatorActionKind.choices)
     reason = models.TextField(blank=True, default="")

@@ -1,4 +1,5 @@
 """The main navigation: its links for this user, and which one holds the current page."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,10 +37,7 @@ def items_for(request: HttpRequest) -> list[NavItem]:
     path = request.path
     matches = [url for _, url in links if path.startswith(url)]
     best = max(matches, key=len, default=None)
-    return [
-        NavItem(label, url, ("page" if path == url else "true") if url == best else "")
-        for label, url in links
-    ]
+    return [NavItem(label, url, ("page" if path == url else "true") if url == best else "") for label, url in links]
 
 
 def url_or_none(name: str) -> str | None:

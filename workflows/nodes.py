@@ -4,6 +4,7 @@ A node type is a small value object with one `run(config, ctx)` function and dat
 describing its configuration fields. Apps contribute node types from the modules listed
 in settings.WORKFLOW_NODE_MODULES (each exposes NODE_TYPES).
 """
+
 from __future__ import annotations
 
 import importlib

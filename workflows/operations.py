@@ -1,5 +1,6 @@
 """What operators do to executions (cancel, retry, run again), each recorded with who, when,
 what and why; and bulk operations, which apply one of them to a filtered set in batches."""
+
 from __future__ import annotations
 
 import logging
@@ -31,9 +32,13 @@ BULK_ERRORS_KEPT = 20
 def record(*, execution: Execution, user, action: str, reason: str = "", details: dict | None = None) -> OperatorAction:
     """Write the audit record of one operator action."""
     return OperatorAction.objects.create(
-        tenant_id=execution.tenant_id, execution=execution, user=user if getattr(user, "pk", None) else None,
-        username=user.get_username() if user is not None else "system", action=action,
-        reason=(reason or "").strip()[:REASON_MAX], details=details or {},
+        tenant_id=execution.tenant_id,
+        execution=execution,
+        user=user if getattr(user, "pk", None) else None,
+        username=user.get_username() if user is not None else "system",
+        action=action,
+        reason=(reason or "").strip()[:REASON_MAX],
+        details=details or {},
     )
 
 
@@ -48,18 +53,31 @@ def cancel(execution: Execution, *, user, reason: str = "", details: dict | None
 
 
 def retry(
-    execution: Execution, *, user, from_node: str | None = None, version: str | int | None = None,
-    reason: str = "", details: dict | None = None,
+    execution: Execution,
+    *,
+    user,
+    from_node: str | None = None,
+    version: str | int | None = None,
+    reason: str = "",
+    details: dict | None = None,
 ) -> Execution:
     """Run again from `from_node` (default: the failed or cancelled nodes) and record it."""
     with transaction.atomic():
         retried = services.retry_execution(execution, from_node=from_node, version=version)
         extra = {"fromNode": from_node} if from_node else {}
-        record(execution=execution, user=user, action=OperatorActionKind.RETRY, reason=reason, details={**extra, **(details or {})})
+        record(
+            execution=execution,
+            user=user,
+            action=OperatorActionKind.RETRY,
+            reason=reason,
+            details={**extra, **(details or {})},
+        )
     return retried
 
 
-def run_again(execution: Execution, *, user, input: Any = None, version: str | int | None = None, reason: str = "") -> Execution:
+def run_again(
+    execution: Execution, *, user, input: Any = None, version: str | int | None = None, reason: str = ""
+) -> Execution:
     """Start a new execution of the same workflow with the same input (or `input`, an edited
     copy) on the same version (or `version`), run as `user`; recorded on the original."""
     if input is None:
@@ -68,9 +86,12 @@ def run_again(execution: Execution, *, user, input: Any = None, version: str | i
         raise InvalidInput("input must be a JSON object", field="input")
     with transaction.atomic():
         result = services.trigger_workflow(
-            workflow_id=execution.workflow_id, user_name=user.get_username(), input=input,
+            workflow_id=execution.workflow_id,
+            user_name=user.get_username(),
+            input=input,
             version=version if version not in (None, "") else execution.workflow_version.number,
-            is_test=execution.is_test, tenant_ids=[execution.tenant_id],
+            is_test=execution.is_test,
+            tenant_ids=[execution.tenant_id],
         )
         details = {"newExecutionId": str(result.execution_id), "inputEdited": input != execution.input}
         record(execution=execution, user=user, action=OperatorActionKind.RUN_AGAIN, reason=reason, details=details)
@@ -78,13 +99,17 @@ def run_again(execution: Execution, *, user, input: Any = None, version: str | i
 
 
 def actions_of(execution: Execution) -> QuerySet[OperatorAction]:
-    return OperatorAction.objects.filter(execution_id=execution.pk, tenant_id=execution.tenant_id).order_by("created_at", "id")
+    return OperatorAction.objects.filter(execution_id=execution.pk, tenant_id=execution.tenant_id).order_by(
+        "created_at", "id"
+    )
 
 
 # --- Bulk operations ------------------------------------------------------------------------
 
-BULK_ACTIONS: dict[str, tuple[str, ...]] = {OperatorActionKind.CANCEL: (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED),
-                OperatorActionKind.RETRY: (ExecutionStatus.ERROR,)}
+BULK_ACTIONS: dict[str, tuple[str, ...]] = {
+    OperatorActionKind.CANCEL: (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED),
+    OperatorActionKind.RETRY: (ExecutionStatus.ERROR,),
+}
 
 
 def bulk_targets(queryset: QuerySet[Execution], action: str) -> QuerySet[Execution]:
@@ -107,8 +132,14 @@ def start_bulk(*, tenant, user, action: str, reason: str, targets: QuerySet[Exec
     if len(ids) > limit:
         raise InvalidInput(f"more than {limit} executions match; narrow the filters", field="filters")
     return BulkOperation.objects.create(
-        tenant=tenant, user=user, username=user.get_username(), action=action, reason=(reason or "").strip()[:REASON_MAX],
-        filters=filters, execution_ids=ids, total=len(ids),
+        tenant=tenant,
+        user=user,
+        username=user.get_username(),
+        action=action,
+        reason=(reason or "").strip()[:REASON_MAX],
+        filters=filters,
+        execution_ids=ids,
+        total=len(ids),
         status=BulkOperationStatus.DONE if not ids else BulkOperationStatus.RUNNING,
         finished_at=timezone.now() if not ids else None,
     )
@@ -119,11 +150,14 @@ def run_bulk_batch(operation_id, *, size: int | None = None) -> int:
     The operation row is locked (SKIP LOCKED), so workers share operations, never a batch."""
     size = size or int(getattr(settings, "WORKFLOW_BULK_BATCH", 100))
     with transaction.atomic():
-        op = BulkOperation.objects.select_for_update(skip_locked=True).filter(
-            pk=operation_id, status=BulkOperationStatus.RUNNING).first()
+        op = (
+            BulkOperation.objects.select_for_update(skip_locked=True)
+            .filter(pk=operation_id, status=BulkOperationStatus.RUNNING)
+            .first()
+        )
         if op is None:
             return 0
-        batch = op.execution_ids[op.processed: op.processed + size]
+        batch = op.execution_ids[op.processed : op.processed + size]
         executions = {str(e.pk): e for e in Execution.objects.filter(tenant_id=op.tenant_id, pk__in=batch)}
         succeeded, errors = 0, []
         for pk in batch:
@@ -163,7 +197,11 @@ def run_bulk_batches(budget: int | None = None) -> int:
     executions a tick; returns how many were handled."""
     budget = budget or int(getattr(settings, "WORKFLOW_BULK_PER_TICK", 500))
     handled = 0
-    for pk in BulkOperation.objects.filter(status=BulkOperationStatus.RUNNING).order_by("created_at").values_list("pk", flat=True)[:10]:
+    for pk in (
+        BulkOperation.objects.filter(status=BulkOperationStatus.RUNNING)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:10]
+    ):
         while handled < budget:
             try:
                 done = run_bulk_batch(pk)

@@ -5,6 +5,7 @@ A *member* of an execution's tenant may cancel and retry it (as the REST API alw
 An *operator* is a member who is staff or an admin of the tenant: operators may also read
 any approval request of the tenant and send a waiting node its signal from the viewer.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Options of a node's config field: static, from a built-in source, or from getOptions(config)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -76,7 +77,9 @@ def options_for(action_id: str, field_key: str, *, config: dict, user, tenant=No
         raise
     except Exception as exc:  # a plugin's own bug: say which field, don't answer 500
         logger.warning("getOptions of %s.%s failed", action_id, field_key, exc_info=True)
-        raise OptionsFailed(f"options of {action_id} field {field_key!r} failed: {type(exc).__name__}: {exc}", field="fieldKey") from exc
+        raise OptionsFailed(
+            f"options of {action_id} field {field_key!r} failed: {type(exc).__name__}: {exc}", field="fieldKey"
+        ) from exc
 
 
 async def _await(awaitable):

@@ -7,6 +7,7 @@ cloud metadata, loopback, link-local, private, and other non-global addresses.
 WORKFLOW_HTTP_ALLOWED_NETWORKS (CIDRs) and WORKFLOW_HTTP_ALLOWED_HOSTS (names, or name:port)
 let a deployment reach internal services. No proxy is used.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -122,8 +123,12 @@ def _opener() -> urllib.request.OpenerDirector:
     # another checked http(s) connection.
     opener = urllib.request.OpenerDirector()
     for handler in (
-        _HTTPHandler(), _HTTPSHandler(), urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPRedirectHandler(), urllib.request.HTTPErrorProcessor(), urllib.request.UnknownHandler(),
+        _HTTPHandler(),
+        _HTTPSHandler(),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+        urllib.request.UnknownHandler(),
     ):
         opener.add_handler(handler)
     return opener

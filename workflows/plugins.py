@@ -6,6 +6,7 @@ integration a builder UI shows: type, label, icon, credential form fields and ac
 Loading a plugin imports only the module that holds it; no step module is imported until
 a node of that action runs.
 """
+
 from __future__ import annotations
 
 import ast
@@ -61,8 +62,12 @@ class FormField:
 
     def as_dict(self) -> dict:
         return {
-            "id": self.id, "label": self.label, "type": self.type, "placeholder": self.placeholder,
-            "configKey": self.key, "required": self.required,
+            "id": self.id,
+            "label": self.label,
+            "type": self.type,
+            "placeholder": self.placeholder,
+            "configKey": self.key,
+            "required": self.required,
         }
 
 
@@ -101,8 +106,12 @@ class IntegrationDefinition:
             "formFields": [f.as_dict() for f in self.form_fields],
             "actions": [
                 {
-                    "id": self.action_id(a), "slug": a.slug, "label": a.label, "description": a.description,
-                    "category": a.category, "configFields": [f.as_dict() for f in a.config_fields],
+                    "id": self.action_id(a),
+                    "slug": a.slug,
+                    "label": a.label,
+                    "description": a.description,
+                    "category": a.category,
+                    "configFields": [f.as_dict() for f in a.config_fields],
                     "outputFields": a.output_fields,
                 }
                 for a in self.actions
@@ -315,7 +324,9 @@ def plugin_problems(plugins: list[Plugin]) -> list[Problem]:
             action_id = integration.action_id(action)
             action_ids.add(action_id)
             if action_id in seen:
-                problems.append(Problem("workflows.E004", f"duplicate action id {action_id!r} (also in {seen[action_id]})"))
+                problems.append(
+                    Problem("workflows.E004", f"duplicate action id {action_id!r} (also in {seen[action_id]})")
+                )
             seen[action_id] = integration.label
             if action.category != integration.label:
                 problems.append(
@@ -341,6 +352,8 @@ def plugin_problems(plugins: list[Plugin]) -> list[Problem]:
                     problems.append(Problem("workflows.E005", f"action {action_id!r}: {message}"))
         for action_id in sorted(set(importers) - action_ids):
             problems.append(
-                Problem("workflows.E006", f"step importer {action_id!r} names no action of integration {integration.type!r}")
+                Problem(
+                    "workflows.E006", f"step importer {action_id!r} names no action of integration {integration.type!r}"
+                )
             )
     return problems

@@ -3,6 +3,7 @@
 The builder asks for this with every validation, so it works on definitions that are still
 being edited (invalid ones included): malformed nodes and edges are simply left out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -84,10 +85,13 @@ def analyse(definition: Any, registry: Registry) -> dict:
                 continue  # the validator reports it
             for root in sorted(r for r in roots if r in by_label and r not in visible):
                 why = "is this node itself" if by_label[root] == node.id else "does not run before this node"
-                warnings.append({
-                    "nodeId": node.id, "field": f"config.{key}",
-                    "message": f"{root!r} {why}, so the reference resolves to nothing",
-                })
+                warnings.append(
+                    {
+                        "nodeId": node.id,
+                        "field": f"config.{key}",
+                        "message": f"{root!r} {why}, so the reference resolves to nothing",
+                    }
+                )
     order = list(nodes)
     return {
         "scopes": {nid: [a for a in order if a in upstream[nid]] for nid in order},

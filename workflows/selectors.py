@@ -1,4 +1,5 @@
 """Reads scoped to the caller's tenants."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet

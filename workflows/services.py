@@ -1,4 +1,5 @@
 """Writes: save workflows (a new version per definition change), trigger, cancel, retry."""
+
 from __future__ import annotations
 
 import contextlib
@@ -37,13 +38,25 @@ class TriggerResult:
 
 
 def create_workflow(
-    *, tenant: Tenant, name: str, definition: dict, description: str = "", is_active: bool = True, user=None,
+    *,
+    tenant: Tenant,
+    name: str,
+    definition: dict,
+    description: str = "",
+    is_active: bool = True,
+    user=None,
     error_workflow_id: Any = None,
 ) -> Workflow:
     """Validate the definition, then create the workflow and its version 1."""
     validate_definition(definition, registry)
-    workflow = Workflow(tenant=tenant, name=name, description=description, is_active=is_active, created_by=user,
-                        error_workflow_id=error_workflow_id)
+    workflow = Workflow(
+        tenant=tenant,
+        name=name,
+        description=description,
+        is_active=is_active,
+        created_by=user,
+        error_workflow_id=error_workflow_id,
+    )
     check_error_workflow(workflow)
     with transaction.atomic():
         workflow.save(force_insert=True)
@@ -156,16 +169,26 @@ def trigger_workflow(
         existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
         if existing:
             return TriggerResult(execution_id=existing.pk, status=existing.status)
-    version_id = facts.latest_version_id if version in (None, "", "latest") else resolve_version(
-        Workflow(pk=facts.workflow_id), version).pk
-    run_trigger_checks(version=cached_version(version_id), user=SimpleLazyObject(lambda: get_user_model().objects.get(pk=facts.run_as_id)))
+    version_id = (
+        facts.latest_version_id
+        if version in (None, "", "latest")
+        else resolve_version(Workflow(pk=facts.workflow_id), version).pk
+    )
+    run_trigger_checks(
+        version=cached_version(version_id),
+        user=SimpleLazyObject(lambda: get_user_model().objects.get(pk=facts.run_as_id)),
+    )
     try:
         # Inside the caller's transaction, a savepoint keeps it usable after a duplicate key;
         # on its own, the start is one statement and needs no transaction.
         with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             execution = engine.start_execution(
-                version_id=version_id, run_as_id=facts.run_as_id, input=input,
-                idempotency_key=idempotency_key or None, is_test=is_test, execution_id=execution_id,
+                version_id=version_id,
+                run_as_id=facts.run_as_id,
+                input=input,
+                idempotency_key=idempotency_key or None,
+                is_test=is_test,
+                execution_id=execution_id,
             )
     except IntegrityError:
         existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
@@ -216,7 +239,9 @@ def request_cancellation(execution: Execution, *, user=None) -> Execution:
     return engine.cancel_execution(execution.pk, reason=f"Cancelled{who}")
 
 
-def retry_execution(execution: Execution, *, from_node: str | None = None, version: str | int | None = None) -> Execution:
+def retry_execution(
+    execution: Execution, *, from_node: str | None = None, version: str | int | None = None
+) -> Execution:
     """Retry on the pinned version, or with version="latest" (or a number) on another one."""
     target = None
     if version is not None:

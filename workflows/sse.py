@@ -9,6 +9,7 @@
 
 Comment lines (`: heartbeat`) keep proxies from closing idle streams.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -124,7 +125,9 @@ async def execution_stream(request: HttpRequest, pk: uuid.UUID) -> HttpResponseB
     """Stream one execution's updates (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
-        return JsonResponse(error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401)
+        return JsonResponse(
+            error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401
+        )
     await sync_to_async(tenant_ids_for)(user)  # cache the tenants before leaving the sync world
     exists = await viewer_executions(user).filter(pk=pk).aexists()
     if not exists:
@@ -189,24 +192,33 @@ async def tenant_stream(request: HttpRequest) -> HttpResponseBase:
     """Stream status changes of the caller's executions (see the module docstring)."""
     user = await _authenticated_user(request)
     if user is None:
-        return JsonResponse(error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401)
+        return JsonResponse(
+            error_body(code="not_authenticated", message="Authentication credentials were not provided."), status=401
+        )
     tenant_ids = await sync_to_async(tenant_ids_for)(user)
     if request.GET.get("tenant"):
         wanted = as_uuid(request.GET["tenant"])
         if wanted not in tenant_ids:
-            return JsonResponse(error_body(code="not_found", message=f"Tenant not found: {request.GET['tenant']}", field="tenant"), status=404)
+            return JsonResponse(
+                error_body(code="not_found", message=f"Tenant not found: {request.GET['tenant']}", field="tenant"),
+                status=404,
+            )
         tenant_ids = [wanted]
     workflows = None
     if request.GET.get("workflow"):
         try:
             workflows = {str(uuid.UUID(w.strip())) for w in request.GET["workflow"].split(",") if w.strip()}
         except ValueError:
-            return JsonResponse(error_body(code="invalid", message="not a valid workflow id", field="workflow"), status=400)
+            return JsonResponse(
+                error_body(code="invalid", message="not a valid workflow id", field="workflow"), status=400
+            )
     is_test = (request.GET.get("isTest") or "false").lower()
     if is_test not in ("true", "false", "all"):
         return JsonResponse(error_body(code="invalid", message="use true, false or all", field="isTest"), status=400)
     groups = [live.tenant_group(tid) for tid in tenant_ids]
-    return _stream(_tenant_stream(groups, workflows=workflows, is_test=is_test, first_id=(last_event_id(request) or 0) + 1))
+    return _stream(
+        _tenant_stream(groups, workflows=workflows, is_test=is_test, first_id=(last_event_id(request) or 0) + 1)
+    )
 
 
 def _wanted(data: dict, *, workflows: set[str] | None, is_test: str) -> bool:
@@ -215,7 +227,9 @@ def _wanted(data: dict, *, workflows: set[str] | None, is_test: str) -> bool:
     return is_test == "all" or bool(data.get("isTest")) == (is_test == "true")
 
 
-async def _tenant_stream(groups: list[str], *, workflows: set[str] | None, is_test: str, first_id: int) -> AsyncIterator[str]:
+async def _tenant_stream(
+    groups: list[str], *, workflows: set[str] | None, is_test: str, first_id: int
+) -> AsyncIterator[str]:
     event_id = first_id
     loop = asyncio.get_running_loop()
     async with Subscription(groups) as subscription:

@@ -6,6 +6,7 @@ into Python. Percentiles use the nearest-rank definition read with ordered OFFSE
 and PostgreSQL (PostgreSQL's percentile_cont would interpolate and SQLite has no equivalent).
 Production runs only: test runs are left out.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,7 @@ def _percentiles(executions, count: int) -> dict[str, float | None]:
     for p in PERCENTILES:
         # The count was taken by another query: a row may have left the set since (a retry).
         offset = nearest_rank(count, p)
-        value = next(iter(ordered[offset:offset + 1]), None) if count else None
+        value = next(iter(ordered[offset : offset + 1]), None) if count else None
         result[f"p{p}Seconds"] = round(value.total_seconds(), 3) if value is not None else None
     return result
 
@@ -58,7 +59,9 @@ def _window_counts(executions, starts: dict[str, datetime]) -> dict:
 def top_nodes(workflow_id, *, since: datetime, limit: int = TOP_NODES) -> list[dict]:
     """The nodes with the most failures and retries among production runs since `since`."""
     rows = (
-        NodeRun.objects.filter(execution__workflow_id=workflow_id, execution__is_test=False, execution__created_at__gte=since)
+        NodeRun.objects.filter(
+            execution__workflow_id=workflow_id, execution__is_test=False, execution__created_at__gte=since
+        )
         .values("node_id", "label")
         .annotate(
             failures=Count("id", filter=Q(status=NodeRunStatus.ERROR)),
@@ -69,7 +72,13 @@ def top_nodes(workflow_id, *, since: datetime, limit: int = TOP_NODES) -> list[d
         .order_by("-failures", "-retries", "label")[:limit]
     )
     return [
-        {"nodeId": r["node_id"], "label": r["label"], "failures": r["failures"], "retries": r["retries"] or 0, "runs": r["runs"]}
+        {
+            "nodeId": r["node_id"],
+            "label": r["label"],
+            "failures": r["failures"],
+            "retries": r["retries"] or 0,
+            "runs": r["runs"],
+        }
         for r in rows
     ]
 
@@ -108,12 +117,16 @@ def day_summaries(workflow_ids: list, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     since = now - WINDOWS["1d"]
     executions = Execution.objects.filter(workflow_id__in=workflow_ids, is_test=False, created_at__gte=since)
-    rows = executions.values("workflow_id").annotate(
-        total=Count("id"),
-        success=Count("id", filter=Q(status=ExecutionStatus.SUCCESS)),
-        error=Count("id", filter=Q(status=ExecutionStatus.ERROR)),
-        timed=Count("id", filter=Q(status__in=FINISHED_TIMED, started_at__isnull=False, finished_at__isnull=False)),
-    ).order_by()
+    rows = (
+        executions.values("workflow_id")
+        .annotate(
+            total=Count("id"),
+            success=Count("id", filter=Q(status=ExecutionStatus.SUCCESS)),
+            error=Count("id", filter=Q(status=ExecutionStatus.ERROR)),
+            timed=Count("id", filter=Q(status__in=FINISHED_TIMED, started_at__isnull=False, finished_at__isnull=False)),
+        )
+        .order_by()
+    )
     summaries = {}
     for row in rows:
         decided = row["success"] + row["error"]

@@ -12,6 +12,7 @@ The engine (workflows.engine) decides; this module reads and writes:
 - the workers' heartbeat rows, and the readiness probe's round trip.
 No other module names a table, writes SQL or asks which database it runs on.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -92,7 +93,9 @@ class Claim:
 
     def next(self, *, run_id: int, node_id: str, context: dict, revision: int, now: datetime) -> Claim:
         """The claim on a successor handed to the same worker in the same transaction."""
-        return replace(self, run_id=run_id, node_id=node_id, attempt=1, context=context, revision=revision, started_at=now)
+        return replace(
+            self, run_id=run_id, node_id=node_id, attempt=1, context=context, revision=revision, started_at=now
+        )
 
 
 # One claiming UPDATE for both databases. The inner SELECT walks noderun_ready_idx
@@ -122,12 +125,25 @@ FROM c JOIN workflows_execution e ON e.id = c.execution_id
 
 # The same columns through the ORM (SQLite reads them after its claiming UPDATE).
 CLAIM_FIELDS = (
-    "id", "execution_id", "node_id", "attempt", "execution__workflow_version_id", "execution__context",
-    "execution__tenant_id", "execution__workflow_id", "execution__run_as_id", "execution__is_test",
-    "execution__revision", "started_at", "execution__parent_node_run_id", "execution__retry_count",
+    "id",
+    "execution_id",
+    "node_id",
+    "attempt",
+    "execution__workflow_version_id",
+    "execution__context",
+    "execution__tenant_id",
+    "execution__workflow_id",
+    "execution__run_as_id",
+    "execution__is_test",
+    "execution__revision",
+    "started_at",
+    "execution__parent_node_run_id",
+    "execution__retry_count",
 )
 
-RENEW_SQL = "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
+RENEW_SQL = (
+    "UPDATE workflows_noderun SET lease_expires_at = %s WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})"
+)
 
 # A release does not count the interrupted attempt.
 RELEASE_SQL = """
@@ -137,14 +153,39 @@ WHERE lease_owner = %s AND status = 'running' AND id IN ({ids})
 
 
 def _claim_from_row(owner: str, row) -> Claim:
-    (run_id, execution_id, node_id, attempt, version_id, context, tenant_id, workflow_id, run_as_id,
-     is_test, revision, started_at, parent_run_id, retry_count) = row
+    (
+        run_id,
+        execution_id,
+        node_id,
+        attempt,
+        version_id,
+        context,
+        tenant_id,
+        workflow_id,
+        run_as_id,
+        is_test,
+        revision,
+        started_at,
+        parent_run_id,
+        retry_count,
+    ) = row
     if isinstance(context, str):  # Django's connections leave jsonb undecoded in raw rows
         context = json.loads(context)
     return Claim(
-        run_id=run_id, execution_id=execution_id, node_id=node_id, attempt=attempt, owner=owner,
-        version_id=version_id, context=context, tenant_id=tenant_id, workflow_id=workflow_id, run_as_id=run_as_id,
-        is_test=is_test, revision=revision, started_at=started_at, parent_run_id=parent_run_id,
+        run_id=run_id,
+        execution_id=execution_id,
+        node_id=node_id,
+        attempt=attempt,
+        owner=owner,
+        version_id=version_id,
+        context=context,
+        tenant_id=tenant_id,
+        workflow_id=workflow_id,
+        run_as_id=run_as_id,
+        is_test=is_test,
+        revision=revision,
+        started_at=started_at,
+        parent_run_id=parent_run_id,
         retry_count=retry_count,
     )
 
@@ -194,7 +235,9 @@ def next_due() -> datetime | None:
     """The earliest moment a pause ends or a delayed (retrying) node run becomes ready."""
     now = timezone.now()
     wake = NodeRun.objects.filter(status=NodeRunStatus.PAUSED, wake_at__isnull=False).aggregate(m=Min("wake_at"))["m"]
-    ready = NodeRun.objects.filter(status=NodeRunStatus.RUNNING, available_at__gt=now).aggregate(m=Min("available_at"))["m"]
+    ready = NodeRun.objects.filter(status=NodeRunStatus.RUNNING, available_at__gt=now).aggregate(m=Min("available_at"))[
+        "m"
+    ]
     moments = [m for m in (wake, ready) if m is not None]
     return min(moments) if moments else None
 
@@ -275,7 +318,9 @@ class Locked:
 
 
 @contextlib.contextmanager
-def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked: bool = False) -> Iterator[Locked | None]:
+def locked_run(
+    node_run_id: int | None = None, *, execution_id=None, skip_locked: bool = False
+) -> Iterator[Locked | None]:
     """Inside a transaction, lock an execution row and then one of its node runs: the order
     every writer (workers, cancels, decisions, signals, deadlines, widget input, children)
     takes, so none waits on another in a cycle. Yields None when a row is gone, or busy
@@ -295,8 +340,11 @@ def locked_run(node_run_id: int | None = None, *, execution_id=None, skip_locked
 
 def lock_active_runs(execution: Execution) -> list[NodeRun]:
     """The running and paused node runs of a locked execution, locked."""
-    return list(NodeRun.objects.select_for_update().filter(
-        execution_id=execution.pk, status__in=(NodeRunStatus.RUNNING, NodeRunStatus.PAUSED)))
+    return list(
+        NodeRun.objects.select_for_update().filter(
+            execution_id=execution.pk, status__in=(NodeRunStatus.RUNNING, NodeRunStatus.PAUSED)
+        )
+    )
 
 
 def named_lock(name: str) -> None:
@@ -373,22 +421,39 @@ def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) 
                 NodeRun(execution_id=execution.pk, created_at=execution.created_at, **run._asdict()) for run in runs
             )
         return
-    execute_prepared(CREATE_EXECUTION_SQL, {
-        "channel": WAKEUP_CHANNEL, "notify": notify,
-        "id": Execution._meta.pk.get_db_prep_value(execution.pk, connection), "tenant": execution.tenant_id,
-        "workflow": execution.workflow_id, "version": execution.workflow_version_id,
-        "status": execution.status, "input": _json(execution.input), "context": _json(execution.context),
-        "run_as": execution.run_as_id, "parent": execution.parent_execution_id, "parent_run": execution.parent_node_run_id,
-        "parent_index": execution.parent_index, "idempotency_key": execution.idempotency_key, "is_test": execution.is_test,
-        "error_of": execution.error_of_id,
-        "now": _db_time(execution.created_at), "finished": _db_time(execution.finished_at) if execution.finished_at else None,
-        "node_ids": [r.node_id for r in runs], "types": [r.node_type for r in runs], "labels": [r.label for r in runs],
-        "statuses": [r.status for r in runs], "attempts": [r.attempt for r in runs],
-        "outputs": [None if r.output is None else _json(r.output) for r in runs],
-        "available": [_db_time(r.available_at) if r.available_at else None for r in runs],
-        "started": [_db_time(r.started_at) if r.started_at else None for r in runs],
-        "finished_at": [_db_time(r.finished_at) if r.finished_at else None for r in runs],
-    }, fetch=False)
+    execute_prepared(
+        CREATE_EXECUTION_SQL,
+        {
+            "channel": WAKEUP_CHANNEL,
+            "notify": notify,
+            "id": Execution._meta.pk.get_db_prep_value(execution.pk, connection),
+            "tenant": execution.tenant_id,
+            "workflow": execution.workflow_id,
+            "version": execution.workflow_version_id,
+            "status": execution.status,
+            "input": _json(execution.input),
+            "context": _json(execution.context),
+            "run_as": execution.run_as_id,
+            "parent": execution.parent_execution_id,
+            "parent_run": execution.parent_node_run_id,
+            "parent_index": execution.parent_index,
+            "idempotency_key": execution.idempotency_key,
+            "is_test": execution.is_test,
+            "error_of": execution.error_of_id,
+            "now": _db_time(execution.created_at),
+            "finished": _db_time(execution.finished_at) if execution.finished_at else None,
+            "node_ids": [r.node_id for r in runs],
+            "types": [r.node_type for r in runs],
+            "labels": [r.label for r in runs],
+            "statuses": [r.status for r in runs],
+            "attempts": [r.attempt for r in runs],
+            "outputs": [None if r.output is None else _json(r.output) for r in runs],
+            "available": [_db_time(r.available_at) if r.available_at else None for r in runs],
+            "started": [_db_time(r.started_at) if r.started_at else None for r in runs],
+            "finished_at": [_db_time(r.finished_at) if r.finished_at else None for r in runs],
+        },
+        fetch=False,
+    )
     execution._state.adding = False
     execution._state.db = connection.alias
 
@@ -450,7 +515,11 @@ def mark_ready(run_ids: list[int], now: datetime) -> None:
 def hand_off(run_id: int, *, owner: str, now: datetime) -> None:
     """Make a node run ready and leased to `owner` at once (its first attempt)."""
     NodeRun.objects.filter(pk=run_id).update(
-        status=NodeRunStatus.RUNNING, available_at=now, lease_owner=owner, attempt=1, started_at=now,
+        status=NodeRunStatus.RUNNING,
+        available_at=now,
+        lease_owner=owner,
+        attempt=1,
+        started_at=now,
         lease_expires_at=now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS),
     )
 
@@ -528,9 +597,16 @@ class FastOutcome:
         """The execution as now stored (for the end of a branch: status, parents, publishing)."""
         tenant_id, workflow_id, is_test, parent_execution_id, parent_run_id = self.execution_row
         return Execution(
-            id=claim.execution_id, revision=self.revision, tenant_id=tenant_id, workflow_id=workflow_id,
-            is_test=is_test, context=context, status=ExecutionStatus.RUNNING, workflow_version_id=claim.version_id,
-            parent_execution_id=parent_execution_id, parent_node_run_id=parent_run_id,
+            id=claim.execution_id,
+            revision=self.revision,
+            tenant_id=tenant_id,
+            workflow_id=workflow_id,
+            is_test=is_test,
+            context=context,
+            status=ExecutionStatus.RUNNING,
+            workflow_version_id=claim.version_id,
+            parent_execution_id=parent_execution_id,
+            parent_node_run_id=parent_run_id,
         )
 
 
@@ -540,18 +616,36 @@ def fast_finish_available() -> bool:
 
 
 def finish_fast(
-    claim: Claim, *, context: dict, output: Any, branch: str | None, resolved_config: Any, logs: list[dict],
-    targets: list[str], handoff: str | None, now: datetime,
+    claim: Claim,
+    *,
+    context: dict,
+    output: Any,
+    branch: str | None,
+    resolved_config: Any,
+    logs: list[dict],
+    targets: list[str],
+    handoff: str | None,
+    now: datetime,
 ) -> FastOutcome:
     """Record a plain success of `claim` and make `targets` ready (see FINISH_FAST_SQL).
     Raises Conflict or LostLease, having changed nothing."""
     params = {
-        "context": _json(context), "revision": claim.revision, "now": _db_time(now),
+        "context": _json(context),
+        "revision": claim.revision,
+        "now": _db_time(now),
         "execution": Execution._meta.pk.get_db_prep_value(claim.execution_id, connection),
-        "run": claim.run_id, "owner": claim.owner, "attempt": claim.attempt,
-        "output": _json(output), "branch": branch, "config": _json(resolved_config), "logs": _json(logs),
+        "run": claim.run_id,
+        "owner": claim.owner,
+        "attempt": claim.attempt,
+        "output": _json(output),
+        "branch": branch,
+        "config": _json(resolved_config),
+        "logs": _json(logs),
         "lease": _db_time(now + timedelta(seconds=settings.WORKFLOW_LEASE_SECONDS)),
-        "handoff": handoff, "targets": targets, "count": len(targets), "ends": not targets,
+        "handoff": handoff,
+        "targets": targets,
+        "count": len(targets),
+        "ends": not targets,
     }
     try:
         ((execution, ready, others, _),) = execute_prepared(FINISH_FAST_SQL, params)
@@ -561,7 +655,9 @@ def finish_fast(
         raise
     got = dict(ready or [])
     return FastOutcome(
-        revision=execution[0], ready={target: got[target] for target in targets}, others=others or [],
+        revision=execution[0],
+        ready={target: got[target] for target in targets},
+        others=others or [],
         execution_row=tuple(execution[1:]),
     )
 
@@ -579,10 +675,16 @@ RETURNING revision
 def set_status(execution: Execution, *, status: str, now: datetime) -> None:
     """Change the status of an execution this transaction has just written with finish_fast."""
     finished = now if status in (ExecutionStatus.SUCCESS, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED) else None
-    rows = execute_prepared(SET_STATUS_SQL, {
-        "status": status, "finished": _db_time(finished) if finished else None, "now": _db_time(now),
-        "execution": Execution._meta.pk.get_db_prep_value(execution.pk, connection), "revision": execution.revision,
-    })
+    rows = execute_prepared(
+        SET_STATUS_SQL,
+        {
+            "status": status,
+            "finished": _db_time(finished) if finished else None,
+            "now": _db_time(now),
+            "execution": Execution._meta.pk.get_db_prep_value(execution.pk, connection),
+            "revision": execution.revision,
+        },
+    )
     if not rows:
         raise Conflict()
     execution.revision, execution.status = rows[0][0], status
@@ -659,23 +761,40 @@ class WorkerInfo:
 
 def register_worker(info: WorkerInfo, *, started_at: datetime, now: datetime) -> None:
     """Write (or take over, for a reused name) the worker's heartbeat row."""
-    WorkerProcess.objects.update_or_create(name=info.name, defaults={
-        "host": info.host, "pid": info.pid, "version": info.version, "concurrency": info.concurrency,
-        "embedded": info.embedded, "steps_in_flight": 0, "steps_done": 0, "started_at": started_at,
-        "last_heartbeat_at": now, "stopped_at": None,
-    })
+    WorkerProcess.objects.update_or_create(
+        name=info.name,
+        defaults={
+            "host": info.host,
+            "pid": info.pid,
+            "version": info.version,
+            "concurrency": info.concurrency,
+            "embedded": info.embedded,
+            "steps_in_flight": 0,
+            "steps_done": 0,
+            "started_at": started_at,
+            "last_heartbeat_at": now,
+            "stopped_at": None,
+        },
+    )
 
 
 def heartbeat(name: str, *, in_flight: int, done: int, now: datetime) -> bool:
     """One UPDATE: the worker is alive with these counts. False when its row is gone
     (forgotten after a long pause): the caller registers again."""
-    return bool(WorkerProcess.objects.filter(name=name).update(
-        last_heartbeat_at=now, steps_in_flight=in_flight, steps_done=done, stopped_at=None,
-    ))
+    return bool(
+        WorkerProcess.objects.filter(name=name).update(
+            last_heartbeat_at=now,
+            steps_in_flight=in_flight,
+            steps_done=done,
+            stopped_at=None,
+        )
+    )
 
 
 def worker_stopped(name: str, *, done: int, now: datetime) -> None:
-    WorkerProcess.objects.filter(name=name).update(last_heartbeat_at=now, steps_in_flight=0, steps_done=done, stopped_at=now)
+    WorkerProcess.objects.filter(name=name).update(
+        last_heartbeat_at=now, steps_in_flight=0, steps_done=done, stopped_at=now
+    )
 
 
 def forget_workers(*, before: datetime) -> int:

@@ -9,6 +9,7 @@ segments. Only mapping keys and sequence indexes are followed, never attributes.
 - Mixed text interpolates: strings as they are, None (or a missing path) as "",
   anything else as JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -92,7 +93,7 @@ def resolve_string(text: str, scope: Mapping[str, Any], *, keep: frozenset[str] 
         return text
     if keep and any(parse_path(m.group(1))[0] in keep for m in matches):
         return EXPRESSION.sub(lambda m: _kept_or_text(m, scope, keep), text)
-    if len(matches) == 1 and not text[: matches[0].start()].strip() and not text[matches[0].end():].strip():
+    if len(matches) == 1 and not text[: matches[0].start()].strip() and not text[matches[0].end() :].strip():
         return lookup(scope, parse_path(matches[0].group(1)))
     return EXPRESSION.sub(lambda m: _as_text(lookup(scope, parse_path(m.group(1)))), text)
 

@@ -4,6 +4,7 @@ session; with no choice made, the user's first tenant by name.
 The REST API stays scoped to all of the caller's tenants; it only takes the active tenant as
 the default where a browser session creates something without naming a tenant.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

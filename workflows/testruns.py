@@ -6,6 +6,7 @@ that belongs to the real one: inactive (so nothing but a test run starts it), ma
 its description `test-draft-of:<workflow id>`, left out of the workflow pages and API
 lists. The real workflow's versions stay untouched, so "latest" never means a draft.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,7 @@ def is_draft(workflow: Workflow) -> bool:
 
 def source_workflow_id(workflow: Workflow) -> str | None:
     """The id of the workflow a draft belongs to, or None for a real workflow."""
-    return workflow.description[len(DRAFT_MARKER):] if is_draft(workflow) else None
+    return workflow.description[len(DRAFT_MARKER) :] if is_draft(workflow) else None
 
 
 def drafts_filter() -> Q:
@@ -57,8 +58,11 @@ def draft_version(workflow: Workflow, definition: dict, *, user) -> WorkflowVers
         draft = Workflow.objects.filter(tenant_id=workflow.tenant_id, description=marker, is_active=False).first()
         if draft is None:
             draft = Workflow.objects.create(
-                tenant_id=workflow.tenant_id, name=f"{workflow.name} (test draft)", description=marker,
-                is_active=False, created_by=user,
+                tenant_id=workflow.tenant_id,
+                name=f"{workflow.name} (test draft)",
+                description=marker,
+                is_active=False,
+                created_by=user,
             )
         # JSON equality lookups differ across backends (key order, numbers): compare in Python.
         existing = next((v for v in draft.versions.all() if v.definition == definition), None)
@@ -100,7 +104,9 @@ def run_from_here(*, execution: Execution, node_id: str, user, definition: Any =
     the copy runs that unsaved definition, whose nodes before `node_id` must match the run's.
     The original, and any production execution, is never touched."""
     if not execution.is_test or execution.parent_execution_id is not None:
-        raise InvalidState("Run from here works on a test run started from the workflow; start one first", field="executionId")
+        raise InvalidState(
+            "Run from here works on a test run started from the workflow; start one first", field="executionId"
+        )
     if not execution.is_finished:
         raise InvalidState(f"The test run is still {execution.status}; wait for it or stop it first", field="status")
     if definition is not None and not isinstance(definition, dict):
@@ -116,17 +122,38 @@ def run_from_here(*, execution: Execution, node_id: str, user, definition: Any =
     return Execution.objects.get(pk=copy.pk)
 
 
-RUN_FIELDS = ("node_id", "node_type", "label", "status", "branch", "attempt", "resolved_config", "output", "error",
-              "pause_data", "logs", "started_at", "finished_at")
+RUN_FIELDS = (
+    "node_id",
+    "node_type",
+    "label",
+    "status",
+    "branch",
+    "attempt",
+    "resolved_config",
+    "output",
+    "error",
+    "pause_data",
+    "logs",
+    "started_at",
+    "finished_at",
+)
 
 
 def _copy_run(execution: Execution, *, user, workflow: Workflow) -> Execution:
     """A finished test execution with the same node runs, run as `user` (the retry resets
     the copy from the chosen node on)."""
     copy = Execution.objects.create(
-        tenant_id=execution.tenant_id, workflow=workflow, workflow_version_id=execution.workflow_version_id,
-        status=execution.status, input=execution.input, context=execution.context, run_as=user,
-        error=execution.error, is_test=True, started_at=execution.started_at, finished_at=execution.finished_at,
+        tenant_id=execution.tenant_id,
+        workflow=workflow,
+        workflow_version_id=execution.workflow_version_id,
+        status=execution.status,
+        input=execution.input,
+        context=execution.context,
+        run_as=user,
+        error=execution.error,
+        is_test=True,
+        started_at=execution.started_at,
+        finished_at=execution.finished_at,
     )
     NodeRun.objects.bulk_create(
         NodeRun(execution=copy, **{name: getattr(run, name) for name in RUN_FIELDS})
@@ -144,7 +171,9 @@ def cleanup_test_runs(*, older_than: timedelta | None = None, dry_run: bool = Fa
     children), then draft workflows nothing refers to any more. Returns how many executions."""
     cutoff = timezone.now() - (older_than if older_than is not None else max_age())
     old = Execution.objects.filter(
-        is_test=True, parent_execution__isnull=True, created_at__lt=cutoff,
+        is_test=True,
+        parent_execution__isnull=True,
+        created_at__lt=cutoff,
         status__in=[ExecutionStatus.SUCCESS, ExecutionStatus.ERROR, ExecutionStatus.CANCELLED],
     )
     count = old.count()
@@ -152,8 +181,9 @@ def cleanup_test_runs(*, older_than: timedelta | None = None, dry_run: bool = Fa
         return count
     with transaction.atomic():
         old.delete()
-        WorkflowVersion.objects.filter(Q(workflow__description__startswith=DRAFT_MARKER), workflow__is_active=False) \
-            .exclude(executions__isnull=False).delete()
+        WorkflowVersion.objects.filter(
+            Q(workflow__description__startswith=DRAFT_MARKER), workflow__is_active=False
+        ).exclude(executions__isnull=False).delete()
         Workflow.objects.filter(drafts_filter()).exclude(executions__isnull=False).delete()
     logger.info("deleted %d test execution(s) older than %s", count, cutoff.isoformat())
     return count

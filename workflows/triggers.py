@@ -9,6 +9,7 @@ Schedules: every worker's timer runs fire_due_schedules; each due time is claime
 conditional UPDATE of the schedule's next_run_at, in the transaction that creates the
 execution, so it fires exactly once however many workers race for it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,9 @@ def create_model_trigger(
     """Bind `workflow` to insert/update/delete of an exposed data source's rows in its tenant."""
     ds = get_datasource(datasource)
     if ds is None:
-        raise InvalidInput(f"unknown data source {datasource!r}; exposed: {', '.join(datasources()) or 'none'}", field="datasource")
+        raise InvalidInput(
+            f"unknown data source {datasource!r}; exposed: {', '.join(datasources()) or 'none'}", field="datasource"
+        )
     if event not in ModelEvent.values:
         raise InvalidInput(f"event must be one of: {', '.join(ModelEvent.values)}", field="event")
     if field and field not in ds.read:
@@ -56,8 +59,13 @@ def create_model_trigger(
         raise InvalidInput("value needs a field", field="value")
     _check_run_as(workflow, run_as)
     return ModelTrigger.objects.create(
-        tenant_id=workflow.tenant_id, workflow=workflow, datasource=ds.key, event=event, field=field or "",
-        value=value, run_as=run_as,
+        tenant_id=workflow.tenant_id,
+        workflow=workflow,
+        datasource=ds.key,
+        event=event,
+        field=field or "",
+        value=value,
+        run_as=run_as,
     )
 
 
@@ -70,7 +78,12 @@ def create_schedule(*, workflow: Workflow, cron: str, run_as, tz: str = "UTC", i
         raise InvalidInput("input must be a JSON object", field="input")
     _check_run_as(workflow, run_as)
     return Schedule.objects.create(
-        tenant_id=workflow.tenant_id, workflow=workflow, cron=cron, timezone=tz, input=input or {}, run_as=run_as,
+        tenant_id=workflow.tenant_id,
+        workflow=workflow,
+        cron=cron,
+        timezone=tz,
+        input=input or {},
+        run_as=run_as,
         next_run_at=next_run(cron, after=timezone.now(), tz=tz),
     )
 
@@ -168,7 +181,14 @@ def _start(binding: ModelTrigger, ds: DataSource, event: str, row: dict, previou
         )
     except WorkflowError as exc:
         # The application's write goes on: a misconfigured binding must not break it.
-        logger.error("model trigger %s (%s %s) did not start workflow %s: %s", binding.pk, ds.key, event, binding.workflow_id, exc.message)
+        logger.error(
+            "model trigger %s (%s %s) did not start workflow %s: %s",
+            binding.pk,
+            ds.key,
+            event,
+            binding.workflow_id,
+            exc.message,
+        )
 
 
 # --- Schedules --------------------------------------------------------------------------
@@ -187,7 +207,11 @@ def fire_due_schedules(*, limit: int = 100) -> int:
 
 def fire_schedule(pk: int, *, due_at: datetime, now: datetime) -> bool:
     """Claim one due time of a schedule and start its execution; False if another worker had it."""
-    schedule = Schedule.objects.filter(pk=pk).values("cron", "timezone", "workflow_id", "tenant_id", "input", "run_as_id").first()
+    schedule = (
+        Schedule.objects.filter(pk=pk)
+        .values("cron", "timezone", "workflow_id", "tenant_id", "input", "run_as_id")
+        .first()
+    )
     if schedule is None:
         return False
     following = next_run(schedule["cron"], after=max(now, due_at), tz=schedule["timezone"])

@@ -9,6 +9,7 @@ SQLite would store what PostgreSQL refuses, so the same rules hold on both:
   deeper than a bound, naming where (`json_problem`, `text_problem`), before anything parses
   it recursively or stores it.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 The snapshot is the same JSON the SSE stream sends first and the page embeds, so the
 browser renders one shape whether it comes from the page or from a reconnect.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,13 @@ from .selectors import executions_for, version_input_fields
 from .testruns import source_workflow_id
 
 STATUS_ICONS = {
-    "idle": "○", "running": "▶", "paused": "‖", "success": "✓", "error": "✕", "skipped": "↷", "cancelled": "⊘",
+    "idle": "○",
+    "running": "▶",
+    "paused": "‖",
+    "success": "✓",
+    "error": "✕",
+    "skipped": "↷",
+    "cancelled": "⊘",
 }
 NODE_STATUSES = list(STATUS_ICONS)
 # Keys a paused node's pause_data (or output) may carry, shown generically.
@@ -97,7 +104,9 @@ def page_data(execution: Execution, user, *, dom_prefix: str = "") -> dict:
     for node in snap["graph"]["nodes"]:
         run = runs.get(node["id"], {})
         status = run.get("status", "idle")
-        nodes.append({**node, "status": status, "icon": STATUS_ICONS.get(status, "?"), "attempt": run.get("attempt", 0)})
+        nodes.append(
+            {**node, "status": status, "icon": STATUS_ICONS.get(status, "?"), "attempt": run.get("attempt", 0)}
+        )
     return {
         "snapshot": snap,
         "execution": execution,

@@ -1,5 +1,6 @@
 """Server-rendered pages of the workflows app: workflow list and detail, the builder, the
 execution viewer, test runs, and an example page embedding the viewer."""
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,8 @@ def _dashboard_context(request) -> dict:
     tenant = active_tenant(request)
     summary = dashboard.dashboard(user=request.user, tenant=tenant, now=timezone.now()) if tenant else None
     return {
-        "dashboard": summary, "may_see_workers": dashboard.may_see_workers(request.user),
+        "dashboard": summary,
+        "may_see_workers": dashboard.may_see_workers(request.user),
         "executions_url": url_or_none("workflows:executions"),  # the counts link to the list, filtered
     }
 
@@ -67,11 +69,17 @@ def workers(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Only operators (staff and tenant admins) may see the workers.")
     now = timezone.now()
     rows = dashboard.workers(now=now)
-    return render(request, "workflows/workers.html", {
-        "rows": rows, "now": now, "counts": dashboard.worker_counts(now=now),
-        "stale_seconds": settings.WORKFLOW_WORKER_STALE_SECONDS,
-        "heartbeat_seconds": settings.WORKFLOW_HEARTBEAT_SECONDS,
-    })
+    return render(
+        request,
+        "workflows/workers.html",
+        {
+            "rows": rows,
+            "now": now,
+            "counts": dashboard.worker_counts(now=now),
+            "stale_seconds": settings.WORKFLOW_WORKER_STALE_SECONDS,
+            "heartbeat_seconds": settings.WORKFLOW_HEARTBEAT_SECONDS,
+        },
+    )
 
 
 def _visible_workflows(user):
@@ -94,17 +102,22 @@ def workflow_list(request: HttpRequest) -> HttpResponse:
     latest = Execution.objects.filter(workflow_id=OuterRef("pk"), is_test=False).order_by("-created_at")
     workflows = list(
         in_active_tenant(_visible_workflows(request.user), request).annotate(
-            last_id=Subquery(latest.values("id")[:1]), last_status=Subquery(latest.values("status")[:1]),
+            last_id=Subquery(latest.values("id")[:1]),
+            last_status=Subquery(latest.values("status")[:1]),
             last_at=Subquery(latest.values("created_at")[:1]),
         )
     )
     health = stats.day_summaries([w.pk for w in workflows])
     rows = [{"workflow": w, "health": health.get(w.pk)} for w in workflows]
-    return render(request, "workflows/list.html", {
-        "rows": rows,
-        "executions": _recent(in_active_tenant(executions_for(request.user), request), is_test=False),
-        "workflow_names": {str(w.pk): w.name for w in workflows},
-    })
+    return render(
+        request,
+        "workflows/list.html",
+        {
+            "rows": rows,
+            "executions": _recent(in_active_tenant(executions_for(request.user), request), is_test=False),
+            "workflow_names": {str(w.pk): w.name for w in workflows},
+        },
+    )
 
 
 @login_required
@@ -146,12 +159,20 @@ def _detail_context(request, workflow: Workflow, **form) -> dict:
         "definition_json": json.dumps(version.definition, indent=2) if version else "",
         "health": stats.workflow_health(workflow.pk),
         "executions": _recent(executions_for(request.user), is_test=False, workflow_ids=[workflow.pk]),
-        "test_runs": _recent(executions_for(request.user), is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10),
-        "workflow_names": {str(workflow.pk): workflow.name, **{str(d): f"{workflow.name} (test draft)" for d in draft_ids}},
+        "test_runs": _recent(
+            executions_for(request.user), is_test=True, workflow_ids=[workflow.pk, *draft_ids], limit=10
+        ),
+        "workflow_names": {
+            str(workflow.pk): workflow.name,
+            **{str(d): f"{workflow.name} (test draft)" for d in draft_ids},
+        },
         "test_filter_ids": ",".join(str(i) for i in [workflow.pk, *draft_ids]),
         "input_fields": fields,
         "error_workflow_choices": list(
-            _visible_workflows(request.user).filter(tenant_id=workflow.tenant_id).exclude(pk=workflow.pk).only("id", "name")
+            _visible_workflows(request.user)
+            .filter(tenant_id=workflow.tenant_id)
+            .exclude(pk=workflow.pk)
+            .only("id", "name")
         ),
         "input_text": form.get("input_text", "" if fields else "{}"),
         "definition_text": form.get("definition_text", ""),
@@ -185,13 +206,17 @@ def start_test_run(request: HttpRequest, pk) -> HttpResponse:
         try:
             execution = testruns.start_test_run(workflow=workflow, user=request.user, input=data, definition=definition)
         except InvalidDefinition as exc:
-            errors = [{"field": f"definition: {e.get('nodeId') or ''} {e['field']}".strip(), "message": e["message"]} for e in exc.errors]
+            errors = [
+                {"field": f"definition: {e.get('nodeId') or ''} {e['field']}".strip(), "message": e["message"]}
+                for e in exc.errors
+            ]
         except WorkflowError as exc:
             errors = getattr(exc, "errors", None) or [{"field": exc.field or "", "message": exc.message}]
         else:
             return redirect("workflows:execution", pk=execution.pk)
-    context = _detail_context(request, workflow, input_text=input_text, definition_text=definition_text, errors=errors,
-                              posted=request.POST)
+    context = _detail_context(
+        request, workflow, input_text=input_text, definition_text=definition_text, errors=errors, posted=request.POST
+    )
     return render(request, "workflows/detail.html", context, status=400)
 
 
@@ -221,8 +246,11 @@ def execution_detail(request: HttpRequest, pk) -> HttpResponse:
 def execution_list(request: HttpRequest) -> HttpResponse:
     """Executions of the active tenant, filtered by the URL's query (the API's filters), a page
     at a time by cursor, with bulk cancel and retry of what the filters select."""
-    base = in_active_tenant(executions_for(request.user), request).select_related(
-        "workflow", "workflow_version", "run_as").only(*LIST_COLUMNS)
+    base = (
+        in_active_tenant(executions_for(request.user), request)
+        .select_related("workflow", "workflow_version", "run_as")
+        .only(*LIST_COLUMNS)
+    )
     filterset = ExecutionFilter(request.GET, queryset=base, request=request)
     executions: list | None = []
     errors: Any = {}
@@ -239,19 +267,24 @@ def execution_list(request: HttpRequest) -> HttpResponse:
     else:
         errors = filterset.errors
     workflows = in_active_tenant(_visible_workflows(request.user), request).only("pk", "name")
-    return render(request, "workflows/executions.html", {
-        "executions": executions or [],
-        "filters": request.GET,
-        "input_filters": request.GET.getlist("input"),
-        "errors": errors,
-        "workflows": workflows,
-        "statuses": ExecutionStatus.choices,
-        "is_test_choices": IS_TEST_CHOICES,
-        "orderings": ORDERING_LABELS,
-        "next_url": _relative(next_url),
-        "previous_url": _relative(previous_url),
-        "workflow_names": {str(w.pk): w.name for w in workflows},
-    }, status=400 if errors else 200)
+    return render(
+        request,
+        "workflows/executions.html",
+        {
+            "executions": executions or [],
+            "filters": request.GET,
+            "input_filters": request.GET.getlist("input"),
+            "errors": errors,
+            "workflows": workflows,
+            "statuses": ExecutionStatus.choices,
+            "is_test_choices": IS_TEST_CHOICES,
+            "orderings": ORDERING_LABELS,
+            "next_url": _relative(next_url),
+            "previous_url": _relative(previous_url),
+            "workflow_names": {str(w.pk): w.name for w in workflows},
+        },
+        status=400 if errors else 200,
+    )
 
 
 def _relative(url: str | None) -> str | None:
@@ -321,14 +354,21 @@ def run_again(request: HttpRequest, pk) -> HttpResponse:
     except WorkflowError as exc:
         messages.error(request, exc.message)
         return redirect(_back(request, execution.pk))
-    messages.success(request, "Started again with the same input." if data in (None, execution.input) else "Started again with the edited input.")
+    messages.success(
+        request,
+        "Started again with the same input."
+        if data in (None, execution.input)
+        else "Started again with the edited input.",
+    )
     return redirect("workflows:execution", pk=copy.pk)
 
 
 def _back(request, execution_pk) -> str:
     """Where a viewer form returns: the embedding page when it said so and is ours."""
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return reverse("workflows:execution", kwargs={"pk": execution_pk})
 
@@ -349,7 +389,9 @@ def embed_example(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 result = services.trigger_workflow(
-                    workflow_id=request.POST.get("workflow"), user_name=request.user.get_username(), input=data,
+                    workflow_id=request.POST.get("workflow"),
+                    user_name=request.user.get_username(),
+                    input=data,
                     tenant_ids=[tenant.pk] if tenant else [],
                 )
             except WorkflowError as exc:
@@ -362,6 +404,13 @@ def embed_example(request: HttpRequest) -> HttpResponse:
         execution = viewer_executions(request.user).prefetch_related("node_runs").filter(pk=pk).first() if pk else None
         if execution is None:
             raise Http404("Execution not found")
-    return render(request, "workflows/embed_example.html", {
-        "workflows": workflows, "execution": execution, "error": error,
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "workflows/embed_example.html",
+        {
+            "workflows": workflows,
+            "execution": execution,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )

@@ -1,5 +1,6 @@
 """Wake workers when work becomes ready: the store's notification (delivered at commit)
 for workers in any process, and in-process events for workers in this one."""
+
 from __future__ import annotations
 
 import threading

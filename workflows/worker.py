@@ -9,6 +9,7 @@
 - The timer thread writes the worker's heartbeat row every WORKFLOW_HEARTBEAT_SECONDS
   (one UPDATE), for the workers page and the health probes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -154,7 +155,11 @@ class Worker:
     than the steps themselves."""
 
     def __init__(
-        self, *, concurrency: int | None = None, name: str | None = None, poll_seconds: float | None = None,
+        self,
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+        poll_seconds: float | None = None,
         embedded: bool = False,
     ):
         self.concurrency = concurrency or settings.WORKFLOW_WORKER_CONCURRENCY
@@ -259,7 +264,9 @@ class Worker:
                 try:
                     steps = execute(c, held=self._held)
                 except BaseException:  # a step thread must outlive any step (even SystemExit)
-                    logger.exception("recording node run %s failed; its lease will expire and it will be retried", c.run_id)
+                    logger.exception(
+                        "recording node run %s failed; its lease will expire and it will be retried", c.run_id
+                    )
                     connection.close()
                 finally:
                     last_used = time.monotonic()
@@ -313,8 +320,12 @@ class Worker:
     def info(self) -> store.WorkerInfo:
         host, pid = socket.gethostname(), os.getpid()
         return store.WorkerInfo(
-            name=self.owner, host=host, pid=pid, version=settings.WORKFLOW_VERSION,
-            concurrency=self.concurrency, embedded=self.embedded,
+            name=self.owner,
+            host=host,
+            pid=pid,
+            version=settings.WORKFLOW_VERSION,
+            concurrency=self.concurrency,
+            embedded=self.embedded,
         )
 
     def beat(self) -> None:

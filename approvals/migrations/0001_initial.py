@@ -7,100 +7,243 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ApprovalRequest',
+            name="ApprovalRequest",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('title', models.CharField(max_length=500)),
-                ('description', models.TextField(blank=True, default='')),
-                ('approval_type', models.CharField(choices=[('single', 'Single (first decision wins)'), ('any', 'Any (first approval wins)'), ('all', 'All (unanimous or required count)')], default='single', max_length=10)),
-                ('approvers', models.JSONField(blank=True, default=list)),
-                ('approver_roles', models.JSONField(blank=True, default=list)),
-                ('excluded', models.JSONField(blank=True, default=list)),
-                ('required_approvals', models.PositiveIntegerField(blank=True, null=True)),
-                ('context_data', models.JSONField(blank=True, default=dict)),
-                ('form_fields', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='pending', max_length=20)),
-                ('deadline', models.DateTimeField(blank=True, null=True)),
-                ('on_rejection', models.CharField(default='error', max_length=10)),
-                ('on_expiration', models.CharField(default='error', max_length=10)),
-                ('allow_self_approval', models.BooleanField(default=True)),
-                ('send_notification', models.BooleanField(default=False)),
-                ('email_subject', models.CharField(blank=True, default='', max_length=500)),
-                ('approval_url', models.CharField(blank=True, default='', max_length=1000)),
-                ('remind_every', models.DurationField(blank=True, null=True)),
-                ('next_reminder_at', models.DateTimeField(blank=True, null=True)),
-                ('escalate_at', models.DateTimeField(blank=True, null=True)),
-                ('escalate_to', models.JSONField(blank=True, default=list)),
-                ('escalated_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approval_requests', to='workflows.execution')),
-                ('node_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approval_requests', to='workflows.noderun')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approval_requests', to='workflows.tenant')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='approval_requests', to='workflows.workflow')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("title", models.CharField(max_length=500)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "approval_type",
+                    models.CharField(
+                        choices=[
+                            ("single", "Single (first decision wins)"),
+                            ("any", "Any (first approval wins)"),
+                            ("all", "All (unanimous or required count)"),
+                        ],
+                        default="single",
+                        max_length=10,
+                    ),
+                ),
+                ("approvers", models.JSONField(blank=True, default=list)),
+                ("approver_roles", models.JSONField(blank=True, default=list)),
+                ("excluded", models.JSONField(blank=True, default=list)),
+                ("required_approvals", models.PositiveIntegerField(blank=True, null=True)),
+                ("context_data", models.JSONField(blank=True, default=dict)),
+                ("form_fields", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("deadline", models.DateTimeField(blank=True, null=True)),
+                ("on_rejection", models.CharField(default="error", max_length=10)),
+                ("on_expiration", models.CharField(default="error", max_length=10)),
+                ("allow_self_approval", models.BooleanField(default=True)),
+                ("send_notification", models.BooleanField(default=False)),
+                ("email_subject", models.CharField(blank=True, default="", max_length=500)),
+                ("approval_url", models.CharField(blank=True, default="", max_length=1000)),
+                ("remind_every", models.DurationField(blank=True, null=True)),
+                ("next_reminder_at", models.DateTimeField(blank=True, null=True)),
+                ("escalate_at", models.DateTimeField(blank=True, null=True)),
+                ("escalate_to", models.JSONField(blank=True, default=list)),
+                ("escalated_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_requests",
+                        to="workflows.execution",
+                    ),
+                ),
+                (
+                    "node_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_requests",
+                        to="workflows.noderun",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_requests",
+                        to="workflows.tenant",
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="approval_requests",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalEvent',
+            name="ApprovalEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('created', 'Created'), ('notified', 'Notified'), ('delegated', 'Delegated'), ('reminded', 'Reminded'), ('escalated', 'Escalated'), ('decided', 'Decided'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], max_length=20)),
-                ('comment', models.TextField(blank=True, default='')),
-                ('channel', models.CharField(choices=[('page', 'Page'), ('admin', 'Admin'), ('api', 'API'), ('email', 'E-mail link'), ('system', 'System')], default='system', max_length=10)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('target', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='approvals.approvalrequest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("notified", "Notified"),
+                            ("delegated", "Delegated"),
+                            ("reminded", "Reminded"),
+                            ("escalated", "Escalated"),
+                            ("decided", "Decided"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("comment", models.TextField(blank=True, default="")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("page", "Page"),
+                            ("admin", "Admin"),
+                            ("api", "API"),
+                            ("email", "E-mail link"),
+                            ("system", "System"),
+                        ],
+                        default="system",
+                        max_length=10,
+                    ),
+                ),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="approvals.approvalrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['request', 'created_at', 'id'],
+                "ordering": ["request", "created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ApprovalDecision',
+            name="ApprovalDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('approved', 'Approved'), ('rejected', 'Rejected')], max_length=10)),
-                ('comment', models.TextField(blank=True, default='')),
-                ('form_values', models.JSONField(blank=True, default=dict)),
-                ('channel', models.CharField(choices=[('page', 'Page'), ('admin', 'Admin'), ('api', 'API'), ('email', 'E-mail link'), ('system', 'System')], default='page', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='approval_decisions', to=settings.AUTH_USER_MODEL)),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='approvals.approvalrequest')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "decision",
+                    models.CharField(choices=[("approved", "Approved"), ("rejected", "Rejected")], max_length=10),
+                ),
+                ("comment", models.TextField(blank=True, default="")),
+                ("form_values", models.JSONField(blank=True, default=dict)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("page", "Page"),
+                            ("admin", "Admin"),
+                            ("api", "API"),
+                            ("email", "E-mail link"),
+                            ("system", "System"),
+                        ],
+                        default="page",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="approval_decisions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="approvals.approvalrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['request', 'created_at', 'id'],
+                "ordering": ["request", "created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='approvalrequest',
-            index=models.Index(fields=['tenant', 'status', '-created_at'], name='approvals_a_tenant__4bcdbb_idx'),
+            model_name="approvalrequest",
+            index=models.Index(fields=["tenant", "status", "-created_at"], name="approvals_a_tenant__4bcdbb_idx"),
         ),
         migrations.AddIndex(
-            model_name='approvalrequest',
-            index=models.Index(fields=['status', 'next_reminder_at'], name='approvals_a_status_d5bd59_idx'),
+            model_name="approvalrequest",
+            index=models.Index(fields=["status", "next_reminder_at"], name="approvals_a_status_d5bd59_idx"),
         ),
         migrations.AddIndex(
-            model_name='approvalrequest',
-            index=models.Index(fields=['status', 'escalate_at'], name='approvals_a_status_887785_idx'),
+            model_name="approvalrequest",
+            index=models.Index(fields=["status", "escalate_at"], name="approvals_a_status_887785_idx"),
         ),
         migrations.AddConstraint(
-            model_name='approvaldecision',
-            constraint=models.UniqueConstraint(fields=('request', 'user'), name='one_decision_per_user'),
+            model_name="approvaldecision",
+            constraint=models.UniqueConstraint(fields=("request", "user"), name="one_decision_per_user"),
         ),
     ]

@@ -5,28 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0002_plugins_integrations_triggers'),
+        ("workflows", "0002_plugins_integrations_triggers"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=50)),
-                ('customer', models.CharField(blank=True, default='', max_length=200)),
-                ('amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
-                ('status', models.CharField(choices=[('new', 'New'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='new', max_length=20)),
-                ('internal_note', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='demo_orders', to='workflows.tenant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=50)),
+                ("customer", models.CharField(blank=True, default="", max_length=200)),
+                ("amount", models.DecimalField(decimal_places=2, default=0, max_digits=12)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("new", "New"), ("approved", "Approved"), ("rejected", "Rejected")],
+                        default="new",
+                        max_length=20,
+                    ),
+                ),
+                ("internal_note", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="demo_orders", to="workflows.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

@@ -7,103 +7,199 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkflowApiKey',
+            name="WorkflowApiKey",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('prefix', models.CharField(editable=False, max_length=32, unique=True)),
-                ('key_hash', models.CharField(editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='workflow_api_keys', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='workflows.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("prefix", models.CharField(editable=False, max_length=32, unique=True)),
+                ("key_hash", models.CharField(editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="workflow_api_keys",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="api_keys", to="workflows.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'workflow API key',
-                'ordering': ['-created_at'],
+                "verbose_name": "workflow API key",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='WaitEvent',
+            name="WaitEvent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('namespace', models.CharField(max_length=255)),
-                ('key', models.CharField(max_length=255)),
-                ('status', models.CharField(choices=[('waiting', 'Waiting'), ('received', 'Received'), ('expired', 'Expired'), ('cancelled', 'Cancelled')], default='waiting', max_length=20)),
-                ('title', models.CharField(blank=True, default='', max_length=500)),
-                ('description', models.TextField(blank=True, default='')),
-                ('context_data', models.JSONField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('on_expiration', models.CharField(choices=[('error', 'Fail the node'), ('continue', 'Continue')], default='error', max_length=20)),
-                ('payload', models.JSONField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(blank=True, null=True)),
-                ('received_from', models.CharField(blank=True, default='', max_length=200)),
-                ('signal_idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='wait_events', to='workflows.execution')),
-                ('node_run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='wait_events', to='workflows.noderun')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='wait_events', to='workflows.tenant')),
-                ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.workflowapikey')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("namespace", models.CharField(max_length=255)),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Waiting"),
+                            ("received", "Received"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="waiting",
+                        max_length=20,
+                    ),
+                ),
+                ("title", models.CharField(blank=True, default="", max_length=500)),
+                ("description", models.TextField(blank=True, default="")),
+                ("context_data", models.JSONField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "on_expiration",
+                    models.CharField(
+                        choices=[("error", "Fail the node"), ("continue", "Continue")], default="error", max_length=20
+                    ),
+                ),
+                ("payload", models.JSONField(blank=True, null=True)),
+                ("received_at", models.DateTimeField(blank=True, null=True)),
+                ("received_from", models.CharField(blank=True, default="", max_length=200)),
+                ("signal_idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="wait_events",
+                        to="workflows.execution",
+                    ),
+                ),
+                (
+                    "node_run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="wait_events", to="workflows.noderun"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="wait_events", to="workflows.tenant"
+                    ),
+                ),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="events.workflowapikey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='BufferedSignal',
+            name="BufferedSignal",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('namespace', models.CharField(max_length=255)),
-                ('key', models.CharField(max_length=255)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('consumed', 'Consumed')], default='pending', max_length=20)),
-                ('received_from', models.CharField(blank=True, default='', max_length=200)),
-                ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('consumed_at', models.DateTimeField(blank=True, null=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='buffered_signals', to='workflows.tenant')),
-                ('wait_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.waitevent')),
-                ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.workflowapikey')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("namespace", models.CharField(max_length=255)),
+                ("key", models.CharField(max_length=255)),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("consumed", "Consumed")], default="pending", max_length=20
+                    ),
+                ),
+                ("received_from", models.CharField(blank=True, default="", max_length=200)),
+                ("idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("consumed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="buffered_signals",
+                        to="workflows.tenant",
+                    ),
+                ),
+                (
+                    "wait_event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="events.waitevent",
+                    ),
+                ),
+                (
+                    "api_key",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="events.workflowapikey",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='waitevent',
-            index=models.Index(fields=['tenant', 'namespace', 'key', '-created_at'], name='events_wait_tenant__2c4be8_idx'),
+            model_name="waitevent",
+            index=models.Index(
+                fields=["tenant", "namespace", "key", "-created_at"], name="events_wait_tenant__2c4be8_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='waitevent',
-            index=models.Index(fields=['status', 'expires_at'], name='events_wait_status_3adbfd_idx'),
+            model_name="waitevent",
+            index=models.Index(fields=["status", "expires_at"], name="events_wait_status_3adbfd_idx"),
         ),
         migrations.AddConstraint(
-            model_name='waitevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'waiting')), fields=('tenant', 'namespace', 'key'), name='unique_waiting_event_key'),
+            model_name="waitevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "waiting")),
+                fields=("tenant", "namespace", "key"),
+                name="unique_waiting_event_key",
+            ),
         ),
         migrations.AddIndex(
-            model_name='bufferedsignal',
-            index=models.Index(fields=['tenant', 'namespace', 'key'], name='events_buff_tenant__ba6ad4_idx'),
+            model_name="bufferedsignal",
+            index=models.Index(fields=["tenant", "namespace", "key"], name="events_buff_tenant__ba6ad4_idx"),
         ),
         migrations.AddIndex(
-            model_name='bufferedsignal',
-            index=models.Index(fields=['expires_at'], name='events_buff_expires_d46be2_idx'),
+            model_name="bufferedsignal",
+            index=models.Index(fields=["expires_at"], name="events_buff_expires_d46be2_idx"),
         ),
         migrations.AddConstraint(
-            model_name='bufferedsignal',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('tenant', 'namespace', 'key'), name='unique_pending_signal_key'),
+            model_name="bufferedsignal",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("tenant", "namespace", "key"),
+                name="unique_pending_signal_key",
+            ),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('events', '0001_initial'),
-        ('workflows', '0005_noderun_indexes_fillfactor'),
+        ("events", "0001_initial"),
+        ("workflows", "0005_noderun_indexes_fillfactor"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='waitevent',
-            index=models.Index(condition=models.Q(('status', 'waiting')), fields=['id'], name='waitevent_open_idx'),
+            model_name="waitevent",
+            index=models.Index(condition=models.Q(("status", "waiting")), fields=["id"], name="waitevent_open_idx"),
         ),
     ]

@@ -3,6 +3,7 @@
 Registered as "plugins.sms.PLUGIN" in settings.WORKFLOW_PLUGINS. The step lives in
 plugins/sms/steps.py and is imported the first time a Send SMS node runs.
 """
+
 from workflows.nodes import Field
 from workflows.plugins import Action, FormField, IntegrationDefinition, Plugin, ServerPlugin, StepImporter
 
@@ -14,7 +15,11 @@ PLUGIN = Plugin(
         icon="message-square",
         form_fields=[
             FormField(
-                id="apiKey", label="API Key", type="password", placeholder="Your SMS provider API key", config_key="apiKey"
+                id="apiKey",
+                label="API Key",
+                type="password",
+                placeholder="Your SMS provider API key",
+                config_key="apiKey",
             ),
         ],
         actions=[
@@ -24,8 +29,20 @@ PLUGIN = Plugin(
                 description="Send an SMS message to a phone number",
                 category="SMS",
                 config_fields=[
-                    Field("phoneNumber", "Phone Number", "template-input", required=True, extra={"placeholder": "+1234567890"}),
-                    Field("message", "Message", "template-textarea", required=True, extra={"placeholder": "Your message here", "rows": 3}),
+                    Field(
+                        "phoneNumber",
+                        "Phone Number",
+                        "template-input",
+                        required=True,
+                        extra={"placeholder": "+1234567890"},
+                    ),
+                    Field(
+                        "message",
+                        "Message",
+                        "template-textarea",
+                        required=True,
+                        extra={"placeholder": "Your message here", "rows": 3},
+                    ),
                 ],
                 output_fields=[
                     {"field": "success", "description": "Whether the SMS was sent"},

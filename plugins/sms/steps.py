@@ -1,4 +1,5 @@
 """The SMS step: one POST to the provider with the integration's API key."""
+
 from __future__ import annotations
 
 import json

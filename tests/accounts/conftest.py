@@ -1,4 +1,5 @@
 """Fixtures for the login pages: an approver who is a member but not staff, and a request for them."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """An approver who is not staff follows the mail's link while logged out, logs in on the
 product's page and approves, in headless Chromium against daphne."""
+
 import time
 from urllib.parse import quote
 
@@ -31,10 +32,16 @@ def fits_the_width(page) -> bool:
 def test_a_logged_out_approver_logs_in_from_the_link_and_approves(
     daphne_server, browser, make_workflow, user, fiona, artifacts_dir
 ):
-    workflow = make_workflow(approval_definition({
-        "title": "Invoice {{Trigger.orderId}}", "approverRoles": "finance", "description": "Supplier: Initech.",
-        "contextData": {"amount": "1,240.00 EUR"},
-    }))
+    workflow = make_workflow(
+        approval_definition(
+            {
+                "title": "Invoice {{Trigger.orderId}}",
+                "approverRoles": "finance",
+                "description": "Supplier: Initech.",
+                "contextData": {"amount": "1,240.00 EUR"},
+            }
+        )
+    )
     result = trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": "INV-7"})
     request = wait_for(lambda: ApprovalRequest.objects.filter(execution_id=result.execution_id).first(), "the pause")
     approval_path = f"/workflows/approvals/{request.pk}"
@@ -73,19 +80,28 @@ def test_a_logged_out_approver_logs_in_from_the_link_and_approves(
     assert (decision.user_id, decision.decision, decision.channel) == (fiona.pk, "approved", "page")
 
 
-def test_a_member_of_two_tenants_switches_tenant_in_the_nav(daphne_server, logged_in_page, make_workflow, make_tenant,
-                                                            user, tenant, fiona, artifacts_dir):
+def test_a_member_of_two_tenants_switches_tenant_in_the_nav(
+    daphne_server, logged_in_page, make_workflow, make_tenant, user, tenant, fiona, artifacts_dir
+):
     aardvark = make_tenant("Aardvark")  # first by name: fiona's default
     Membership.objects.create(tenant=aardvark, user=fiona)
     config = {"title": "Invoice {{Trigger.orderId}}", "approverRoles": "finance"}
     runs = [
-        trigger_workflow(workflow_id=make_workflow(approval_definition(config)).pk, user_name=user.username,
-                         input={"orderId": "ACME-1"}),
-        trigger_workflow(workflow_id=make_workflow(approval_definition(config), on_tenant=aardvark).pk,
-                         user_name=fiona.username, input={"orderId": "AARD-1"}),
+        trigger_workflow(
+            workflow_id=make_workflow(approval_definition(config)).pk,
+            user_name=user.username,
+            input={"orderId": "ACME-1"},
+        ),
+        trigger_workflow(
+            workflow_id=make_workflow(approval_definition(config), on_tenant=aardvark).pk,
+            user_name=fiona.username,
+            input={"orderId": "AARD-1"},
+        ),
     ]
-    wait_for(lambda: ApprovalRequest.objects.filter(execution_id__in=[r.execution_id for r in runs]).count() == 2,
-             "both pauses")
+    wait_for(
+        lambda: ApprovalRequest.objects.filter(execution_id__in=[r.execution_id for r in runs]).count() == 2,
+        "both pauses",
+    )
 
     page = logged_in_page(fiona)
     page.set_viewport_size(PHONE)

@@ -1,4 +1,5 @@
 """The product's login, logout and password pages, and which pages send anonymous visitors there."""
+
 import re
 from urllib.parse import urlencode
 
@@ -27,12 +28,20 @@ def test_every_product_page_sends_anonymous_visitors_to_the_login_with_next(fina
     execution, request = finance_request
     workflow = execution.workflow
     pages = [
-        ("get", "/"), ("get", "/workflows/"), ("get", f"/workflows/{workflow.pk}/"), ("get", "/workflows/examples/embed/"),
-        ("get", f"/workflows/executions/{execution.pk}/"), ("post", f"/workflows/{workflow.pk}/test-run/"),
-        ("post", f"/workflows/executions/{execution.pk}/cancel/"), ("post", f"/workflows/executions/{execution.pk}/retry/"),
-        ("get", "/workflows/approvals/"), ("get", f"/workflows/approvals/{request.pk}"),
-        ("get", f"/workflows/approvals/{request.pk}/"), ("post", f"/workflows/approvals/{request.pk}/delegate"),
-        ("get", "/widgets/"), ("get", "/accounts/password_change/"),
+        ("get", "/"),
+        ("get", "/workflows/"),
+        ("get", f"/workflows/{workflow.pk}/"),
+        ("get", "/workflows/examples/embed/"),
+        ("get", f"/workflows/executions/{execution.pk}/"),
+        ("post", f"/workflows/{workflow.pk}/test-run/"),
+        ("post", f"/workflows/executions/{execution.pk}/cancel/"),
+        ("post", f"/workflows/executions/{execution.pk}/retry/"),
+        ("get", "/workflows/approvals/"),
+        ("get", f"/workflows/approvals/{request.pk}"),
+        ("get", f"/workflows/approvals/{request.pk}/"),
+        ("post", f"/workflows/approvals/{request.pk}/delegate"),
+        ("get", "/widgets/"),
+        ("get", "/accounts/password_change/"),
     ]
     for method, path in pages:
         answer = getattr(Client(), method)(path)
@@ -59,7 +68,9 @@ def test_a_member_who_is_not_staff_logs_in_and_reaches_the_approvals_inbox(fiona
     client = Client()
     page = client.get(login_redirect("/workflows/approvals/"))
     assert page.status_code == 200 and 'name="next" value="/workflows/approvals/"' in page.content.decode()
-    answer = client.post("/accounts/login/", {"username": "fiona", "password": PASSWORD, "next": "/workflows/approvals/"})
+    answer = client.post(
+        "/accounts/login/", {"username": "fiona", "password": PASSWORD, "next": "/workflows/approvals/"}
+    )
     assert (answer.status_code, answer["Location"]) == (302, "/workflows/approvals/")
     inbox = client.get("/workflows/approvals/").content.decode()
     assert "Invoice INV-7" in inbox and "1 waiting for you" in inbox
@@ -77,7 +88,9 @@ def test_login_refuses_a_wrong_password_and_an_outside_next(fiona):
     answer = client.post("/accounts/login/", {"username": "fiona", "password": "wrong"})
     assert answer.status_code == 200 and "correct username and password" in answer.content.decode()
     assert "_auth_user_id" not in client.session
-    answer = client.post("/accounts/login/", {"username": "fiona", "password": PASSWORD, "next": "https://evil.example/"})
+    answer = client.post(
+        "/accounts/login/", {"username": "fiona", "password": PASSWORD, "next": "https://evil.example/"}
+    )
     assert answer["Location"] == "/"
 
 
@@ -93,7 +106,9 @@ def test_the_nav_offers_login_or_the_account_links(fiona, make_user, tenant):
     assert 'href="/accounts/login/?next=/accounts/password_reset/"' in anonymous and "Log out" not in anonymous
     page = logged_in(fiona).get("/").content.decode()
     assert "fiona" in page and 'href="/accounts/password_change/"' in page
-    assert re.search(r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken"', page)
+    assert re.search(
+        r'<form method="post" action="/accounts/logout/"[^>]*>\s*<input type="hidden" name="csrfmiddlewaretoken"', page
+    )
     assert 'href="/admin/"' not in page
     staff = make_user("stan", tenant=tenant, is_staff=True)
     assert 'href="/admin/"' not in logged_in(staff).get("/").content.decode()  # the admin is for superusers
@@ -120,13 +135,23 @@ def test_logout_needs_the_csrf_token(fiona):
 
 def test_password_change_keeps_the_session_and_sets_the_new_password(fiona):
     client = logged_in(fiona)
-    refused = client.post("/accounts/password_change/", {
-        "old_password": "not-it", "new_password1": "a-new-secret-9", "new_password2": "a-new-secret-9",
-    })
+    refused = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "not-it",
+            "new_password1": "a-new-secret-9",
+            "new_password2": "a-new-secret-9",
+        },
+    )
     assert refused.status_code == 200 and "incorrectly" in refused.content.decode()
-    answer = client.post("/accounts/password_change/", {
-        "old_password": PASSWORD, "new_password1": "a-new-secret-9", "new_password2": "a-new-secret-9",
-    })
+    answer = client.post(
+        "/accounts/password_change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-new-secret-9",
+            "new_password2": "a-new-secret-9",
+        },
+    )
     assert (answer.status_code, answer["Location"]) == (302, "/accounts/password_change/done/")
     assert "Password changed" in client.get(answer["Location"]).content.decode()
     fiona.refresh_from_db()
@@ -147,7 +172,9 @@ def test_password_reset_mails_a_link_on_site_url_that_sets_a_new_password(fiona)
 
     form = client.get(link.group(1), follow=True)  # Django swaps the token for a session key
     assert "Choose a new password" in form.content.decode()
-    answer = client.post(form.redirect_chain[-1][0], {"new_password1": "reset-secret-42", "new_password2": "reset-secret-42"})
+    answer = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "reset-secret-42", "new_password2": "reset-secret-42"}
+    )
     assert (answer.status_code, answer["Location"]) == (302, "/accounts/reset/done/")
     fiona.refresh_from_db()
     assert fiona.check_password("reset-secret-42")

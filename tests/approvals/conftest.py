@@ -1,4 +1,5 @@
 """Fixtures for the approvals tests: approvers, a role, and a running approval workflow."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,10 +14,14 @@ from workflows.services import trigger_workflow
 def approval_definition(config: dict, *, after: dict | None = None) -> dict:
     """Trigger → Request Approval → Set (which copies the decision into the context)."""
     set_node = after or {
-        "id": "after", "type": "set", "label": "After",
+        "id": "after",
+        "type": "set",
+        "label": "After",
         "config": {"values": {"decision": "{{Request Approval.decision}}", "order": "{{Trigger.orderId}}"}},
     }
-    return chain({"id": "approval", "type": "approvals/request", "label": "Request Approval", "config": config}, set_node)
+    return chain(
+        {"id": "approval", "type": "approvals/request", "label": "Request Approval", "config": config}, set_node
+    )
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """The Django admin: list with filters, read-only request, decisions inline, approve/reject actions."""
+
 import pytest
 from django.test import Client
 
@@ -31,7 +32,9 @@ def test_changelist_has_the_filters(start_approval, admin_bob):
 def test_change_page_is_read_only_with_decisions_inline(start_approval, admin_bob, approvers):
     from approvals import services
 
-    _, request = start_approval({"title": "Hire", "approvalType": "all", "approvers": "bob,carol", "contextData": {"role": "intern"}})
+    _, request = start_approval(
+        {"title": "Hire", "approvalType": "all", "approvers": "bob,carol", "contextData": {"role": "intern"}}
+    )
     services.decide(request_id=request.pk, user=approvers["carol"], decision="approved", comment="yes")
     html = admin_bob.get(f"/admin/approvals/approvalrequest/{request.pk}/change/").content.decode()
     assert "&quot;role&quot;: &quot;intern&quot;" in html
@@ -41,7 +44,9 @@ def test_change_page_is_read_only_with_decisions_inline(start_approval, admin_bo
 
 def test_approve_action_decides_as_the_admin(start_approval, admin_bob):
     _, request = start_approval({"title": "T", "approvers": "bob"})
-    admin_bob.post("/admin/approvals/approvalrequest/", {"action": "approve_selected", "_selected_action": [str(request.pk)]})
+    admin_bob.post(
+        "/admin/approvals/approvalrequest/", {"action": "approve_selected", "_selected_action": [str(request.pk)]}
+    )
     request.refresh_from_db()
     assert request.status == "approved"
     assert request.decisions.get().channel == "admin"
@@ -50,7 +55,9 @@ def test_approve_action_decides_as_the_admin(start_approval, admin_bob):
 def test_actions_skip_requests_the_admin_may_not_decide(start_approval, admin_bob):
     _, request = start_approval({"title": "Carol only", "approvers": "carol"})
     answer = admin_bob.post(
-        "/admin/approvals/approvalrequest/", {"action": "reject_selected", "_selected_action": [str(request.pk)]}, follow=True
+        "/admin/approvals/approvalrequest/",
+        {"action": "reject_selected", "_selected_action": [str(request.pk)]},
+        follow=True,
     )
     assert "Carol only: You are not an approver of this request" in answer.content.decode()
     assert ApprovalRequest.objects.get(pk=request.pk).status == "pending"

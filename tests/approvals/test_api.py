@@ -1,4 +1,5 @@
 """REST: the caller's approvals, one request, decide and delegate."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -44,8 +45,14 @@ def test_decide_settles_the_request(start_approval, approvers, worker):
 
 
 def test_refusals_are_clear_4xx_answers(start_approval, approvers, other_user):
-    _, request = start_approval({"title": "T", "approvalType": "any", "approvers": "bob,carol",
-                                 "formFields": [{"key": "po", "label": "PO", "required": True}]})
+    _, request = start_approval(
+        {
+            "title": "T",
+            "approvalType": "any",
+            "approvers": "bob,carol",
+            "formFields": [{"key": "po", "label": "PO", "required": True}],
+        }
+    )
     path = f"/api/approvals/{request.pk}/decide/"
     bad = api_for(approvers["bob"]).post(path, {"decision": "maybe"}, format="json")
     assert bad.status_code == 400 and "decision" in error_fields(bad)
@@ -64,7 +71,9 @@ def test_retrieve_and_delegate(start_approval, approvers):
     _, request = start_approval({"title": "T", "approvers": "bob"})
     bob = api_for(approvers["bob"])
     assert bob.get(f"/api/approvals/{request.pk}/").json()["title"] == "T"
-    answer = bob.post(f"/api/approvals/{request.pk}/delegate/", {"delegateTo": "dave", "comment": "away"}, format="json")
+    answer = bob.post(
+        f"/api/approvals/{request.pk}/delegate/", {"delegateTo": "dave", "comment": "away"}, format="json"
+    )
     assert answer.status_code == 200 and "dave" in answer.json()["approvers"]
     missing = bob.post(f"/api/approvals/{request.pk}/delegate/", {"delegateTo": "carol"}, format="json")
     assert missing.status_code == 403  # bob handed it away and is no longer an approver

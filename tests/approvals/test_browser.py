@@ -1,4 +1,5 @@
 """An approver decides in a real browser against daphne; the server's worker resumes the workflow."""
+
 import time
 
 import pytest
@@ -20,12 +21,25 @@ def wait_for(predicate, what: str, seconds: float = 20):
 
 
 def test_approver_approves_in_the_browser(daphne_server, make_workflow, user, approvers, logged_in_page, artifacts_dir):
-    workflow = make_workflow(approval_definition({
-        "title": "Order {{Trigger.orderId}}", "description": "Check the totals, please.", "approvers": "bob",
-        "contextData": {"customer": "ACME", "total": 120, "lines": [{"sku": "X1", "qty": 2}]},
-        "formFields": [{"key": "costCenter", "label": "Cost center", "type": "select", "required": True,
-                        "options": ["Sales", "Engineering"]}],
-    }))
+    workflow = make_workflow(
+        approval_definition(
+            {
+                "title": "Order {{Trigger.orderId}}",
+                "description": "Check the totals, please.",
+                "approvers": "bob",
+                "contextData": {"customer": "ACME", "total": 120, "lines": [{"sku": "X1", "qty": 2}]},
+                "formFields": [
+                    {
+                        "key": "costCenter",
+                        "label": "Cost center",
+                        "type": "select",
+                        "required": True,
+                        "options": ["Sales", "Engineering"],
+                    }
+                ],
+            }
+        )
+    )
     result = trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": "A-42"})
     request = wait_for(lambda: ApprovalRequest.objects.filter(execution_id=result.execution_id).first(), "the pause")
 
@@ -50,5 +64,9 @@ def test_approver_approves_in_the_browser(daphne_server, make_workflow, user, ap
     execution = Execution.objects.get(pk=result.execution_id)
     assert execution.context["After"]["decision"] == "approved"
     decision = execution.context["Request Approval"]["decisions"][0]
-    assert (decision["user"], decision["comment"], decision["formValues"]) == ("bob", "Fine by me", {"costCenter": "Sales"})
+    assert (decision["user"], decision["comment"], decision["formValues"]) == (
+        "bob",
+        "Fine by me",
+        {"costCenter": "Sales"},
+    )
     assert request.decisions.get().channel == "page"

@@ -1,4 +1,5 @@
 """Simultaneous decisions on PostgreSQL: real threads, each with its own connection."""
+
 import threading
 from datetime import timedelta
 
@@ -64,7 +65,8 @@ def test_all_with_simultaneous_approval_and_rejection_settles_once(start_approva
         {"title": "T", "approvalType": "all", "approvers": "bob,carol,dave", "onRejection": "continue"}
     )
     results = at_once(
-        decide_call(request, approvers["bob"]), decide_call(request, approvers["carol"], "rejected"),
+        decide_call(request, approvers["bob"]),
+        decide_call(request, approvers["carol"], "rejected"),
         decide_call(request, approvers["dave"]),
     )
     request.refresh_from_db()
@@ -106,7 +108,9 @@ def test_double_submit_by_one_user_counts_once(start_approval, approvers):
 
 
 def test_decision_racing_the_deadline_has_one_winner(start_approval, approvers):
-    execution, request = start_approval({"title": "T", "approvers": "bob", "expiresIn": "1h", "onExpiration": "continue"})
+    execution, request = start_approval(
+        {"title": "T", "approvers": "bob", "expiresIn": "1h", "onExpiration": "continue"}
+    )
     run = NodeRun.objects.get(execution=execution, node_id="approval")
     NodeRun.objects.filter(pk=run.pk).update(wake_at=timezone.now() - timedelta(seconds=1))
     decided, fired = at_once(decide_call(request, approvers["bob"]), lambda: engine.fire_deadline(run.pk))

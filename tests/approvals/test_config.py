@@ -1,4 +1,5 @@
 """Reading the node config (pure)."""
+
 from datetime import timedelta
 
 import pytest
@@ -52,12 +53,21 @@ def test_bad_config_names_the_field(config, field):
 
 def test_required_approvals_only_kept_for_all():
     assert parse_spec({"title": "T", "approvers": "a,b", "requiredApprovals": 2}).required_approvals is None
-    assert parse_spec({"title": "T", "approvers": "a,b", "approvalType": "all", "requiredApprovals": "2"}).required_approvals == 2
+    assert (
+        parse_spec(
+            {"title": "T", "approvers": "a,b", "approvalType": "all", "requiredApprovals": "2"}
+        ).required_approvals
+        == 2
+    )
 
 
 def test_form_fields_are_checked():
-    fields = parse_form_fields([{"key": "po", "label": "PO number", "type": "text", "required": True},
-                                {"key": "tier", "type": "select", "options": ["gold", "silver"]}])
+    fields = parse_form_fields(
+        [
+            {"key": "po", "label": "PO number", "type": "text", "required": True},
+            {"key": "tier", "type": "select", "options": ["gold", "silver"]},
+        ]
+    )
     assert fields[0]["required"] is True
     assert fields[1]["options"] == [{"value": "gold", "label": "gold"}, {"value": "silver", "label": "silver"}]
     with pytest.raises(ConfigError, match="select needs"):

@@ -1,4 +1,5 @@
 """The demo approval workflow runs to a pending request and finishes once approved."""
+
 import pytest
 
 from approvals import services

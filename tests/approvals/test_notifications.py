@@ -1,4 +1,5 @@
 """Approval e-mails with the locmem backend, signed one-click links, reminders and escalation."""
+
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,14 @@ from workflows.models import NodeRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-NOTIFY = {"title": "Order {{Trigger.orderId}}", "description": "Check it", "approvers": "bob,carol",
-          "sendNotification": "true", "emailSubject": "Please approve: {{title}}",
-          "contextData": '{"amount": 120, "lines": [1, 2]}'}
+NOTIFY = {
+    "title": "Order {{Trigger.orderId}}",
+    "description": "Check it",
+    "approvers": "bob,carol",
+    "sendNotification": "true",
+    "emailSubject": "Please approve: {{title}}",
+    "contextData": '{"amount": 120, "lines": [1, 2]}',
+}
 
 
 def logs(execution) -> list[str]:
@@ -126,7 +132,9 @@ def test_reminders_mail_only_undecided_approvers(start_approval, approvers):
 
 
 def test_escalation_adds_approvers_when_nobody_decided(start_approval, approvers, managers):
-    execution, request = start_approval({**NOTIFY, "approvers": "bob", "escalateAfter": "2h", "escalateTo": "dave, role:managers"})
+    execution, request = start_approval(
+        {**NOTIFY, "approvers": "bob", "escalateAfter": "2h", "escalateTo": "dave, role:managers"}
+    )
     mail.outbox.clear()
     assert reminders.run_due(timezone.now() + timedelta(hours=2, seconds=5)) == 1
     request.refresh_from_db()
@@ -141,7 +149,9 @@ def test_escalation_adds_approvers_when_nobody_decided(start_approval, approvers
 def test_no_escalation_once_somebody_decided(start_approval, approvers):
     from approvals import services
 
-    _, request = start_approval({"title": "T", "approvalType": "all", "approvers": "bob,carol", "escalateAfter": "2h", "escalateTo": "dave"})
+    _, request = start_approval(
+        {"title": "T", "approvalType": "all", "approvers": "bob,carol", "escalateAfter": "2h", "escalateTo": "dave"}
+    )
     services.decide(request_id=request.pk, user=approvers["bob"], decision="approved")
     reminders.run_due(timezone.now() + timedelta(hours=2, seconds=5))
     request.refresh_from_db()

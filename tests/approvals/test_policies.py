@@ -1,4 +1,5 @@
 """Every row of the approval policies, without a database."""
+
 import pytest
 
 from approvals.policies import evaluate, required_approvals

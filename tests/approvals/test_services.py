@@ -1,4 +1,5 @@
 """The Request Approval node and the decision services, run by a real in-process worker."""
+
 from datetime import timedelta
 
 import pytest
@@ -26,7 +27,9 @@ def node(execution, node_id="approval"):
 
 
 def test_trigger_request_approval_set_finishes_with_the_decision_in_context(start_approval, approvers, worker):
-    execution, request = start_approval({"title": "Order {{Trigger.orderId}}", "approvers": "bob"}, input={"orderId": "A-7"})
+    execution, request = start_approval(
+        {"title": "Order {{Trigger.orderId}}", "approvers": "bob"}, input={"orderId": "A-7"}
+    )
     assert execution.status == "paused"
     assert request.title == "Order A-7"
     decide(request, approvers["bob"], comment="fine")
@@ -113,7 +116,9 @@ def test_rejection_continues_when_configured(start_approval, approvers, worker):
 
 
 def test_any_rejects_only_when_every_approver_rejected(start_approval, approvers):
-    _, request = start_approval({"title": "T", "approvalType": "any", "approvers": "bob,carol", "onRejection": "continue"})
+    _, request = start_approval(
+        {"title": "T", "approvalType": "any", "approvers": "bob,carol", "onRejection": "continue"}
+    )
     decide(request, approvers["bob"], "rejected")
     request.refresh_from_db()
     assert request.status == "pending"
@@ -157,7 +162,9 @@ def test_expiry_errors_the_workflow(start_approval, approvers, run_until, finish
 
 
 def test_expiry_continues_when_configured(start_approval, approvers, run_until, finished):
-    execution, request = start_approval({"title": "T", "approvers": "bob", "expiresIn": "1s", "onExpiration": "continue"})
+    execution, request = start_approval(
+        {"title": "T", "approvers": "bob", "expiresIn": "1s", "onExpiration": "continue"}
+    )
     run_until(finished(execution.pk))
     execution.refresh_from_db()
     assert execution.status == "success"
@@ -203,7 +210,9 @@ def test_delegation_moves_the_vote_and_keeps_the_audit(start_approval, approvers
     assert request.status == "approved"
 
 
-@pytest.mark.parametrize("target, message", [("bob", "yourself"), ("carol", "already an approver"), ("nobody", "No active user")])
+@pytest.mark.parametrize(
+    "target, message", [("bob", "yourself"), ("carol", "already an approver"), ("nobody", "No active user")]
+)
 def test_delegation_refuses_bad_targets(start_approval, approvers, target, message):
     _, request = start_approval({"title": "T", "approvers": "bob,carol"})
     with pytest.raises(InvalidDecision, match=message):
@@ -235,7 +244,11 @@ def test_decision_form_values_are_validated_and_returned(start_approval, approve
     decide(request, approvers["bob"], form_values={"po": " P1 ", "amount": "12", "tier": "gold"})
     worker.run_until_idle()
     execution.refresh_from_db()
-    assert execution.context["Request Approval"]["decisions"][0]["formValues"] == {"po": "P1", "amount": 12, "tier": "gold"}
+    assert execution.context["Request Approval"]["decisions"][0]["formValues"] == {
+        "po": "P1",
+        "amount": 12,
+        "tier": "gold",
+    }
 
 
 def test_required_form_fields_do_not_bind_a_rejection(start_approval, approvers):
@@ -266,7 +279,9 @@ def test_config_that_resolves_badly_fails_the_node_naming_the_field(start_approv
 
 def test_bad_static_config_is_refused_when_saved(make_workflow):
     with pytest.raises(InvalidDefinition) as exc:
-        make_workflow(approval_definition({"title": "T", "approvers": "bob", "expiresIn": "tomorrow", "approvalType": "most"}))
+        make_workflow(
+            approval_definition({"title": "T", "approvers": "bob", "expiresIn": "tomorrow", "approvalType": "most"})
+        )
     fields = {e["field"] for e in exc.value.errors}
     assert {"config.expiresIn", "config.approvalType"} <= fields
 

@@ -1,5 +1,6 @@
 """What the execution viewer shows about a paused Request Approval node, and operators'
 read access to the approval page (they still cannot decide)."""
+
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
@@ -11,8 +12,11 @@ from workflows.models import Membership
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CONFIG = {
-    "title": "Order {{Trigger.orderId}}", "approvers": "bob,carol", "approvalType": "all",
-    "expiresIn": "2d", "emailSubject": "Please look at {{title}}",
+    "title": "Order {{Trigger.orderId}}",
+    "approvers": "bob,carol",
+    "approvalType": "all",
+    "expiresIn": "2d",
+    "emailSubject": "Please look at {{title}}",
 }
 
 
@@ -49,8 +53,14 @@ def test_a_paused_approval_names_approvers_policy_decisions_and_deadline(start_a
     assert waiting["title"] == "Order A-1" and waiting["status"] == "pending"
     assert (waiting["policy"], waiting["requiredApprovals"]) == ("all", 2)
     assert waiting["approvers"] == ["bob", "carol"] and waiting["eligible"] == ["bob", "carol"]
-    assert [(d["user"], d["decision"], d["comment"]) for d in waiting["decisions"]] == [("bob", "approved", "Looks fine")]
-    assert waiting["decisions"][0]["at"] and waiting["deadline"] and waiting["deadline"] == request.deadline.isoformat().replace("+00:00", "Z")
+    assert [(d["user"], d["decision"], d["comment"]) for d in waiting["decisions"]] == [
+        ("bob", "approved", "Looks fine")
+    ]
+    assert (
+        waiting["decisions"][0]["at"]
+        and waiting["deadline"]
+        and waiting["deadline"] == request.deadline.isoformat().replace("+00:00", "Z")
+    )
     assert waiting["canDecide"] is False  # alice is no approver
 
 

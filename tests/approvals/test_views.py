@@ -1,4 +1,5 @@
 """The inbox and detail pages, rendered and submitted through Django's test client."""
+
 import pytest
 from django.test import Client
 
@@ -55,8 +56,12 @@ def test_inbox_filters_by_status(start_approval, approvers):
 
 def test_detail_shows_the_request_readably_with_buttons(start_approval, approvers):
     _, request = start_approval(
-        {"title": "Order {{Trigger.orderId}}", "description": "Please check the total", "approvers": "bob",
-         "contextData": {"customer": "ACME", "lines": [{"sku": "X1", "qty": 2}]}},
+        {
+            "title": "Order {{Trigger.orderId}}",
+            "description": "Please check the total",
+            "approvers": "bob",
+            "contextData": {"customer": "ACME", "lines": [{"sku": "X1", "qty": 2}]},
+        },
         input={"orderId": "A-5"},
     )
     page = client_for(approvers["bob"]).get(url(request))
@@ -132,10 +137,16 @@ def test_settled_request_refuses_a_late_approver(start_approval, approvers):
 
 
 def test_form_errors_rerender_with_the_typed_values(start_approval, approvers):
-    _, request = start_approval({"title": "T", "approvers": "bob", "formFields": [
-        {"key": "po", "label": "PO number", "type": "text", "required": True},
-        {"key": "amount", "label": "Amount", "type": "number"},
-    ]})
+    _, request = start_approval(
+        {
+            "title": "T",
+            "approvers": "bob",
+            "formFields": [
+                {"key": "po", "label": "PO number", "type": "text", "required": True},
+                {"key": "amount", "label": "Amount", "type": "number"},
+            ],
+        }
+    )
     bob = client_for(approvers["bob"])
     answer = bob.post(url(request), {"decision": "approved", "form_amount": "42", "comment": "see PO"})
     assert answer.status_code == 400
@@ -184,8 +195,9 @@ def test_execution_is_linked_only_when_the_viewer_path_resolves(start_approval, 
     assert f'href="/admin/workflows/execution/{request.execution_id}/change/"' in bob.get(url(request)).content.decode()
 
 
-def test_inbox_lists_the_active_tenant_and_counts_what_waits_in_the_others(start_approval, approvers, make_tenant,
-                                                                            make_workflow, worker):
+def test_inbox_lists_the_active_tenant_and_counts_what_waits_in_the_others(
+    start_approval, approvers, make_tenant, make_workflow, worker
+):
     bob = approvers["bob"]
     aardvark = make_tenant("Aardvark")  # first by name: bob's default tenant
     Membership.objects.create(tenant=aardvark, user=bob)

@@ -1,4 +1,5 @@
 """The harness's summaries: percentiles by nearest rank, rounds as median with min and max."""
+
 import math
 
 from bench.common import Rounds, percentile, spread

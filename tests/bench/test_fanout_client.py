@@ -1,4 +1,5 @@
 """Which node updates a widget frame carries, whatever frame the consumer sends them in."""
+
 from bench.fanout_client import node_updates
 
 
@@ -13,8 +14,10 @@ def test_a_context_update_carries_its_node_under_update():
 
 
 def test_a_coalesced_frame_carries_every_node_in_its_list():
-    frame = {"event": "widget_update", "data": {"nodes": [{"nodeID": "a", "status": "success"},
-                                                          {"nodeID": "b", "status": "running"}]}}
+    frame = {
+        "event": "widget_update",
+        "data": {"nodes": [{"nodeID": "a", "status": "success"}, {"nodeID": "b", "status": "running"}]},
+    }
     assert node_updates(frame) == ["a"]
 
 

@@ -1,4 +1,5 @@
 """The printed table: figures with their spread, and a reason where a figure is missing."""
+
 from bench.report import table
 
 
@@ -20,15 +21,21 @@ def test_a_missing_peer_says_why_instead_of_a_number():
 
 
 def test_paused_levels_are_compared_with_none_paused():
-    paused = [{"paused": 0, "steps_per_s": 1000.0, "duties_ms": {"d": 2.0}},
-              {"paused": 100000, "steps_per_s": 950.0, "duties_ms": {"d": 3.0}}]
+    paused = [
+        {"paused": 0, "steps_per_s": 1000.0, "duties_ms": {"d": 2.0}},
+        {"paused": 100000, "steps_per_s": 950.0, "duties_ms": {"d": 3.0}},
+    ]
     text = table(results(paused=paused))
     assert "100,000" in text and "0.95" in text
 
 
 def test_the_executions_list_figures_print_per_filter():
-    listing = {"rows": 1_000_000, "target_p95_ms": 50.0, "worst_p95_ms": 31.2,
-               "filters": {"status": {"p50_ms": 11.4, "p95_ms": 27.6}, "input": {"p50_ms": 5.8, "p95_ms": 12.3}}}
+    listing = {
+        "rows": 1_000_000,
+        "target_p95_ms": 50.0,
+        "worst_p95_ms": 31.2,
+        "filters": {"status": {"p50_ms": 11.4, "p95_ms": 27.6}, "input": {"p50_ms": 5.8, "p95_ms": 12.3}},
+    }
     text = table(results(executions_list=listing))
     assert "1,000,000 executions (target p95 < 50 ms)" in text
     assert any(row.strip().startswith("by input") and "12.3 ms" in row for row in text.splitlines())

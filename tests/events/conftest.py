@@ -1,4 +1,5 @@
 """Fixtures of the events tests: API keys, clients that send them, wait workflows."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,14 @@ def payment_definition(**wait_config) -> dict:
     return chain(
         {"id": "prepare", "type": "set", "label": "Prepare", "config": {"values": {"orderId": "{{Trigger.orderId}}"}}},
         wait_node(**wait_config),
-        {"id": "result", "type": "set", "label": "Payment Result",
-         "config": {"values": {"amount": "{{Wait for Event.payload.amount}}", "status": "{{Wait for Event.status}}"}}},
+        {
+            "id": "result",
+            "type": "set",
+            "label": "Payment Result",
+            "config": {
+                "values": {"amount": "{{Wait for Event.payload.amount}}", "status": "{{Wait for Event.status}}"}
+            },
+        },
     )
 
 

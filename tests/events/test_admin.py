@@ -1,4 +1,5 @@
 """Admin: a created key is shown once, keys revoke in bulk, wait-events filter and show payloads."""
+
 import re
 
 import pytest
@@ -44,13 +45,20 @@ def test_revoke_action_revokes_the_selected_keys(admin_client, tenant, user):
     assert WorkflowApiKey.objects.get(pk=second.pk).revoked_at is None
 
 
-def test_wait_events_filter_by_status_and_namespace_and_show_the_payload(admin_client, make_workflow, user, tenant, worker):
+def test_wait_events_filter_by_status_and_namespace_and_show_the_payload(
+    admin_client, make_workflow, user, tenant, worker
+):
     workflow = make_workflow(payment_definition())
     trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": 1})
     trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": 2})
     worker.run_until_idle()
-    services.signal_event(tenant_id=tenant.pk, namespace="payments", key="order-1",
-                          payload={"transactionId": "txn_visible"}, source="tests")
+    services.signal_event(
+        tenant_id=tenant.pk,
+        namespace="payments",
+        key="order-1",
+        payload={"transactionId": "txn_visible"},
+        source="tests",
+    )
     received = admin_client.get("/admin/events/waitevent/", {"status__exact": "received", "namespace": "payments"})
     text = received.content.decode()
     assert received.status_code == 200 and "order-1" in text and "order-2" not in text

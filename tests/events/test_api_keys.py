@@ -1,4 +1,5 @@
 """POST /api/api-keys/create, GET /api/api-keys/, POST /api/api-keys/{id}/revoke/."""
+
 import pytest
 from rest_framework.test import APIClient
 

@@ -1,4 +1,5 @@
 """POST /api/workflow/events/signal: every answer, buffering both ways, idempotent retries."""
+
 import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -32,7 +33,10 @@ def test_signal_resumes_the_waiting_execution(waiting, signal, worker):
     assert response.status_code == 200
     wait = WaitEvent.objects.get(execution=waiting)
     assert response.json() == {
-        "success": True, "waitEventId": str(wait.pk), "executionId": str(waiting.pk), "workflowResumed": True,
+        "success": True,
+        "waitEventId": str(wait.pk),
+        "executionId": str(waiting.pk),
+        "workflowResumed": True,
     }
     worker.run_until_idle()
     waiting.refresh_from_db()
@@ -52,7 +56,9 @@ def test_the_key_records_its_last_use(waiting, signal, api_key):
     [None, "Bearer", "Bearer wfb_nothere0-aaaaaaaaaaaa-bbbbbbbbbbbb", "Bearer not-a-key", "Token abc", "Bearer a b"],
 )
 def test_missing_or_bad_key_answers_401(waiting, header):
-    response = client_with(header).post(SIGNAL_URL, {"eventNamespace": "payments", "eventKey": "order-42"}, format="json")
+    response = client_with(header).post(
+        SIGNAL_URL, {"eventNamespace": "payments", "eventKey": "order-42"}, format="json"
+    )
     assert response.status_code == 401
     assert response.has_header("WWW-Authenticate")
     assert WaitEvent.objects.get(execution=waiting).status == "waiting"

@@ -1,4 +1,5 @@
 """GET /api/workflow/events/waits/: what a stuck order is waiting for."""
+
 import pytest
 
 from events import services
@@ -14,8 +15,10 @@ WAITS_URL = "/api/workflow/events/waits/"
 @pytest.fixture
 def waits(make_workflow, user, worker, tenant):
     workflow = make_workflow(payment_definition(expiresIn="7d", title="Payment {{Trigger.orderId}}"))
-    ids = [trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": n}).execution_id
-           for n in (1, 2)]
+    ids = [
+        trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": n}).execution_id
+        for n in (1, 2)
+    ]
     other = make_workflow(payment_definition(namespace="shipping"), name="Shipping")
     trigger_workflow(workflow_id=other.pk, user_name=user.username, input={"orderId": 3})
     worker.run_until_idle()

@@ -1,4 +1,5 @@
 """signal_event, create_api_key and expire_events management commands."""
+
 import json
 from io import StringIO
 
@@ -22,10 +23,13 @@ def run(*args) -> str:
 
 
 def test_signal_event_resumes_the_waiting_execution(make_workflow, user, tenant, worker):
-    result = trigger_workflow(workflow_id=make_workflow(payment_definition()).pk, user_name=user.username,
-                              input={"orderId": 4})
+    result = trigger_workflow(
+        workflow_id=make_workflow(payment_definition()).pk, user_name=user.username, input={"orderId": 4}
+    )
     worker.run_until_idle()
-    answer = json.loads(run("signal_event", "payments", "order-4", "--payload", '{"amount": 3}', "--tenant", tenant.slug))
+    answer = json.loads(
+        run("signal_event", "payments", "order-4", "--payload", '{"amount": 3}', "--tenant", tenant.slug)
+    )
     assert answer["workflowResumed"] is True and answer["executionId"] == str(result.execution_id)
     worker.run_until_idle()
     execution = Execution.objects.get(pk=result.execution_id)
@@ -60,8 +64,9 @@ def test_expire_events_purges_stale_buffered_signals(tenant):
 
 
 def test_expire_events_fires_due_waits(make_workflow, user, worker):
-    result = trigger_workflow(workflow_id=make_workflow(payment_definition(expiresIn="1h")).pk,
-                              user_name=user.username, input={"orderId": 5})
+    result = trigger_workflow(
+        workflow_id=make_workflow(payment_definition(expiresIn="1h")).pk, user_name=user.username, input={"orderId": 5}
+    )
     worker.run_until_idle()
     wait = WaitEvent.objects.get()
     past = wait.created_at.replace(year=2000)

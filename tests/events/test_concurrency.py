@@ -1,4 +1,5 @@
 """Concurrent signals on PostgreSQL with real threads, each on its own connection."""
+
 import threading
 
 import pytest
@@ -38,8 +39,9 @@ def send_together(raw_key: str, bodies: list[dict], headers: dict | None = None)
 
 
 def test_fifty_concurrent_signals_on_one_key_resume_exactly_once(make_workflow, user, worker, api_key):
-    result = trigger_workflow(workflow_id=make_workflow(payment_definition()).pk, user_name=user.username,
-                              input={"orderId": 1})
+    result = trigger_workflow(
+        workflow_id=make_workflow(payment_definition()).pk, user_name=user.username, input={"orderId": 1}
+    )
     worker.run_until_idle()
     bodies = [{"eventNamespace": "payments", "eventKey": "order-1", "payload": {"n": i}} for i in range(THREADS)]
     responses = send_together(api_key[1], bodies)
@@ -78,8 +80,10 @@ def test_signals_racing_their_waits_are_never_lost(make_workflow, user, api_key)
 
     workflow = make_workflow(payment_definition())
     count = 20
-    ids = [trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": 100 + i}).execution_id
-           for i in range(count)]
+    ids = [
+        trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": 100 + i}).execution_id
+        for i in range(count)
+    ]
     stop = threading.Event()
 
     def work() -> None:

@@ -4,6 +4,7 @@ Trigger -> Set -> Wait for Event (payments / order-{{Trigger.orderId}}) -> Set r
 payload: the key is created through the real URL, the workflow started by its webhook,
 and the signal sent to the real signal URL.
 """
+
 import json
 import time
 import urllib.error
@@ -53,37 +54,60 @@ def test_payment_example_end_to_end_over_http(daphne_server, user, make_workflow
     assert status == 201 and created["key"].startswith(created["keyPrefix"])
     bearer = f"Bearer {created['key']}"
 
-    status, started = call(base, "POST", f"/api/workflows/{workflow['id']}/webhook/", auth=bearer,
-                           body={"orderId": "A-17"}, headers={"Idempotency-Key": "order-A-17-created"})
+    status, started = call(
+        base,
+        "POST",
+        f"/api/workflows/{workflow['id']}/webhook/",
+        auth=bearer,
+        body={"orderId": "A-17"},
+        headers={"Idempotency-Key": "order-A-17-created"},
+    )
     assert status == 202 and started["status"] == "running"
     execution_id = started["executionId"]
 
     waits = eventually(
         lambda: call(base, "GET", "/api/workflow/events/waits/?status=waiting&namespace=payments", auth=token)[1],
-        lambda body: body["results"], "the execution reaching its wait",
+        lambda body: body["results"],
+        "the execution reaching its wait",
     )
     assert waits["results"][0]["key"] == "order-A-17" and waits["results"][0]["executionId"] == execution_id
 
     payload = {"transactionId": "txn_abc123", "amount": 99.99, "currency": "eur"}
-    status, answer = call(base, "POST", "/api/workflow/events/signal", auth=bearer,
-                          body={"eventNamespace": "payments", "eventKey": "order-A-17", "payload": payload})
+    status, answer = call(
+        base,
+        "POST",
+        "/api/workflow/events/signal",
+        auth=bearer,
+        body={"eventNamespace": "payments", "eventKey": "order-A-17", "payload": payload},
+    )
     assert status == 200, answer
     assert answer["success"] is True and answer["workflowResumed"] is True and answer["executionId"] == execution_id
 
     execution = eventually(
         lambda: call(base, "GET", f"/api/executions/{execution_id}/", auth=token)[1],
-        lambda body: body["status"] in ("success", "error", "cancelled"), "the execution finishing",
+        lambda body: body["status"] in ("success", "error", "cancelled"),
+        "the execution finishing",
     )
     assert execution["status"] == "success"
     assert execution["context"]["Wait for Event"]["payload"] == payload
     assert execution["context"]["Wait for Event"]["receivedFrom"] == "Stripe Webhook Key"
     assert execution["context"]["Payment Result"] == {"amount": 99.99, "status": "received"}
 
-    status, again = call(base, "POST", "/api/workflow/events/signal", auth=bearer,
-                         body={"eventNamespace": "payments", "eventKey": "order-A-17", "payload": payload})
+    status, again = call(
+        base,
+        "POST",
+        "/api/workflow/events/signal",
+        auth=bearer,
+        body={"eventNamespace": "payments", "eventKey": "order-A-17", "payload": payload},
+    )
     assert status == 409 and "already received" in again["detail"]
-    status, _ = call(base, "POST", "/api/workflow/events/signal", auth="Bearer wfb_nope",
-                     body={"eventNamespace": "payments", "eventKey": "order-A-17"})
+    status, _ = call(
+        base,
+        "POST",
+        "/api/workflow/events/signal",
+        auth="Bearer wfb_nope",
+        body={"eventNamespace": "payments", "eventKey": "order-A-17"},
+    )
     assert status == 401
     status, keys = call(base, "GET", "/api/api-keys/", auth=token)
     assert keys["results"][0]["lastUsedAt"] is not None and "key" not in keys["results"][0]
@@ -94,12 +118,14 @@ def test_expiry_is_fired_by_the_live_workers_timer(daphne_server, user, make_wor
     token = f"Token {Token.objects.create(user=user).key}"
     definition = payment_definition(expiresIn="1s", onExpiration="continue")
     workflow = {"id": str(make_workflow(definition, name="Expiring").pk)}
-    status, started = call(base, "POST", f"/api/workflows/{workflow['id']}/trigger/", auth=token,
-                           body={"input": {"orderId": "B-1"}})
+    status, started = call(
+        base, "POST", f"/api/workflows/{workflow['id']}/trigger/", auth=token, body={"input": {"orderId": "B-1"}}
+    )
     assert status == 202
     execution = eventually(
         lambda: call(base, "GET", f"/api/executions/{started['executionId']}/", auth=token)[1],
-        lambda body: body["status"] in ("success", "error", "cancelled"), "the wait expiring",
+        lambda body: body["status"] in ("success", "error", "cancelled"),
+        "the wait expiring",
     )
     assert execution["status"] == "success"
     assert execution["context"]["Wait for Event"]["status"] == "expired"

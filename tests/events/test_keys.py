@@ -1,4 +1,5 @@
 """The key format, its randomness and the constant-time check (pure, no database)."""
+
 import re
 
 from events import keys

@@ -1,4 +1,5 @@
 """The database keeps one waiter per (tenant, namespace, key)."""
+
 import pytest
 from django.db import IntegrityError, transaction
 

@@ -1,4 +1,5 @@
 """The Wait for Event node in the engine: pause, delivery, uniqueness, expiry, cancel, buffering."""
+
 from datetime import timedelta
 
 import pytest
@@ -166,10 +167,13 @@ def test_a_key_resolving_to_nothing_fails_the_node(make_workflow, user, worker):
 
 @pytest.mark.parametrize(
     "config, field",
-    [({"eventNamespace": "payments"}, "eventKey"), ({"eventKey": "k"}, "eventNamespace"),
-     ({"eventNamespace": "p", "eventKey": "k", "expiresIn": "soon"}, "expiresIn"),
-     ({"eventNamespace": "p", "eventKey": "k", "onExpiration": "retry"}, "onExpiration"),
-     ({"eventNamespace": "p", "eventKey": "k", "contextData": "[1, 2]"}, "contextData")],
+    [
+        ({"eventNamespace": "payments"}, "eventKey"),
+        ({"eventKey": "k"}, "eventNamespace"),
+        ({"eventNamespace": "p", "eventKey": "k", "expiresIn": "soon"}, "expiresIn"),
+        ({"eventNamespace": "p", "eventKey": "k", "onExpiration": "retry"}, "onExpiration"),
+        ({"eventNamespace": "p", "eventKey": "k", "contextData": "[1, 2]"}, "contextData"),
+    ],
 )
 def test_bad_config_is_refused_when_saved_naming_the_field(make_workflow, config, field):
     node = {"id": "wait", "type": "events/wait", "label": "Wait for Event", "config": config}

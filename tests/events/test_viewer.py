@@ -1,5 +1,6 @@
 """What the execution viewer shows about a paused Wait for Event node, and the operators'
 send-signal endpoint behind its dialog."""
+
 from datetime import timedelta
 
 import pytest
@@ -62,8 +63,14 @@ def test_a_paused_wait_shows_namespace_key_deadline_and_how_to_signal(waiting, a
 def test_buffered_signals_of_the_same_key_and_tenant_are_listed(waiting, api, other_tenant, tenant):
     execution, _ = waiting
     later = timezone.now() + timedelta(hours=1)
-    mine = BufferedSignal.objects.create(tenant=tenant, namespace="payments", key="order-7", payload={"amount": 3},
-                                         received_from="Stripe", expires_at=later)
+    mine = BufferedSignal.objects.create(
+        tenant=tenant,
+        namespace="payments",
+        key="order-7",
+        payload={"amount": 3},
+        received_from="Stripe",
+        expires_at=later,
+    )
     BufferedSignal.objects.create(tenant=tenant, namespace="payments", key="order-8", expires_at=later)
     BufferedSignal.objects.create(tenant=other_tenant, namespace="payments", key="order-7", expires_at=later)
     signals = wait_run(api, execution.pk)["waitingFor"]["bufferedSignals"]
@@ -83,8 +90,12 @@ def test_an_operator_signal_resumes_the_execution(waiting, operator, worker):
     execution, wait = waiting
     answer = api_for(operator).post(signal_url(wait.pk), {"payload": {"amount": 42}}, format="json")
     assert answer.status_code == 200
-    assert answer.json() == {"success": True, "waitEventId": str(wait.pk), "executionId": str(execution.pk),
-                             "workflowResumed": True}
+    assert answer.json() == {
+        "success": True,
+        "waitEventId": str(wait.pk),
+        "executionId": str(execution.pk),
+        "workflowResumed": True,
+    }
     worker.run_until_idle()
     execution.refresh_from_db()
     wait.refresh_from_db()
@@ -121,11 +132,14 @@ def test_another_tenants_operator_gets_404(waiting, make_user, other_tenant):
     assert wait.status == WaitStatus.WAITING
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"payload": [1, 2]}, "payload"),
-    ({"payload": "yes"}, "payload"),
-    ({"payload": {}, "eventKey": "order-9"}, "eventKey"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"payload": [1, 2]}, "payload"),
+        ({"payload": "yes"}, "payload"),
+        ({"payload": {}, "eventKey": "order-9"}, "eventKey"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field(waiting, operator, body, field):
     _, wait = waiting
     answer = api_for(operator).post(signal_url(wait.pk), body, format="json")

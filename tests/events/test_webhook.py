@@ -1,4 +1,5 @@
 """POST /api/workflows/{id}/webhook/: start an execution with a workflow API key."""
+
 import uuid
 
 import pytest

@@ -1,4 +1,5 @@
 """Fixtures for the widgets tests: a websocket client on the real consumer and workflows."""
+
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,15 @@ class Socket:
         return self.frames
 
     def summary(self) -> list[tuple]:
-        return [(f["event"], f["data"].get("widgetID"), (f["data"].get("instanceID") or "")[:8],
-                 f["data"].get("nodeID") or f["data"].get("status")) for f in self.frames]
+        return [
+            (
+                f["event"],
+                f["data"].get("widgetID"),
+                (f["data"].get("instanceID") or "")[:8],
+                f["data"].get("nodeID") or f["data"].get("status"),
+            )
+            for f in self.frames
+        ]
 
     def events(self, name: str) -> list[dict]:
         return [f["data"] for f in self.frames if f["event"] == name]
@@ -99,7 +107,12 @@ def three_steps() -> dict:
     return chain(
         {"id": "a", "type": "set", "label": "A", "config": {"values": {"n": 1}}},
         {"id": "b", "type": "set", "label": "B", "config": {"values": {"n": 2}}},
-        {"id": "p", "type": "set", "label": "Points", "config": {"values": {"values": [{"x": 1, "y": "{{A.n}}"}, {"x": 2, "y": "{{B.n}}"}]}}},
+        {
+            "id": "p",
+            "type": "set",
+            "label": "Points",
+            "config": {"values": {"values": [{"x": 1, "y": "{{A.n}}"}, {"x": 2, "y": "{{B.n}}"}]}},
+        },
     )
 
 
@@ -110,8 +123,12 @@ def waits_for_input() -> dict:
             {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}},
             {"id": "a", "type": "set", "label": "A", "config": {"values": {"rows": [{"x": 1, "y": 5}]}}},
             {"id": "wait", "type": "widget-input", "label": "Wait", "config": {"inputType": "filter"}},
-            {"id": "check", "type": "condition", "label": "Check",
-             "config": {"left": "{{__widgetInput.data.go}}", "operator": "equals", "right": True}},
+            {
+                "id": "check",
+                "type": "condition",
+                "label": "Check",
+                "config": {"left": "{{__widgetInput.data.go}}", "operator": "equals", "right": True},
+            },
             {"id": "yes", "type": "set", "label": "Yes", "config": {"values": {"went": "{{Wait.data.go}}"}}},
             {"id": "no", "type": "set", "label": "No", "config": {"values": {"went": False}}},
         ],
@@ -141,5 +158,3 @@ def worker_thread():
     for w, thread in started:
         w.stop()
         thread.join(timeout=15)
-
-

@@ -1,4 +1,5 @@
 """fetchWidgetData (ASYNC / SYNC), the registry stats and the stale-connection cleanup."""
+
 from __future__ import annotations
 
 import uuid
@@ -29,7 +30,9 @@ def saved(make_workflow, tenant, user):
 @pytest.mark.django_db
 def test_async_starts_the_execution_and_answers_at_once(api, saved):
     widget = saved()
-    response = api.post(f"/api/widgets/{widget.pk}/data/", {"executionMode": "ASYNC", "inputParams": {"extra": 2}}, format="json")
+    response = api.post(
+        f"/api/widgets/{widget.pk}/data/", {"executionMode": "ASYNC", "inputParams": {"extra": 2}}, format="json"
+    )
     assert response.status_code == 202
     execution = Execution.objects.get(pk=response.data["instanceID"])
     assert response.data["status"] == "running"
@@ -62,10 +65,16 @@ def test_both_answers_are_what_the_schema_documents(api, saved, worker_thread):
 def test_sync_without_a_widget_row_uses_the_request(api, make_workflow, worker_thread):
     wf = make_workflow(three_steps())
     worker_thread()
-    response = api.post("/api/widgets/preview-1/data/", {
-        "executionMode": "SYNC", "workflowID": str(wf.pk), "widgetType": "metric",
-        "widgetConfig": {"value": "{{ctx.B.n}}", "previous": "{{ctx.A.n}}", "label": "N"},
-    }, format="json")
+    response = api.post(
+        "/api/widgets/preview-1/data/",
+        {
+            "executionMode": "SYNC",
+            "workflowID": str(wf.pk),
+            "widgetType": "metric",
+            "widgetConfig": {"value": "{{ctx.B.n}}", "previous": "{{ctx.A.n}}", "label": "N"},
+        },
+        format="json",
+    )
     assert response.status_code == 200
     assert response.data["processedData"]["value"] == 2 and response.data["processedData"]["delta"] == 1
 
@@ -113,19 +122,24 @@ def test_another_tenants_saved_widget_answers_like_an_id_that_names_none(saved, 
 
 
 def _connection(execution, *, widget_id="w", channel="specific.x!1", seen=None):
-    row = registry.register(channel_name=channel, widget_id=widget_id, execution=execution, user=None,
-                            mode="execute", widget_type="table")
+    row = registry.register(
+        channel_name=channel, widget_id=widget_id, execution=execution, user=None, mode="execute", widget_type="table"
+    )
     if seen is not None:
         WidgetConnection.objects.filter(pk=row.pk).update(last_seen_at=seen)
     return row
 
 
 @pytest.mark.django_db
-def test_stats_are_for_staff_and_scoped_to_their_tenants(make_user, tenant, other_tenant, make_workflow, user, other_user):
+def test_stats_are_for_staff_and_scoped_to_their_tenants(
+    make_user, tenant, other_tenant, make_workflow, user, other_user
+):
     from workflows.services import trigger_workflow
 
     mine = trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={})
-    theirs = trigger_workflow(workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={})
+    theirs = trigger_workflow(
+        workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={}
+    )
     _connection(Execution.objects.get(pk=mine.execution_id), widget_id="a")
     _connection(Execution.objects.get(pk=mine.execution_id), widget_id="b", channel="specific.x!2")
     _connection(Execution.objects.get(pk=theirs.execution_id), widget_id="c")
@@ -147,7 +161,9 @@ def test_stats_are_for_staff_and_scoped_to_their_tenants(make_user, tenant, othe
 def test_cleanup_removes_only_stale_connections(make_workflow, user, settings):
     from workflows.services import trigger_workflow
 
-    execution = Execution.objects.get(pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id)
+    execution = Execution.objects.get(
+        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
+    )
     _connection(execution, widget_id="old", seen=timezone.now() - timedelta(hours=2))
     _connection(execution, widget_id="fresh")
     call_command("cleanup_widget_connections")
@@ -163,7 +179,9 @@ def test_the_worker_runs_the_cleanup_duty(make_workflow, user):
     from workflows.services import trigger_workflow
     from workflows.worker import _load_duties
 
-    execution = Execution.objects.get(pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id)
+    execution = Execution.objects.get(
+        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
+    )
     _connection(execution, widget_id="old", seen=timezone.now() - timedelta(hours=2))
     duties = dict((fn.__name__, fn) for fn, _ in _load_duties())
     duties["cleanup_stale"]()

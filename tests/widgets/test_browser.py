@@ -1,4 +1,5 @@
 """The dashboard and its WidgetRun client in headless Chromium against a real daphne server."""
+
 from __future__ import annotations
 
 import pytest

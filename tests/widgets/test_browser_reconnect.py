@@ -1,5 +1,6 @@
 """The browser client when the server drops its socket: it keeps its data, reconnects with
 backoff once a server listens again, re-subscribes, and finishes the run."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,9 @@ def test_page_keeps_its_data_when_the_server_drops_the_socket_and_resubscribes(
         page.goto(server.url + "/widgets/")
         page.wait_for_function("() => window.widgetSocket.state === 'connected'")
         page.locator(f"{CHART} .run-widget").click()
-        page.wait_for_function(f"() => Number(document.querySelector('{CHART}').dataset.chartRendered || 0) >= 2", timeout=20_000)
+        page.wait_for_function(
+            f"() => Number(document.querySelector('{CHART}').dataset.chartRendered || 0) >= 2", timeout=20_000
+        )
         before = int(page.locator(CHART).get_attribute("data-chart-rendered"))
         instance = page.locator(CHART).get_attribute("data-instance")
 
@@ -46,7 +49,9 @@ def test_page_keeps_its_data_when_the_server_drops_the_socket_and_resubscribes(
 
         monkeypatch.setattr(shared, "_free_port", lambda: port)
         server = shared.start_daphne()  # same address: the client finds it again
-        page.wait_for_function(f"() => document.querySelector('{CHART}').dataset.status === 'COMPLETED'", timeout=40_000)
+        page.wait_for_function(
+            f"() => document.querySelector('{CHART}').dataset.status === 'COMPLETED'", timeout=40_000
+        )
         assert card.get_attribute("data-chart-rendered") == "4"
         assert card.get_attribute("data-instance") == instance
         assert Execution.objects.get(pk=instance).status == "success"

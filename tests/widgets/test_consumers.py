@@ -1,4 +1,5 @@
 """The widget socket protocol on the real consumer, channel layer, database and worker."""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,16 @@ def run(scenario):
 
 
 def connect_frame(workflow, **extra) -> dict:
-    return {"widgetID": "w1", "workflowID": str(workflow.pk), "mode": "execute", "inputParams": {"k": "v"},
-            "widgetType": "vega-lite", "widgetConfig": CHART, "workflowConfig": {}, **extra}
+    return {
+        "widgetID": "w1",
+        "workflowID": str(workflow.pk),
+        "mode": "execute",
+        "inputParams": {"k": "v"},
+        "widgetType": "vega-lite",
+        "widgetConfig": CHART,
+        "workflowConfig": {},
+        **extra,
+    }
 
 
 # --- Authentication and origins (through config.asgi.application) ---------------------------
@@ -128,16 +137,27 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
 def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_workflow, worker_thread):
     """A live worker claims the first node as soon as the execution commits; the socket is
     in the execution's group before that commit, so the first update always arrives."""
-    wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"first": True}}},
-                             {"id": "b", "type": "set", "label": "B", "config": {"values": {"second": True}}}))
+    wf = make_workflow(
+        chain(
+            {"id": "a", "type": "set", "label": "A", "config": {"values": {"first": True}}},
+            {"id": "b", "type": "set", "label": "B", "config": {"values": {"second": True}}},
+        )
+    )
     worker_thread()
 
     async def scenario():
         sock = await open_socket(user)
         for i in range(8):
             widget_id = f"race-{i}"
-            await sock.send("widget_workflow_connect", {**connect_frame(wf), "widgetID": widget_id,
-                                                        "widgetType": "text", "widgetConfig": {"markdown": "first: {{A.first}}"}})
+            await sock.send(
+                "widget_workflow_connect",
+                {
+                    **connect_frame(wf),
+                    "widgetID": widget_id,
+                    "widgetType": "text",
+                    "widgetConfig": {"markdown": "first: {{A.first}}"},
+                },
+            )
             connected = await sock.next("widget_workflow_connected", widgetID=widget_id)
             first = await sock.next("widget_context_update", widgetID=widget_id)
             assert first["update"]["nodeID"] == "a" and first["instanceID"] == connected["instanceID"]
@@ -159,18 +179,29 @@ def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {
-            "widgetID": "t", "mode": "subscribe", "instanceID": str(started.execution_id),
-            "widgetType": "table", "widgetConfig": {"rows": "{{ctx.A.rows}}"},
-        })
+        await sock.send(
+            "widget_workflow_connect",
+            {
+                "widgetID": "t",
+                "mode": "subscribe",
+                "instanceID": str(started.execution_id),
+                "widgetType": "table",
+                "widgetConfig": {"rows": "{{ctx.A.rows}}"},
+            },
+        )
         connected = await sock.next("widget_workflow_connected", widgetID="t")
         assert connected["mode"] == "subscribe" and connected["status"] == "paused"
         assert connected["initialContext"]["A"] == {"rows": [{"x": 1, "y": 5}]}
         assert connected["processedData"]["rows"] == [[1, 5]]
         await sock.send("widget_send_input", {"widgetID": "t", "inputType": "filter", "data": {"go": True}})
         ack = await sock.next("widget_input_received", widgetID="t")
-        assert ack == {"widgetID": "t", "instanceID": str(started.execution_id), "inputType": "filter",
-                       "success": True, "resumedNodes": ["wait"]}
+        assert ack == {
+            "widgetID": "t",
+            "instanceID": str(started.execution_id),
+            "inputType": "filter",
+            "success": True,
+            "resumedNodes": ["wait"],
+        }
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="t")
         assert final["status"] == "success"
@@ -189,9 +220,16 @@ def test_subscribe_to_a_finished_instance_sends_its_status_at_once(user, make_wo
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {"widgetID": "w", "mode": "subscribe",
-                                                    "instanceID": str(started.execution_id),
-                                                    "widgetType": "vega-lite", "widgetConfig": CHART})
+        await sock.send(
+            "widget_workflow_connect",
+            {
+                "widgetID": "w",
+                "mode": "subscribe",
+                "instanceID": str(started.execution_id),
+                "widgetType": "vega-lite",
+                "widgetConfig": CHART,
+            },
+        )
         await sock.next("widget_workflow_connected", widgetID="w")
         final = await sock.next("widget_workflow_status", widgetID="w")
         assert final["status"] == "success" and final["processedData"]["count"] == 2
@@ -210,15 +248,23 @@ def test_replay_sends_the_final_context_once_and_registers_nothing(user, make_wo
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {"widgetID": "r", "mode": "replay",
-                                                    "instanceID": str(started.execution_id),
-                                                    "widgetType": "vega-lite", "widgetConfig": CHART})
+        await sock.send(
+            "widget_workflow_connect",
+            {
+                "widgetID": "r",
+                "mode": "replay",
+                "instanceID": str(started.execution_id),
+                "widgetType": "vega-lite",
+                "widgetConfig": CHART,
+            },
+        )
         replay = await sock.next("widget_workflow_connected", widgetID="r")
         assert replay["mode"] == "replay" and replay["status"] == "success"
         assert replay["finalContext"]["Points"]["values"][0] == {"x": 1, "y": 1}
         assert replay["processedData"]["count"] == 2
-        await sock.send("widget_workflow_connect", {"widgetID": "r2", "mode": "replay",
-                                                    "instanceID": str(started.execution_id)})
+        await sock.send(
+            "widget_workflow_connect", {"widgetID": "r2", "mode": "replay", "instanceID": str(started.execution_id)}
+        )
         bare = await sock.next("widget_workflow_connected", widgetID="r2")
         assert bare["processedData"] is None and bare["finalContext"]["B"] == {"n": 2}
         assert not await db(WidgetConnection.objects.exists)()
@@ -233,7 +279,9 @@ def test_replay_of_a_running_instance_is_refused(user, make_workflow):
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {"widgetID": "r", "mode": "replay", "instanceID": str(started.execution_id)})
+        await sock.send(
+            "widget_workflow_connect", {"widgetID": "r", "mode": "replay", "instanceID": str(started.execution_id)}
+        )
         error = await sock.next("widget_workflow_error", widgetID="r")
         assert error["error"]["code"] == "NOT_FINISHED" and error["error"]["recoverable"] is True
         await sock.close()
@@ -292,8 +340,16 @@ def test_reregistering_a_widget_on_a_new_execution_drops_the_old_mapping(user, m
 
 
 def test_an_error_ends_the_widget_with_status_error(user, make_workflow, worker):
-    wf = make_workflow(chain({"id": "loop", "type": "for-each", "label": "Loop",
-                              "config": {"items": "{{Trigger.missing}}", "workflowId": "00000000-0000-0000-0000-000000000000"}}))
+    wf = make_workflow(
+        chain(
+            {
+                "id": "loop",
+                "type": "for-each",
+                "label": "Loop",
+                "config": {"items": "{{Trigger.missing}}", "workflowId": "00000000-0000-0000-0000-000000000000"},
+            }
+        )
+    )
 
     async def scenario():
         sock = await open_socket(user)
@@ -317,7 +373,9 @@ def test_a_step_that_raises_ends_the_widget_with_status_error(user, make_workflo
     _extra_sources.append(source)
     registry.reset()
     try:
-        wf = make_workflow(chain({"id": "x", "type": "test-explode", "label": "X", "config": {}, "retry": {"maxAttempts": 1}}))
+        wf = make_workflow(
+            chain({"id": "x", "type": "test-explode", "label": "X", "config": {}, "retry": {"maxAttempts": 1}})
+        )
 
         async def scenario():
             sock = await open_socket(user)
@@ -356,7 +414,9 @@ def test_a_processing_failure_gives_null_data_and_keeps_the_socket(user, make_wo
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="table", widgetConfig={"rows": "{{ctx.A.n}}"}))
+        await sock.send(
+            "widget_workflow_connect", connect_frame(wf, widgetType="table", widgetConfig={"rows": "{{ctx.A.n}}"})
+        )
         await sock.next("widget_workflow_connected")
         await db(worker.run_until_idle)()
         update = await sock.next("widget_context_update", widgetID="w1")
@@ -429,10 +489,14 @@ def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"inputParams": ' + deep + '}}')
+        await sock.communicator.send_to(
+            text_data='{"event": "widget_workflow_connect", "data": {"inputParams": ' + deep + "}}"
+        )
         error = (await sock.next("widget_workflow_error"))["error"]
         assert error["code"] == "INVALID_CONFIG" and error["field"] == "data" and "nested deeper" in error["message"]
-        await sock.communicator.send_to(text_data='{"event": "widget_workflow_connect", "data": {"widgetID": "w\\u0000"}}')
+        await sock.communicator.send_to(
+            text_data='{"event": "widget_workflow_connect", "data": {"widgetID": "w\\u0000"}}'
+        )
         error = (await sock.next("widget_workflow_error"))["error"]
         assert error["field"] == "data.widgetID" and "NUL" in error["message"]
         await sock.send("widget_workflow_connect", connect_frame(wf))
@@ -447,8 +511,10 @@ def test_bad_requests_answer_errors_and_keep_the_socket(user, make_workflow):
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "subscribe",
-                                                    "instanceID": "00000000-0000-0000-0000-000000000000"})
+        await sock.send(
+            "widget_workflow_connect",
+            {"widgetID": "w1", "mode": "subscribe", "instanceID": "00000000-0000-0000-0000-000000000000"},
+        )
         assert (await sock.next("widget_workflow_error"))["error"]["code"] == "NOT_FOUND"
         await sock.send("widget_workflow_connect", {"widgetID": "w1", "mode": "teleport"})
         error = (await sock.next("widget_workflow_error"))["error"]
@@ -490,7 +556,10 @@ def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, w
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="metric", widgetConfig={"value": "{{ctx.__widgetInput.data}}"}))
+        await sock.send(
+            "widget_workflow_connect",
+            connect_frame(wf, widgetType="metric", widgetConfig={"value": "{{ctx.__widgetInput.data}}"}),
+        )
         await sock.next("widget_workflow_connected")
         # Inputs race the completions; the node takes the first input after it started
         # (while pausing, or resumed by a later input): keep sending until it has one.
@@ -525,9 +594,13 @@ def test_only_the_awaited_input_type_resumes_the_node(user, make_workflow, worke
     started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
     worker.run_until_idle()  # A runs and Wait pauses
     assert NodeRun.objects.get(execution_id=started.execution_id, node_id="wait").status == "paused"
-    result = services.send_input(user=user, instance_id=started.execution_id, widget_id="w", input_type="other", data={})
+    result = services.send_input(
+        user=user, instance_id=started.execution_id, widget_id="w", input_type="other", data={}
+    )
     assert result["resumedNodes"] == []
-    result = services.send_input(user=user, instance_id=started.execution_id, widget_id="w", input_type="filter", data={"go": False})
+    result = services.send_input(
+        user=user, instance_id=started.execution_id, widget_id="w", input_type="filter", data={"go": False}
+    )
     assert result["resumedNodes"] == ["wait"]
     worker.run_until_idle()
     execution = Execution.objects.get(pk=started.execution_id)
@@ -544,9 +617,18 @@ def test_input_that_arrives_between_start_and_pause_is_taken_at_once(user, make_
     wf = make_workflow(waits_for_input())
     started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
     run_row = NodeRun.objects.get(execution_id=started.execution_id, node_id="wait")
-    ctx = StepContext(execution_id=started.execution_id, node_id="wait", node_run_id=run_row.pk, label="Wait",
-                      attempt=1, tenant_id=wf.tenant_id, workflow_id=wf.pk, run_as_id=user.pk,
-                      context={"Trigger": {}}, logger=StepLogger("Wait"))
+    ctx = StepContext(
+        execution_id=started.execution_id,
+        node_id="wait",
+        node_run_id=run_row.pk,
+        label="Wait",
+        attempt=1,
+        tenant_id=wf.tenant_id,
+        workflow_id=wf.pk,
+        run_as_id=user.pk,
+        context={"Trigger": {}},
+        logger=StepLogger("Wait"),
+    )
     pause = run_widget_input({"inputType": "filter"}, ctx)
     with transaction.atomic():
         assert pause.persist(run_row) is None  # nothing new yet: it pauses
@@ -592,7 +674,7 @@ def test_disconnected_widget_gets_no_more_updates(user, make_workflow, worker):
         await db(worker.run_until_idle)()
         await sock.drain()
         events = [f["event"] for f in sock.frames]
-        assert events[events.index("widget_workflow_disconnected") + 1:] == []
+        assert events[events.index("widget_workflow_disconnected") + 1 :] == []
         assert "widget_context_update" not in events
         await sock.close()
 
@@ -624,7 +706,10 @@ def test_an_execution_that_ends_at_once_still_ends_the_widget(user, make_workflo
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", connect_frame(wf, widgetType="text", widgetConfig={"markdown": "k={{ctx.Trigger.k}}"}))
+        await sock.send(
+            "widget_workflow_connect",
+            connect_frame(wf, widgetType="text", widgetConfig={"markdown": "k={{ctx.Trigger.k}}"}),
+        )
         await sock.next("widget_workflow_connected")
         final = await sock.next("widget_workflow_status", widgetID="w1")
         assert final["status"] == "success" and final["processedData"]["html"] == "<p>k=v</p>"
@@ -637,7 +722,9 @@ def broken_check(*, version, user):
     raise RuntimeError("the check's own bug")
 
 
-def test_unexpected_failures_answer_connection_failed_and_inactive_workflows_invalid_state(user, make_workflow, settings):
+def test_unexpected_failures_answer_connection_failed_and_inactive_workflows_invalid_state(
+    user, make_workflow, settings
+):
     wf = make_workflow(three_steps())
     inactive = make_workflow(three_steps(), name="Off", is_active=False)
     settings.WORKFLOW_TRIGGER_CHECKS = ["tests.widgets.test_consumers.broken_check"]

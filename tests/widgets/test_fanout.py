@@ -1,4 +1,5 @@
 """Fan-out: one frame per widget per step, the context merged and processed once per process."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,13 +22,24 @@ def counting(config, context):
 
 
 def update(execution_id: str, update_id: str, *nodes: dict, status: dict | None = None) -> dict:
-    return {"type": "execution.update", "executionId": execution_id, "updateId": update_id,
-            "nodes": list(nodes), "status": status}
+    return {
+        "type": "execution.update",
+        "executionId": execution_id,
+        "updateId": update_id,
+        "nodes": list(nodes),
+        "status": status,
+    }
 
 
 def node(label: str, status: str = "success", output=None, error=None) -> dict:
-    return {"type": "node.update", "nodeId": label.lower(), "label": label, "status": status,
-            "output": output, "error": error}
+    return {
+        "type": "node.update",
+        "nodeId": label.lower(),
+        "label": label,
+        "status": status,
+        "output": output,
+        "error": error,
+    }
 
 
 @pytest.fixture
@@ -78,7 +90,10 @@ def test_widgets_configured_alike_share_processed_data_per_revision(watched):
             calls.append(dict(context))
             return Processed(len(context))
 
-    one, two = Spec(widget_id="1", widget_type="t", widget_config={"a": 1}), Spec(widget_id="2", widget_type="t", widget_config={"a": 1})
+    one, two = (
+        Spec(widget_id="1", widget_type="t", widget_config={"a": 1}),
+        Spec(widget_id="2", widget_type="t", widget_config={"a": 1}),
+    )
     other = Spec(widget_id="3", widget_type="t", widget_config={"a": 2})
     assert fanout.spec_key(one) == fanout.spec_key(two) != fanout.spec_key(other)
     fanout.apply(update("x", "u1", node("A", output=1)))
@@ -97,8 +112,7 @@ def test_many_sockets_get_one_frame_per_step_and_the_process_works_once(user, ma
     CALLS.clear()
     wf = make_workflow(three_steps())
     started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
-    frame = {"mode": "subscribe", "instanceID": str(started.execution_id), "widgetType": "counting",
-             "widgetConfig": {}}
+    frame = {"mode": "subscribe", "instanceID": str(started.execution_id), "widgetType": "counting", "widgetConfig": {}}
 
     async def scenario():
         sockets = [await open_socket(user) for _ in range(5)]

@@ -1,4 +1,5 @@
 """The dashboard page, the admin pages and the demo loader."""
+
 from __future__ import annotations
 
 import pytest
@@ -33,8 +34,15 @@ def test_dashboard_lists_only_your_tenants_widgets(user, tenant, other_tenant, m
 def test_vendored_chart_libraries_and_their_licences_are_static_files():
     from django.contrib.staticfiles import finders
 
-    for name in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js", "LICENSE-vega", "LICENSE-vega-lite",
-                 "LICENSE-vega-embed", "THIRD-PARTY-LICENSES"):
+    for name in (
+        "vega.min.js",
+        "vega-lite.min.js",
+        "vega-embed.min.js",
+        "LICENSE-vega",
+        "LICENSE-vega-lite",
+        "LICENSE-vega-embed",
+        "THIRD-PARTY-LICENSES",
+    ):
         assert finders.find(f"widgets/vendor/{name}"), name
     assert finders.find("widgets/widget-run.js") and finders.find("widgets/dashboard.js")
 
@@ -45,7 +53,11 @@ def test_admin_pages_render(make_user, tenant, user):
     client = Client()
     client.force_login(admin)
     widget = Widget.objects.first()
-    for url in ("/admin/widgets/widget/", f"/admin/widgets/widget/{widget.pk}/change/", "/admin/widgets/widgetconnection/"):
+    for url in (
+        "/admin/widgets/widget/",
+        f"/admin/widgets/widget/{widget.pk}/change/",
+        "/admin/widgets/widgetconnection/",
+    ):
         assert client.get(url).status_code == 200, url
 
 
@@ -55,7 +67,9 @@ def test_demo_is_idempotent_and_hooks_into_the_seed(tenant, user, monkeypatch):
     assert [w.pk for w in first] == [w.pk for w in again]
     assert sorted(w.widget_type for w in first) == ["metric", "table", "text", "vega-lite"]
     workflow = first[0].workflow
-    assert [n["label"] for n in workflow.latest_version.definition["nodes"] if n["type"] == "set"] == [w for w, _ in WEEKS]
+    assert [n["label"] for n in workflow.latest_version.definition["nodes"] if n["type"] == "set"] == [
+        w for w, _ in WEEKS
+    ]
 
     from workflows.management.commands import seed_demo
 

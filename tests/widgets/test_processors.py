@@ -1,4 +1,5 @@
 """Widget processors and the context pipeline: pure functions, no database."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,10 +36,17 @@ def test_node_labels_resolve_without_ctx_too():
     assert resolve_config("{{Query.total}}", CONTEXT) == 7
 
 
-@pytest.mark.parametrize("expression", [
-    "{{ctx.__class__}}", "{{ctx.Query.__class__.__mro__}}", "{{ctx.Query.rows.__len__}}",
-    "{{ctx.Query.get}}", "{{ctx.Query.items}}", "{{ctx.Query.rows.append}}",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "{{ctx.__class__}}",
+        "{{ctx.Query.__class__.__mro__}}",
+        "{{ctx.Query.rows.__len__}}",
+        "{{ctx.Query.get}}",
+        "{{ctx.Query.items}}",
+        "{{ctx.Query.rows.append}}",
+    ],
+)
 def test_paths_never_reach_python_internals(expression):
     assert resolve_config(expression, CONTEXT) is None
 
@@ -63,8 +71,12 @@ def test_pipeline_unknown_type_and_bad_template_give_null():
 
 
 def test_pipeline_uses_an_extra_registry():
-    result = process_context(CONTEXT, widget_type="count", widget_config={"rows": "{{ctx.Query.rows}}"},
-                             registry={"count": lambda config, ctx: len(config["rows"])})
+    result = process_context(
+        CONTEXT,
+        widget_type="count",
+        widget_config={"rows": "{{ctx.Query.rows}}"},
+        registry={"count": lambda config, ctx: len(config["rows"])},
+    )
     assert result.data == 2 and result.error is None
 
 
@@ -123,7 +135,10 @@ def test_table_infers_columns_from_row_keys():
 
 
 def test_table_uses_given_columns_and_cuts_at_max_rows():
-    out = processors.table({"columns": ["b", {"key": "a", "label": "Alpha"}], "rows": [{"a": i, "b": -i} for i in range(5)], "maxRows": 2}, {})
+    out = processors.table(
+        {"columns": ["b", {"key": "a", "label": "Alpha"}], "rows": [{"a": i, "b": -i} for i in range(5)], "maxRows": 2},
+        {},
+    )
     assert out["columns"] == [{"key": "b", "label": "b"}, {"key": "a", "label": "Alpha"}]
     assert out["rows"] == [[0, 0], [-1, 1]] and out["total"] == 5 and out["truncated"] is True
 
@@ -174,15 +189,18 @@ def test_text_renders_markdown():
     )
 
 
-@pytest.mark.parametrize("source", [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    "[click](javascript:alert(1))",
-    "[click](JaVaScRiPt:alert(1))",
-    "[x](data:text/html;base64,PHNjcmlwdD4=)",
-    '[x](http://a" onmouseover="alert(1))',
-    "```\n<script>x</script>\n```",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        '[x](http://a" onmouseover="alert(1))',
+        "```\n<script>x</script>\n```",
+    ],
+)
 def test_markdown_never_lets_html_or_scripts_through(source):
     html = render_markdown(source)
     tags = _tags(html)
@@ -216,13 +234,16 @@ def test_markdown_keeps_safe_links():
     )
 
 
-@pytest.mark.parametrize("html", [
-    '<p>hi<script>alert(1)</script></p>',
-    '<p onclick="alert(1)">hi</p>',
-    '<a href="javascript:alert(1)" onmouseover="alert(1)">hi</a>',
-    '<img src="x" onerror="alert(1)">hi',
-    '<a href="data:text/html;base64,PHNjcmlwdD4=">hi</a>',
-])
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>hi<script>alert(1)</script></p>",
+        '<p onclick="alert(1)">hi</p>',
+        '<a href="javascript:alert(1)" onmouseover="alert(1)">hi</a>',
+        '<img src="x" onerror="alert(1)">hi',
+        '<a href="data:text/html;base64,PHNjcmlwdD4=">hi</a>',
+    ],
+)
 def test_sanitizer_drops_scripts_handlers_and_unsafe_urls_even_in_markup(html):
     clean = sanitize(html)
     assert "<script" not in clean and "alert" not in clean and "on" + "click" not in clean

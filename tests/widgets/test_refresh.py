@@ -1,4 +1,5 @@
 """widgets.services.refreshed_spec: a refresh of a connected widget, tested without a socket."""
+
 from __future__ import annotations
 
 import pytest

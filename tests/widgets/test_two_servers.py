@@ -1,5 +1,6 @@
 """Two daphne processes (each with its embedded worker) behind one Redis channel layer:
 every update reaches every widget, whichever process runs the node or holds the socket."""
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,17 @@ def test_updates_cross_processes_through_redis(two_servers, user, make_workflow)
     a, b = Client(one, key), Client(two, key)
 
     # A (server one) starts the execution; B (server two) subscribes with the same widgetID.
-    a.send("widget_workflow_connect", {"widgetID": "w", "workflowID": str(wf.pk), "mode": "execute",
-                                       "inputParams": {}, "widgetType": "table", "widgetConfig": {"rows": "{{ctx.A.rows}}"}})
+    a.send(
+        "widget_workflow_connect",
+        {
+            "widgetID": "w",
+            "workflowID": str(wf.pk),
+            "mode": "execute",
+            "inputParams": {},
+            "widgetType": "table",
+            "widgetConfig": {"rows": "{{ctx.A.rows}}"},
+        },
+    )
     instance = a.next("widget_workflow_connected", widgetID="w")["instanceID"]
     a_first = a.next("widget_context_update", widgetID="w")
     assert a_first["update"]["nodeID"] == "a" and a_first["update"]["processedData"]["rows"] == [[1, 5]]
@@ -74,8 +84,16 @@ def test_updates_cross_processes_through_redis(two_servers, user, make_workflow)
     while Execution.objects.get(pk=instance).status != "paused":
         assert time.monotonic() < deadline, "the wait node did not pause"
         time.sleep(0.1)
-    b.send("widget_workflow_connect", {"widgetID": "w", "mode": "subscribe", "instanceID": instance,
-                                       "widgetType": "vega-lite", "widgetConfig": {**CHART, "data": {"values": "{{ctx.A.rows}}"}}})
+    b.send(
+        "widget_workflow_connect",
+        {
+            "widgetID": "w",
+            "mode": "subscribe",
+            "instanceID": instance,
+            "widgetType": "vega-lite",
+            "widgetConfig": {**CHART, "data": {"values": "{{ctx.A.rows}}"}},
+        },
+    )
     subscribed = b.next("widget_workflow_connected", widgetID="w")
     assert subscribed["processedData"]["count"] == 1 and subscribed["status"] == "paused"
 
@@ -103,8 +121,17 @@ def test_same_widget_on_two_servers_and_two_executions_does_not_cross(two_server
     wf = make_workflow(three_steps())
     a, b = Client(one, key), Client(two, key)
     for client, tab in ((a, 1), (b, 2)):
-        client.send("widget_workflow_connect", {"widgetID": "same", "workflowID": str(wf.pk), "mode": "execute",
-                                                "inputParams": {"tab": tab}, "widgetType": "vega-lite", "widgetConfig": CHART})
+        client.send(
+            "widget_workflow_connect",
+            {
+                "widgetID": "same",
+                "workflowID": str(wf.pk),
+                "mode": "execute",
+                "inputParams": {"tab": tab},
+                "widgetType": "vega-lite",
+                "widgetConfig": CHART,
+            },
+        )
     mine = {client: client.next("widget_workflow_connected")["instanceID"] for client in (a, b)}
     for client in (a, b):
         final = client.next("widget_workflow_status", widgetID="same", timeout=30)

@@ -1,4 +1,5 @@
 """A real local HTTP server whose answers a test scripts, for the HTTP Request node."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 with server._lock:
-                    server.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
+                    server.requests.append(
+                        {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                    )
                     status, payload = server.script.pop(0) if len(server.script) > 1 else server.script[0]
                 data = server.raw_body if server.raw_body is not None else json.dumps(payload).encode()
                 self.send_response(status)

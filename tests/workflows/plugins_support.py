@@ -1,4 +1,5 @@
 """Helpers shared by the plugin, integration, data-source and trigger tests (imported by them)."""
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ class Recorder(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
-        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")})
+        self.server.received.append(
+            {"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")}
+        )
         status, answer = self.server.answer
         data = json.dumps(answer).encode()
         self.send_response(status)

@@ -1,5 +1,6 @@
 """A node type for tests: records every step it runs, so tests can count executions of
 each (node run, attempt)."""
+
 import threading
 import time
 

@@ -1,4 +1,5 @@
 """A small SSE reader over the ASGI protocol for tests."""
+
 from __future__ import annotations
 
 import asyncio
@@ -53,9 +54,18 @@ class SSEStream:
         for name, value in (headers or {}).items():
             self.raw_headers.append((name.lower().encode(), value.encode()))
         self.scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": self.raw_headers, "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": self.raw_headers,
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
         }
         self.communicator = None
         self.buffer = ""

@@ -1,4 +1,5 @@
 """The admin admits superusers only: a tenant's staff cannot read any tenant's rows there."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,10 @@ def test_a_tenants_staff_is_refused_by_the_admin(client, make_user, tenant, thei
     for url in ("/admin/", "/admin/workflows/execution/", f"/admin/workflows/execution/{their_execution}/change/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
-    assert "s3cret" not in client.get(f"/admin/workflows/execution/{their_execution}/change/", follow=True).content.decode()
+    assert (
+        "s3cret"
+        not in client.get(f"/admin/workflows/execution/{their_execution}/change/", follow=True).content.decode()
+    )
 
 
 def test_the_admin_login_refuses_staff_who_are_not_superusers(client, make_user, tenant):

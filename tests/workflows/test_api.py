@@ -1,5 +1,6 @@
 """The REST API: CRUD with validation, trigger, executions with filters, cancel, retry,
 tenant scoping and bad input."""
+
 import json
 
 import pytest
@@ -31,7 +32,10 @@ def test_create_list_retrieve_update_versions(api):
 
 
 def test_create_reports_every_definition_error(api):
-    bad = {"nodes": [{"id": "t", "type": "trigger", "label": "T"}, {"id": "a", "type": "nope", "label": "T"}], "edges": [{"source": "t", "target": "zz"}]}
+    bad = {
+        "nodes": [{"id": "t", "type": "trigger", "label": "T"}, {"id": "a", "type": "nope", "label": "T"}],
+        "edges": [{"source": "t", "target": "zz"}],
+    }
     response = api.post("/api/workflows/", {"name": "Bad", "definition": bad}, format="json")
     assert response.status_code == 400
     errors = response.json()["errors"]
@@ -61,7 +65,12 @@ def test_trigger_answers_202_and_runs(api, worker, make_workflow):
 
 @pytest.mark.parametrize(
     "payload, field",
-    [({"input": [1]}, "input"), ({"input": "text"}, "input"), ({"version": "nine"}, "version"), ({"idempotencyKey": "x" * 300}, "idempotencyKey")],
+    [
+        ({"input": [1]}, "input"),
+        ({"input": "text"}, "input"),
+        ({"version": "nine"}, "version"),
+        ({"idempotencyKey": "x" * 300}, "idempotencyKey"),
+    ],
 )
 def test_trigger_bad_input_names_the_field(api, make_workflow, payload, field):
     wf = make_workflow(DEFINITION)
@@ -94,7 +103,9 @@ def test_an_unknown_key_in_a_start_body_is_refused_naming_it(api, make_workflow,
 
 def test_an_unknown_key_in_a_retry_body_is_refused(api, make_workflow, worker):
     wf = make_workflow(DEFINITION)
-    execution_id = api.post(f"/api/workflows/{wf.pk}/trigger/", {"input": {"x": 5}}, format="json").json()["executionId"]
+    execution_id = api.post(f"/api/workflows/{wf.pk}/trigger/", {"input": {"x": 5}}, format="json").json()[
+        "executionId"
+    ]
     worker.run_until_idle()
     response = api.post(f"/api/executions/{execution_id}/retry/", {"from_node": "a"}, format="json")
     assert response.status_code == 400 and response.json()["field"] == "from_node"
@@ -128,7 +139,9 @@ def test_other_tenants_objects_answer_404(api, make_workflow, other_tenant, othe
 
 
 def test_cannot_create_in_a_tenant_you_do_not_belong_to(api, other_tenant):
-    response = api.post("/api/workflows/", {"name": "x", "tenant": str(other_tenant.pk), "definition": DEFINITION}, format="json")
+    response = api.post(
+        "/api/workflows/", {"name": "x", "tenant": str(other_tenant.pk), "definition": DEFINITION}, format="json"
+    )
     assert response.status_code == 400 and "tenant" in error_fields(response)
 
 
@@ -158,7 +171,14 @@ def test_execution_list_filters_and_paginates(api, make_workflow, user, worker):
     assert len(api.get("/api/executions/?status=paused").json()["results"]) == 1
     assert len(api.get("/api/executions/?status=success,paused").json()["results"]) == 4
     assert len(api.get("/api/executions/?isTest=true").json()["results"]) == 1
-    assert len(api.get("/api/executions/?createdAfter=2000-01-01T00:00:00Z&createdBefore=2999-01-01T00:00:00Z").json()["results"]) == 4
+    assert (
+        len(
+            api.get("/api/executions/?createdAfter=2000-01-01T00:00:00Z&createdBefore=2999-01-01T00:00:00Z").json()[
+                "results"
+            ]
+        )
+        == 4
+    )
     assert len(api.get("/api/executions/?createdAfter=2999-01-01T00:00:00Z").json()["results"]) == 0
     bad = api.get("/api/executions/?status=weird&createdAfter=yesterday&workflow=zzz")
     assert bad.status_code == 400 and {"status", "createdAfter", "workflow"} <= error_fields(bad)

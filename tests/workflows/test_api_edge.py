@@ -1,5 +1,6 @@
 """The API's edge: deep JSON, NUL characters and lone surrogates answer 400 naming the field,
 never a RecursionError or a database error; chunked bodies are read, with the same size limit."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,10 +19,14 @@ def workflow(make_workflow):
     return make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {}}}))
 
 
-@pytest.mark.parametrize("body, field", [
-    ('{"input": {"deep": ' + DEEP + '}}', "input"),
-    (DEEP, "body"),
-], ids=["input", "document"])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ('{"input": {"deep": ' + DEEP + "}}", "input"),
+        (DEEP, "body"),
+    ],
+    ids=["input", "document"],
+)
 def test_deep_trigger_input_answers_400_naming_the_field(api, workflow, body, field):
     response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", body)
     assert response.status_code == 400, response.content[:300]
@@ -30,14 +35,14 @@ def test_deep_trigger_input_answers_400_naming_the_field(api, workflow, body, fi
 
 
 def test_deep_definition_on_create_answers_400(api):
-    response = post_raw(api, "/api/workflows/", '{"name": "x", "definition": {"nodes": ' + DEEP + '}}')
+    response = post_raw(api, "/api/workflows/", '{"name": "x", "definition": {"nodes": ' + DEEP + "}}")
     assert response.status_code == 400
     assert response.json()["field"] == "definition"
 
 
 def test_nesting_within_the_bound_is_accepted(api, workflow, settings):
     nested = "[" * (settings.API_MAX_JSON_DEPTH - 2) + "]" * (settings.API_MAX_JSON_DEPTH - 2)
-    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"deep": ' + nested + '}}')
+    response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", '{"input": {"deep": ' + nested + "}}")
     assert response.status_code == 202, response.content
 
 
@@ -46,11 +51,15 @@ def test_brackets_inside_strings_do_not_count(api, workflow):
     assert response.status_code == 202
 
 
-@pytest.mark.parametrize("text, field", [
-    ('{"input": {"note": "a\\u0000b"}}', "input.note"),
-    ('{"input": {"items": ["ok", "\\ud800"]}}', "input.items[1]"),
-    ('{"input": {"bad\\u0000key": 1}}', "input"),
-], ids=["nul", "surrogate", "nul-in-key"])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ('{"input": {"note": "a\\u0000b"}}', "input.note"),
+        ('{"input": {"items": ["ok", "\\ud800"]}}', "input.items[1]"),
+        ('{"input": {"bad\\u0000key": 1}}', "input"),
+    ],
+    ids=["nul", "surrogate", "nul-in-key"],
+)
 def test_nul_and_lone_surrogates_in_trigger_input_answer_400(api, workflow, text, field):
     response = post_raw(api, f"/api/workflows/{workflow.pk}/trigger/", text)
     assert response.status_code == 400, response.content
@@ -75,7 +84,9 @@ def test_nul_in_a_workflow_name_answers_400(api):
 
 
 def test_a_form_body_answers_415_in_the_error_shape(api, workflow):
-    response = api.post(f"/api/workflows/{workflow.pk}/trigger/", data="input=1", content_type="application/x-www-form-urlencoded")
+    response = api.post(
+        f"/api/workflows/{workflow.pk}/trigger/", data="input=1", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 415
     assert response.json()["field"] == "body"
 

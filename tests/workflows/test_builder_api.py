@@ -1,5 +1,6 @@
 """The REST endpoints the workflow builder uses: validation, layout, versions, diff, restore,
 optimistic concurrency on save, import checks and run-from-here."""
+
 import json
 
 import pytest
@@ -31,7 +32,9 @@ def test_validate_answers_a_valid_definition_with_scopes_and_input_fields(api):
     body = response.json()
     assert body["valid"] is True and body["errors"] == [] and body["warnings"] == []
     assert body["scopes"] == {"trigger": [], "a": ["trigger"], "b": ["trigger", "a"]}
-    assert body["inputFields"] == [{"name": "n", "type": "number", "required": False, "enum": None, "description": "", "default": None}]
+    assert body["inputFields"] == [
+        {"name": "n", "type": "number", "required": False, "enum": None, "description": "", "default": None}
+    ]
 
 
 def test_validate_reports_each_problem_on_its_node_and_field(api):
@@ -39,7 +42,9 @@ def test_validate_reports_each_problem_on_its_node_and_field(api):
     response = api.post("/api/workflows/validate/", {"definition": chain(SET_A, bad)}, format="json")
     body = response.json()
     assert response.status_code == 200 and body["valid"] is False
-    assert body["errors"] == [{"nodeId": "b", "field": "config.values", "message": "template names an unknown node label 'Nobody'"}]
+    assert body["errors"] == [
+        {"nodeId": "b", "field": "config.values", "message": "template names an unknown node label 'Nobody'"}
+    ]
 
 
 def test_validate_reports_a_cycle_even_while_other_fields_are_wrong(api):
@@ -65,10 +70,13 @@ def test_validate_warns_about_a_label_that_does_not_run_before_the_node(api):
     definition = chain(SET_A, SET_B, edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"}])
     body = api.post("/api/workflows/validate/", {"definition": definition}, format="json").json()
     assert body["valid"] is True
-    assert body["warnings"] == [{
-        "nodeId": "b", "field": "config.values",
-        "message": "'A' does not run before this node, so the reference resolves to nothing",
-    }]
+    assert body["warnings"] == [
+        {
+            "nodeId": "b",
+            "field": "config.values",
+            "message": "'A' does not run before this node, so the reference resolves to nothing",
+        }
+    ]
 
 
 def test_validate_reads_an_imported_file(api):
@@ -88,7 +96,10 @@ def test_validate_reports_malformed_json_in_an_import_and_saves_nothing(api):
     body = api.post("/api/workflows/validate/", {"text": '{"nodes": [}'}, format="json").json()
     assert body["valid"] is False and body["definition"] is None
     assert body["errors"][0]["field"] == "definition"
-    assert body["errors"][0]["message"].startswith("not valid JSON: ") and "line 1 column 12" in body["errors"][0]["message"]
+    assert (
+        body["errors"][0]["message"].startswith("not valid JSON: ")
+        and "line 1 column 12" in body["errors"][0]["message"]
+    )
     assert Workflow.objects.count() == 0
 
 
@@ -99,11 +110,14 @@ def test_validate_reports_an_invalid_import_with_the_validators_problems(api):
     assert ("a", "type") in problems(body) and (None, "nodes") in problems(body)
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({}, "definition"),
-    ({"definition": {}, "text": "{}"}, "definition"),
-    ({"definition": {}, "defintion": {}}, "defintion"),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({}, "definition"),
+        ({"definition": {}, "text": "{}"}, "definition"),
+        ({"definition": {}, "defintion": {}}, "defintion"),
+    ],
+)
 def test_validate_body_errors_name_the_field(api, payload, field):
     response = api.post("/api/workflows/validate/", payload, format="json")
     assert response.status_code == 400 and field in error_fields(response)
@@ -139,7 +153,9 @@ def client_for(user) -> APIClient:
 
 def test_a_stale_save_is_a_409_naming_who_saved_and_when(api, make_workflow, bob):
     wf = make_workflow(chain(SET_A))
-    first = client_for(bob).patch(f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B), "baseVersion": 1}, format="json")
+    first = client_for(bob).patch(
+        f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B), "baseVersion": 1}, format="json"
+    )
     assert first.status_code == 200 and first.json()["version"] == 2
     mine = chain(dict(SET_A, label="Mine"))
     stale = api.patch(f"/api/workflows/{wf.pk}/", {"definition": mine, "baseVersion": 1}, format="json")
@@ -157,20 +173,28 @@ def test_a_stale_save_is_a_409_naming_who_saved_and_when(api, make_workflow, bob
 def test_a_stale_base_with_an_unchanged_definition_is_no_conflict(api, make_workflow):
     wf = make_workflow(chain(SET_A))
     api.patch(f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B)}, format="json")
-    same = api.patch(f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B), "baseVersion": 1, "name": "Renamed"}, format="json")
+    same = api.patch(
+        f"/api/workflows/{wf.pk}/",
+        {"definition": chain(SET_A, SET_B), "baseVersion": 1, "name": "Renamed"},
+        format="json",
+    )
     assert same.status_code == 200 and same.json()["version"] == 2 and same.json()["name"] == "Renamed"
 
 
 def test_a_save_without_a_base_version_keeps_the_last_write_wins(api, make_workflow):
     wf = make_workflow(chain(SET_A))
     api.patch(f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B)}, format="json")
-    response = api.put(f"/api/workflows/{wf.pk}/", {"name": "W", "definition": chain(dict(SET_A, label="Z"))}, format="json")
+    response = api.put(
+        f"/api/workflows/{wf.pk}/", {"name": "W", "definition": chain(dict(SET_A, label="Z"))}, format="json"
+    )
     assert response.status_code == 200 and response.json()["version"] == 3
 
 
 def test_a_base_version_that_does_not_exist_is_a_400(api, make_workflow):
     wf = make_workflow(chain(SET_A))
-    response = api.patch(f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B), "baseVersion": 7}, format="json")
+    response = api.patch(
+        f"/api/workflows/{wf.pk}/", {"definition": chain(SET_A, SET_B), "baseVersion": 7}, format="json"
+    )
     assert response.status_code == 400 and error_fields(response) == {"baseVersion"}
 
 
@@ -200,16 +224,30 @@ def test_diff_lists_nodes_edges_and_config_fields(api, make_workflow):
     changed_a = dict(SET_A, config={"values": {"x": 2}})
     moved_b = dict(SET_B, position={"x": 5, "y": 5})
     c = {"id": "c", "type": "set", "label": "C", "config": {}}
-    after = chain(changed_a, moved_b, c, edges=[
-        {"source": "trigger", "target": "a"}, {"source": "a", "target": "b"}, {"source": "trigger", "target": "c"},
-    ])
+    after = chain(
+        changed_a,
+        moved_b,
+        c,
+        edges=[
+            {"source": "trigger", "target": "a"},
+            {"source": "a", "target": "b"},
+            {"source": "trigger", "target": "c"},
+        ],
+    )
     api.patch(f"/api/workflows/{wf.pk}/", {"definition": after}, format="json")
     diff = api.get(f"/api/workflows/{wf.pk}/diff/?from=1&to=2").json()
     assert diff["fromVersion"] == 1 and diff["toVersion"] == 2 and diff["isEmpty"] is False
     assert diff["added"] == [{"nodeId": "c", "label": "C", "type": "set"}] and diff["removed"] == []
-    assert diff["changed"] == [{"nodeId": "a", "label": "A", "type": "set", "changes": [
-        {"field": "config.values", "before": {"x": "{{Trigger.n}}"}, "after": {"x": 2}},
-    ]}]
+    assert diff["changed"] == [
+        {
+            "nodeId": "a",
+            "label": "A",
+            "type": "set",
+            "changes": [
+                {"field": "config.values", "before": {"x": "{{Trigger.n}}"}, "after": {"x": 2}},
+            ],
+        }
+    ]
     assert diff["moved"] == ["b"]
     assert diff["edgesAdded"] == [{"source": "trigger", "target": "c", "branch": None}] and diff["edgesRemoved"] == []
     back = api.get(f"/api/workflows/{wf.pk}/diff/?from=2&to=1").json()
@@ -241,14 +279,24 @@ def test_export_is_the_document_the_import_command_reads(api, make_workflow):
     wf = make_workflow(chain(SET_A), name="Exported")
     response = api.get(f"/api/workflows/{wf.pk}/versions/1/export/")
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
-    assert response.json() == {"format": "workflow/v1", "name": "Exported", "description": "", "isActive": True,
-                               "version": 1, "definition": chain(SET_A)}
+    assert response.json() == {
+        "format": "workflow/v1",
+        "name": "Exported",
+        "description": "",
+        "isActive": True,
+        "version": 1,
+        "definition": chain(SET_A),
+    }
 
 
 def test_versions_diff_and_restore_are_404_across_tenants(api, make_workflow, other_tenant):
     theirs = make_workflow(chain(SET_A), on_tenant=other_tenant)
-    for url in (f"/api/workflows/{theirs.pk}/versions/", f"/api/workflows/{theirs.pk}/versions/1/",
-                f"/api/workflows/{theirs.pk}/diff/?from=1&to=1", f"/api/workflows/{theirs.pk}/versions/1/export/"):
+    for url in (
+        f"/api/workflows/{theirs.pk}/versions/",
+        f"/api/workflows/{theirs.pk}/versions/1/",
+        f"/api/workflows/{theirs.pk}/diff/?from=1&to=1",
+        f"/api/workflows/{theirs.pk}/versions/1/export/",
+    ):
         assert api.get(url).status_code == 404, url
     response = api.post(f"/api/workflows/{theirs.pk}/versions/1/restore/", {}, format="json")
     assert response.status_code == 404 and response.json()["code"] == "not_found"
@@ -293,7 +341,9 @@ def test_run_from_here_reruns_a_copy_from_the_node_with_the_upstream_outputs(api
 @pytest.mark.django_db(transaction=True)
 def test_run_from_here_on_an_edited_definition(api, finished_test_run, worker):
     edited = chain(SET_A, dict(SET_B, config={"values": {"y": "{{A.x}}", "twice": "{{A.x}}{{A.x}}"}}))
-    response = api.post(f"/api/executions/{finished_test_run.pk}/run-from-here/", {"nodeId": "b", "definition": edited}, format="json")
+    response = api.post(
+        f"/api/executions/{finished_test_run.pk}/run-from-here/", {"nodeId": "b", "definition": edited}, format="json"
+    )
     assert response.status_code == 202
     worker.run_until_idle()
     copy = Execution.objects.get(pk=response.json()["executionId"])
@@ -305,7 +355,9 @@ def test_run_from_here_on_an_edited_definition(api, finished_test_run, worker):
 @pytest.mark.django_db(transaction=True)
 def test_run_from_here_refuses_an_edit_before_the_node(api, finished_test_run):
     edited = chain(dict(SET_A, label="Renamed"), dict(SET_B, config={"values": {"y": "{{Renamed.x}}"}}))
-    response = api.post(f"/api/executions/{finished_test_run.pk}/run-from-here/", {"nodeId": "b", "definition": edited}, format="json")
+    response = api.post(
+        f"/api/executions/{finished_test_run.pk}/run-from-here/", {"nodeId": "b", "definition": edited}, format="json"
+    )
     assert response.status_code == 409 and response.json()["field"] == "version"
     assert Execution.objects.count() == 1
 

@@ -1,6 +1,7 @@
 """The workflow builder in headless Chromium against a real daphne server and its worker.
 
 Each scenario saves screenshots into artifacts/ (builder-*.png)."""
+
 import json
 import urllib.request
 
@@ -32,7 +33,10 @@ class Builder:
         self.server = server
         self.errors = []
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("console", lambda msg: self.errors.append(f"{msg.text} {msg.location['url']}") if msg.type == "error" else None)
+        page.on(
+            "console",
+            lambda msg: self.errors.append(f"{msg.text} {msg.location['url']}") if msg.type == "error" else None,
+        )
 
     def open(self, path):
         self.page.goto(f"{self.server.url}{path}")
@@ -65,7 +69,9 @@ class Builder:
         self.page.mouse.up()
 
     def edge(self, source, target):
-        return self.page.locator(f'.wb-canvas .wf-edge[data-source="{self.node_id(source)}"][data-target="{self.node_id(target)}"]')
+        return self.page.locator(
+            f'.wb-canvas .wf-edge[data-source="{self.node_id(source)}"][data-target="{self.node_id(target)}"]'
+        )
 
     def select(self, label):
         self.node(label).locator(".wf-node-box").click()
@@ -100,10 +106,20 @@ def builder(logged_in_page, daphne_server, user):
 
 
 PAYMENT = chain(
-    {"id": "wait", "type": "events/wait", "label": "Wait for Event", "position": {"x": 300, "y": 40},
-     "config": {"eventNamespace": "payments", "eventKey": "order-{{Trigger.orderId}}"}},
-    {"id": "set", "type": "set", "label": "Set", "position": {"x": 560, "y": 40},
-     "config": {"values": {"amount": "{{Wait for Event.payload.amount}}"}}},
+    {
+        "id": "wait",
+        "type": "events/wait",
+        "label": "Wait for Event",
+        "position": {"x": 300, "y": 40},
+        "config": {"eventNamespace": "payments", "eventKey": "order-{{Trigger.orderId}}"},
+    },
+    {
+        "id": "set",
+        "type": "set",
+        "label": "Set",
+        "position": {"x": 560, "y": 40},
+        "config": {"values": {"amount": "{{Wait for Event.payload.amount}}"}},
+    },
 )
 PAYMENT["nodes"][0].update(position={"x": 40, "y": 40}, config={"inputSchema": [{"name": "orderId", "type": "string"}]})
 
@@ -167,7 +183,10 @@ def test_build_the_payment_example_from_an_empty_canvas(builder, daphne_server, 
     labels = {n["id"]: n["label"] for n in saved["nodes"]}
     by_label = {n["label"]: n for n in saved["nodes"]}
     assert sorted(labels.values()) == ["Set", "Trigger", "Wait for Event"]
-    assert {(labels[e["source"]], labels[e["target"]]) for e in saved["edges"]} == {("Trigger", "Wait for Event"), ("Wait for Event", "Set")}
+    assert {(labels[e["source"]], labels[e["target"]]) for e in saved["edges"]} == {
+        ("Trigger", "Wait for Event"),
+        ("Wait for Event", "Set"),
+    }
     assert by_label["Wait for Event"]["config"]["eventNamespace"] == "payments"
     assert by_label["Wait for Event"]["config"]["eventKey"] == "order-{{Trigger.orderId}}"
     assert by_label["Set"]["config"]["values"] == {"amount": "{{Wait for Event.payload.amount}}"}
@@ -195,11 +214,17 @@ def test_a_plugin_form_shows_fields_by_their_condition_and_server_options(builde
     b.select("Send notification")
 
     email, phone, template = b.field("emailAddress"), b.field("phoneNumber"), b.field("template")
-    assert page.locator('.wb-field[data-field="config.channel"] select').evaluate("s => s.selectedOptions[0].text") == "E-mail"
+    assert (
+        page.locator('.wb-field[data-field="config.channel"] select').evaluate("s => s.selectedOptions[0].text")
+        == "E-mail"
+    )
     assert email.is_visible() and phone.is_hidden()
     template.locator("input").click()
     page.wait_for_selector('.wb-options:not([hidden]) [role=option][data-value="email-welcome"]', timeout=WAIT)
-    assert page.locator(".wb-options:not([hidden]) [role=option]").all_text_contents() == ["Welcome (email)", "Reminder (email)"]
+    assert page.locator(".wb-options:not([hidden]) [role=option]").all_text_contents() == [
+        "Welcome (email)",
+        "Reminder (email)",
+    ]
     page.click('.wb-options [role=option][data-value="email-reminder"]')
     assert template.locator("input").input_value() == "Reminder (email)"
 
@@ -222,7 +247,9 @@ def test_a_plugin_form_shows_fields_by_their_condition_and_server_options(builde
 
 def test_an_invalid_edit_shows_the_servers_message_on_its_node_and_field(builder, make_workflow, artifacts_dir):
     definition = json.loads(json.dumps(PAYMENT))
-    definition["nodes"].append({"id": "side", "type": "set", "label": "Side", "position": {"x": 300, "y": 200}, "config": {}})
+    definition["nodes"].append(
+        {"id": "side", "type": "set", "label": "Side", "position": {"x": 300, "y": 200}, "config": {}}
+    )
     definition["edges"].append({"source": "trigger", "target": "side"})
     workflow = make_workflow(definition, name="Payments")
     b = builder(path=f"/workflows/{workflow.pk}/edit/")
@@ -237,7 +264,9 @@ def test_an_invalid_edit_shows_the_servers_message_on_its_node_and_field(builder
     assert b.node("Set").locator(".wf-mark-error text").text_content() == "✕ 1 problem"
     for other in ("Trigger", "Wait for Event", "Side"):
         assert b.node(other).locator(".wf-mark").count() == 0
-    assert "Set · config.values: template names an unknown node label 'Nobody'" in page.text_content('[data-role="problems"]')
+    assert "Set · config.values: template names an unknown node label 'Nobody'" in page.text_content(
+        '[data-role="problems"]'
+    )
     b.shot(artifacts_dir, "builder-invalid-edit.png")
 
     # A label that exists but does not run before the node: a warning, at once.
@@ -333,7 +362,10 @@ def test_a_stale_save_gets_the_conflict_dialog(builder, make_workflow, make_user
     mine.page.wait_for_selector('[data-role="state"]:has-text("v3 · saved")', timeout=WAIT)
     latest = Workflow.objects.get(pk=workflow.pk).latest_version
     assert latest.number == 3 and latest.created_by.username == "alice"
-    assert next(n for n in latest.definition["nodes"] if n["id"] == "set")["config"]["values"]["amount"] == "{{Wait for Event.payload.net}}"
+    assert (
+        next(n for n in latest.definition["nodes"] if n["id"] == "set")["config"]["values"]["amount"]
+        == "{{Wait for Event.payload.net}}"
+    )
 
     # Bob is now the stale one; he reloads instead of overwriting.
     theirs.field("values").locator(".wb-pair-value").fill("{{Wait for Event.payload.gross}}")
@@ -351,7 +383,8 @@ def test_a_stale_save_gets_the_conflict_dialog(builder, make_workflow, make_user
 
 def send_signal(server, key, payload):
     request = urllib.request.Request(
-        f"{server.url}/api/workflow/events/signal", method="POST",
+        f"{server.url}/api/workflow/events/signal",
+        method="POST",
         data=json.dumps({"eventNamespace": "payments", "eventKey": key, "payload": payload}).encode(),
         headers={"Authorization": f"Bearer {key_raw[0]}", "Content-Type": "application/json"},
     )
@@ -362,7 +395,9 @@ def send_signal(server, key, payload):
 key_raw = []
 
 
-def test_test_runs_on_the_canvas_stop_and_run_from_here(builder, make_workflow, tenant, user, daphne_server, artifacts_dir):
+def test_test_runs_on_the_canvas_stop_and_run_from_here(
+    builder, make_workflow, tenant, user, daphne_server, artifacts_dir
+):
     key_raw[:] = [event_services.create_api_key(tenant=tenant, name="Payments", user=user)[1]]
     workflow = make_workflow(PAYMENT, name="Payments")
     b = builder(path=f"/workflows/{workflow.pk}/edit/")
@@ -404,7 +439,9 @@ def test_test_runs_on_the_canvas_stop_and_run_from_here(builder, make_workflow, 
     page.wait_for_selector('[data-role="run-summary"][data-status="success"]', timeout=WAIT)
     page.wait_for_selector('[data-role="run-node"] [data-role="details-output"]:has-text("42!")', timeout=WAIT)
     copy = Execution.objects.filter(is_test=True).order_by("created_at").last()
-    assert copy.pk != first.pk and copy.status == "success" and copy.context["Set"] == {"amount": "42!", "currency": "EUR"}
+    assert (
+        copy.pk != first.pk and copy.status == "success" and copy.context["Set"] == {"amount": "42!", "currency": "EUR"}
+    )
     kept = NodeRun.objects.get(execution=copy, node_id="wait")
     original_wait = NodeRun.objects.get(execution=first, node_id="wait")
     assert kept.output == original_wait.output and kept.finished_at == original_wait.finished_at

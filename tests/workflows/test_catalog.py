@@ -1,4 +1,5 @@
 """The node catalog API: every node type with its fields, and dynamic options of a field."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -18,7 +19,11 @@ def test_catalog_lists_builtin_and_plugin_nodes_with_fields(api):
     assert keys == ["integrationId", "phoneNumber", "message"]
     assert sms["configFields"][0]["optionsUrl"] == "/api/nodes/sms/send/options/integrationId/"
     assert sms["configFields"][1] == {
-        "key": "phoneNumber", "label": "Phone Number", "type": "template-input", "required": True, "placeholder": "+1234567890",
+        "key": "phoneNumber",
+        "label": "Phone Number",
+        "type": "template-input",
+        "required": True,
+        "placeholder": "+1234567890",
     }
     assert sms["outputFields"][1] == {"field": "messageId", "description": "The SMS message ID"}
     select = next(f for f in by_type["datasource-query"]["configFields"] if f["key"] == "select")
@@ -31,7 +36,14 @@ def test_catalog_lists_integrations_with_form_fields_and_actions(api):
     (sms,) = [i for i in api.get("/api/nodes/").json()["integrations"] if i["type"] == "sms"]
     assert sms["label"] == "SMS" and sms["icon"] == "message-square"
     assert sms["formFields"] == [
-        {"id": "apiKey", "label": "API Key", "type": "password", "placeholder": "Your SMS provider API key", "configKey": "apiKey", "required": True}
+        {
+            "id": "apiKey",
+            "label": "API Key",
+            "type": "password",
+            "placeholder": "Your SMS provider API key",
+            "configKey": "apiKey",
+            "required": True,
+        }
     ]
     assert [(a["id"], a["slug"], a["category"]) for a in sms["actions"]] == [("sms/send", "send", "SMS")]
 
@@ -52,7 +64,9 @@ def test_options_from_the_datasources_source(api):
 def test_options_from_get_options_depend_on_the_config(api):
     url = "/api/nodes/datasource-query/options/select/"
     assert api.post(url, {"config": {}}, format="json").json() == {"options": []}
-    values = [o["value"] for o in api.post(url, {"config": {"datasourceId": "orders"}}, format="json").json()["options"]]
+    values = [
+        o["value"] for o in api.post(url, {"config": {"datasourceId": "orders"}}, format="json").json()["options"]
+    ]
     assert values == ["id", "number", "customer", "amount", "status", "created_at"]
     assert "internal_note" not in values
 
@@ -60,7 +74,9 @@ def test_options_from_get_options_depend_on_the_config(api):
 @pytest.mark.django_db
 def test_integration_options_are_your_own_of_that_type(api, tenant, user, make_user):
     bob = make_user("bob", tenant=tenant)
-    mine = integrations.create_integration(tenant=tenant, owner=user, type="sms", name="Mine", credentials={"apiKey": "k"})
+    mine = integrations.create_integration(
+        tenant=tenant, owner=user, type="sms", name="Mine", credentials={"apiKey": "k"}
+    )
     integrations.create_integration(tenant=tenant, owner=bob, type="sms", name="Bob's", credentials={"apiKey": "k"})
     response = api.post("/api/nodes/sms/send/options/integrationId/", {}, format="json")
     assert response.json() == {"options": [{"value": mine.pk, "label": "Mine"}]}
@@ -103,9 +119,13 @@ def test_integration_options_narrow_to_the_workflows_tenant(api, tenant, user, m
 
     second = make_tenant("Second")
     Membership.objects.create(tenant=second, user=user)
-    here = integrations.create_integration(tenant=tenant, owner=user, type="sms", name="Here", credentials={"apiKey": "k"})
+    here = integrations.create_integration(
+        tenant=tenant, owner=user, type="sms", name="Here", credentials={"apiKey": "k"}
+    )
     integrations.create_integration(tenant=second, owner=user, type="sms", name="There", credentials={"apiKey": "k"})
     url = "/api/nodes/sms/send/options/integrationId/"
     assert len(api.post(url, {}, format="json").json()["options"]) == 2
-    assert api.post(url, {"tenant": str(tenant.pk)}, format="json").json()["options"] == [{"value": here.pk, "label": "Here"}]
+    assert api.post(url, {"tenant": str(tenant.pk)}, format="json").json()["options"] == [
+        {"value": here.pk, "label": "Here"}
+    ]
     assert api.post(url, {"tenant": str(make_tenant("Alien").pk)}, format="json").status_code == 400

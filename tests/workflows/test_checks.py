@@ -1,4 +1,5 @@
 """Start-up checks of the channel layer's settings."""
+
 import pytest
 
 from workflows.checks import check_channel_layer_timeouts, check_pool_size, pool_shortfall, redis_socket_timeout
@@ -21,7 +22,9 @@ def layer(host) -> dict:
 
 @needs_redis_extra
 def test_the_projects_redis_settings_pass(settings):
-    settings.CHANNEL_LAYERS = layer({"address": "redis://127.0.0.1:6379/0", "socket_timeout": settings.REDIS_SOCKET_TIMEOUT})
+    settings.CHANNEL_LAYERS = layer(
+        {"address": "redis://127.0.0.1:6379/0", "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}
+    )
     assert check_channel_layer_timeouts() == []
 
 
@@ -50,10 +53,13 @@ def test_the_in_memory_layer_needs_no_timeout(settings):
 
 
 def pooled(settings, max_size: int) -> None:
-    settings.DATABASES = {**settings.DATABASES, "default": {
-        **settings.DATABASES["default"],
-        "OPTIONS": {**settings.DATABASES["default"].get("OPTIONS", {}), "pool": {"max_size": max_size}},
-    }}
+    settings.DATABASES = {
+        **settings.DATABASES,
+        "default": {
+            **settings.DATABASES["default"],
+            "OPTIONS": {**settings.DATABASES["default"].get("OPTIONS", {}), "pool": {"max_size": max_size}},
+        },
+    }
 
 
 def test_a_pool_smaller_than_a_workers_threads_is_warned_about(settings):

@@ -1,5 +1,6 @@
 """Chunked request bodies (Transfer-Encoding: chunked, no Content-Length) sent to a real
 daphne server are read, with the same size limit as any other body."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def send_chunked(server_url: str, path: str, body: bytes, *, authorization: str,
         sock.sendall(head.encode())
         try:
             for start in range(0, len(body), chunk):
-                piece = body[start:start + chunk]
+                piece = body[start : start + chunk]
                 sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
             sock.sendall(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
@@ -50,7 +51,7 @@ def _unchunk(data: bytes) -> bytes:
         size = int(size_line.split(b";")[0], 16)
         if size == 0:
             break
-        out, data = out + data[:size], data[size + 2:]
+        out, data = out + data[:size], data[size + 2 :]
     return out
 
 
@@ -71,8 +72,9 @@ def token(user):
 def test_a_chunked_trigger_body_is_stored(daphne_server, make_workflow, token):
     wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {}}}))
     body = json.dumps({"input": {"orderId": 42, "note": "chunked"}}).encode()
-    status, answer = send_chunked(daphne_server.url, f"/api/workflows/{wf.pk}/trigger/", body,
-                                  authorization=f"Token {token}", chunk=7)
+    status, answer = send_chunked(
+        daphne_server.url, f"/api/workflows/{wf.pk}/trigger/", body, authorization=f"Token {token}", chunk=7
+    )
     assert status == 202, answer
     assert Execution.objects.get(pk=answer["executionId"]).input == {"orderId": 42, "note": "chunked"}
 
@@ -80,8 +82,9 @@ def test_a_chunked_trigger_body_is_stored(daphne_server, make_workflow, token):
 def test_a_chunked_body_past_the_limit_answers_413(daphne_server, make_workflow, token):
     wf = make_workflow(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {}}}))
     body = json.dumps({"input": {"blob": "x" * 10_000_000}}).encode()
-    status, answer = send_chunked(daphne_server.url, f"/api/workflows/{wf.pk}/trigger/", body,
-                                  authorization=f"Token {token}")
+    status, answer = send_chunked(
+        daphne_server.url, f"/api/workflows/{wf.pk}/trigger/", body, authorization=f"Token {token}"
+    )
     assert status == 413, answer
     assert answer["field"] == "body"
     assert not Execution.objects.filter(workflow=wf).exists()

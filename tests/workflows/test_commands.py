@@ -1,4 +1,5 @@
 """Management commands and admin pages."""
+
 import json
 import os
 import signal
@@ -30,11 +31,14 @@ def test_trigger_command_prints_the_execution_id(make_workflow, user):
     assert Execution.objects.get(pk=execution_id).input == {"x": 3}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--input", "{oops"], "not valid JSON"),
-    (["--input", "[1]"], "must be a JSON object"),
-    (["--user", "ghost"], "Unknown user"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--input", "{oops"], "not valid JSON"),
+        (["--input", "[1]"], "must be a JSON object"),
+        (["--user", "ghost"], "Unknown user"),
+    ],
+)
 def test_trigger_command_errors_are_clear(make_workflow, user, args, message):
     wf = make_workflow(DEFINITION)
     base = {"--user": "alice", "--input": "{}"}
@@ -78,7 +82,10 @@ def test_seed_demo_is_idempotent():
     assert Workflow.objects.filter(tenant__slug="demo", name="Order processing").count() == 1
     orders = Workflow.objects.get(tenant__slug="demo", name="Order processing")
     assert orders.error_workflow.name == "Tell ops about a failure"
-    assert [f["name"] for f in orders.latest_version.definition["nodes"][0]["config"]["inputSchema"]] == ["orderId", "amount"]
+    assert [f["name"] for f in orders.latest_version.definition["nodes"][0]["config"]["inputSchema"]] == [
+        "orderId",
+        "amount",
+    ]
 
 
 def test_runworkflows_until_idle(make_workflow, user):
@@ -92,8 +99,13 @@ def test_runworkflows_runs_work_and_stops_cleanly_on_sigterm(make_workflow, user
     wf = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1s"}}))
     execution_id = call("trigger_workflow", str(wf.pk), "--user", "alice")
     env = {**os.environ, "DATABASE_URL": _test_database_url(), "WORKFLOW_POLL_SECONDS": "0.5"}
-    process = subprocess.Popen([sys.executable, "manage.py", "runworkflows", "--concurrency", "2"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runworkflows", "--concurrency", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while Execution.objects.get(pk=execution_id).status != "success":
@@ -111,28 +123,45 @@ def test_admin_pages_render(client, make_workflow, user, django_user_model):
     client.force_login(admin)
     wf = make_workflow(DEFINITION)
     execution_id = call("trigger_workflow", str(wf.pk), "--user", "alice")
-    for url in ["/admin/workflows/workflow/", f"/admin/workflows/workflow/{wf.pk}/change/",
-                "/admin/workflows/execution/", f"/admin/workflows/execution/{execution_id}/change/",
-                "/admin/workflows/tenant/", "/admin/workflows/workflowversion/"]:
+    for url in [
+        "/admin/workflows/workflow/",
+        f"/admin/workflows/workflow/{wf.pk}/change/",
+        "/admin/workflows/execution/",
+        f"/admin/workflows/execution/{execution_id}/change/",
+        "/admin/workflows/tenant/",
+        "/admin/workflows/workflowversion/",
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
     page = client.get(f"/admin/workflows/workflow/{wf.pk}/change/").content.decode()
     assert "{{Trigger.x}}" in page  # the definition is shown readably
 
 
-def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(make_workflow, user, recording_nodes, settings, tmp_path):
+def test_sigterm_gives_back_a_step_that_outlives_the_grace_period(
+    make_workflow, user, recording_nodes, settings, tmp_path
+):
     from workflows.models import NodeRun
 
     started = tmp_path / "started"
-    wf = make_workflow(chain({"id": "slow", "type": "test/record", "label": "Slow",
-                              "config": {"sleep": 60, "startedFile": str(started)}}))
+    wf = make_workflow(
+        chain(
+            {"id": "slow", "type": "test/record", "label": "Slow", "config": {"sleep": 60, "startedFile": str(started)}}
+        )
+    )
     execution_id = call("trigger_workflow", str(wf.pk), "--user", "alice")
     env = {
-        **os.environ, "DATABASE_URL": _test_database_url(), "WORKFLOW_SHUTDOWN_GRACE_SECONDS": "0.5",
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "WORKFLOW_SHUTDOWN_GRACE_SECONDS": "0.5",
         "WORKFLOW_NODE_MODULES": ",".join(settings.WORKFLOW_NODE_MODULES),
     }
-    process = subprocess.Popen([sys.executable, "manage.py", "runworkflows"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runworkflows"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     run = NodeRun.objects.get(execution_id=execution_id, node_id="slow")
     try:
         deadline = time.monotonic() + 20

@@ -1,5 +1,6 @@
 """The home page's dashboard: one tenant's counts, failures, ready work, workers and the
 user's pending approvals, each from an aggregate query."""
+
 from datetime import timedelta
 
 import pytest
@@ -19,10 +20,15 @@ from workflows.services import trigger_workflow
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SET = chain({"id": "a", "type": "set", "label": "Step", "config": {"values": {"ok": True}}})
-FAILING = chain({
-    "id": "call", "type": "http-request", "label": "Charge card", "retry": {"maxAttempts": 1},
-    "config": {"url": "http://127.0.0.1:9/closed", "timeout": 2},
-})
+FAILING = chain(
+    {
+        "id": "call",
+        "type": "http-request",
+        "label": "Charge card",
+        "retry": {"maxAttempts": 1},
+        "config": {"url": "http://127.0.0.1:9/closed", "timeout": 2},
+    }
+)
 
 
 def start(workflow, user, **kwargs):
@@ -64,7 +70,9 @@ def test_execution_counts_are_the_tenants_production_runs(make_workflow, user, t
     assert counts == dashboard.ExecutionCounts(running=1, paused=2, failed=1, succeeded=1)
 
 
-def test_latest_failures_link_the_failed_node_and_its_error(make_workflow, user, tenant, worker, other_workflow, other_user):
+def test_latest_failures_link_the_failed_node_and_its_error(
+    make_workflow, user, tenant, worker, other_workflow, other_user
+):
     workflow = make_workflow(FAILING, name="Payments")
     failed = start(workflow, user)
     worker.run_until_idle()
@@ -79,15 +87,20 @@ def test_latest_failures_link_the_failed_node_and_its_error(make_workflow, user,
     assert "Charge card" in page and "Payments" in page
 
 
-def test_the_backlog_counts_ready_node_runs_and_the_oldest_wait(make_workflow, user, tenant, other_workflow, other_user):
+def test_the_backlog_counts_ready_node_runs_and_the_oldest_wait(
+    make_workflow, user, tenant, other_workflow, other_user
+):
     workflow = make_workflow(SET)
     now = timezone.now()
     first, second, leased, later = (start(workflow, user) for _ in range(4))
     NodeRun.objects.filter(execution_id=first, node_id="a").update(available_at=now - timedelta(minutes=7))
     NodeRun.objects.filter(execution_id=second, node_id="a").update(available_at=now - timedelta(seconds=5))
     NodeRun.objects.filter(execution_id=leased, node_id="a").update(  # a worker holds it
-        lease_owner="w", lease_expires_at=now + timedelta(seconds=60), available_at=now - timedelta(hours=1))
-    NodeRun.objects.filter(execution_id=later, node_id="a").update(available_at=now + timedelta(minutes=1))  # a retry's delay
+        lease_owner="w", lease_expires_at=now + timedelta(seconds=60), available_at=now - timedelta(hours=1)
+    )
+    NodeRun.objects.filter(execution_id=later, node_id="a").update(
+        available_at=now + timedelta(minutes=1)
+    )  # a retry's delay
     start(other_workflow, other_user)
 
     backlog = dashboard.backlog(tenant.pk, now=now)
@@ -112,7 +125,9 @@ def test_my_pending_approvals_are_counted_for_me_only(make_workflow, make_user, 
     assert ApprovalRequest.objects.filter(status="pending").count() == 3
 
     def panel_for(member):
-        return next(p for p in dashboard.panels(user=member, tenant=tenant) if p.template == "approvals/_home_panel.html")
+        return next(
+            p for p in dashboard.panels(user=member, tenant=tenant) if p.template == "approvals/_home_panel.html"
+        )
 
     assert panel_for(bob).context["count"] == 2
     assert panel_for(carol).context["count"] == 2
@@ -156,7 +171,9 @@ def test_workers_alive_and_stale(db):
     WorkerProcess.objects.create(name="a", last_heartbeat_at=now - timedelta(seconds=2), steps_in_flight=3, **common)
     WorkerProcess.objects.create(name="b", last_heartbeat_at=now - timedelta(seconds=3), steps_in_flight=1, **common)
     WorkerProcess.objects.create(name="dead", last_heartbeat_at=now - timedelta(minutes=5), **common)
-    WorkerProcess.objects.create(name="gone", last_heartbeat_at=now - timedelta(minutes=5), stopped_at=now - timedelta(minutes=5), **common)
+    WorkerProcess.objects.create(
+        name="gone", last_heartbeat_at=now - timedelta(minutes=5), stopped_at=now - timedelta(minutes=5), **common
+    )
 
     assert dashboard.worker_counts(now=now) == dashboard.WorkerCounts(alive=2, stale=1, slots=8, busy=4)
 
@@ -175,7 +192,11 @@ def test_the_home_page_counts_with_the_same_queries_however_many_executions(make
         page = client.get("/").content.decode()
     assert len(many.captured_queries) == len(few.captured_queries)
     assert '<dd data-count="failed">31</dd>' in page and '<dd data-count="paused">30</dd>' in page
-    counting = [q["sql"] for q in many.captured_queries if 'FROM "workflows_execution"' in q["sql"] and "COUNT(" in q["sql"].upper()]
+    counting = [
+        q["sql"]
+        for q in many.captured_queries
+        if 'FROM "workflows_execution"' in q["sql"] and "COUNT(" in q["sql"].upper()
+    ]
     assert len(counting) == 1  # one aggregate for every status
 
 

@@ -1,5 +1,6 @@
 """The home dashboard, the workers page and the phone header in headless Chromium against a
 real daphne server and its embedded worker. Screenshots go to artifacts/."""
+
 import time
 
 import pytest
@@ -13,10 +14,15 @@ from workflows.services import trigger_workflow
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 WAIT = 20_000  # ms
-FAILING = chain({
-    "id": "charge", "type": "http-request", "label": "Charge card", "retry": {"maxAttempts": 1},
-    "config": {"url": "http://127.0.0.1:9/payments", "timeout": 2},
-})
+FAILING = chain(
+    {
+        "id": "charge",
+        "type": "http-request",
+        "label": "Charge card",
+        "retry": {"maxAttempts": 1},
+        "config": {"url": "http://127.0.0.1:9/payments", "timeout": 2},
+    }
+)
 
 
 def wait_for(predicate, what: str, seconds: float = 20):
@@ -35,8 +41,9 @@ def test_the_dashboard_shows_my_pending_approval_and_a_failure_live(
     daphne_server, logged_in_page, make_workflow, user, artifacts_dir
 ):
     Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)  # an operator: sees the workers
-    approval = make_workflow(approval_definition({"title": "Refund order {{Trigger.orderId}}", "approvers": "alice"}),
-                             name="Refunds")
+    approval = make_workflow(
+        approval_definition({"title": "Refund order {{Trigger.orderId}}", "approvers": "alice"}), name="Refunds"
+    )
     payments = make_workflow(FAILING, name="Payments")
     paused = trigger_workflow(workflow_id=approval.pk, user_name=user.username, input={"orderId": "R-7"}).execution_id
     request = wait_for(lambda: ApprovalRequest.objects.filter(execution_id=paused).first(), "the approval request")
@@ -47,7 +54,9 @@ def test_the_dashboard_shows_my_pending_approval_and_a_failure_live(
     page = logged_in_page(user)
     page.goto(f"{daphne_server.url}/")
     assert page.text_content('[data-count="approvals"]').strip() == "1"
-    assert page.is_visible(f'[data-panel="approvals"] a[href^="/workflows/approvals/{request.pk}"]:has-text("Refund order R-7")')
+    assert page.is_visible(
+        f'[data-panel="approvals"] a[href^="/workflows/approvals/{request.pk}"]:has-text("Refund order R-7")'
+    )
     assert page.text_content('[data-count="paused"]').strip() == "1"
     assert page.text_content('[data-count="failed"]').strip() == "1"
     assert page.is_visible(f'[data-panel="failures"] a[href="/workflows/executions/{first}/"]')
@@ -80,7 +89,9 @@ def test_the_workers_page_shows_the_embedded_worker(daphne_server, logged_in_pag
 
 
 def test_the_phone_header_is_one_line_with_a_menu(daphne_server, logged_in_page, make_workflow, user, artifacts_dir):
-    failing = trigger_workflow(workflow_id=make_workflow(FAILING, name="Payments").pk, user_name=user.username, input={})
+    failing = trigger_workflow(
+        workflow_id=make_workflow(FAILING, name="Payments").pk, user_name=user.username, input={}
+    )
     wait_for(failed(failing.execution_id), "the failure")
     page = logged_in_page(user)
     page.set_viewport_size({"width": 375, "height": 740})

@@ -1,4 +1,5 @@
 """DataSource nodes: tenant-scoped reads and writes of exposed models; unexposed fields refused."""
+
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,14 @@ def orders(tenant, other_tenant):
         Order.objects.create(tenant=tenant, number="A-1", customer="Ann", amount=Decimal("10.50"), status="new"),
         Order.objects.create(tenant=tenant, number="A-2", customer="Ben", amount=Decimal("99.00"), status="approved"),
         Order.objects.create(tenant=tenant, number="A-3", customer="Ann", amount=Decimal("5.00"), status="new"),
-        Order.objects.create(tenant=other_tenant, number="G-1", customer="Ann", amount=Decimal("1.00"), status="new", internal_note="secret"),
+        Order.objects.create(
+            tenant=other_tenant,
+            number="G-1",
+            customer="Ann",
+            amount=Decimal("1.00"),
+            status="new",
+            internal_note="secret",
+        ),
     ]
 
 
@@ -32,18 +40,37 @@ def run(make_workflow, user, worker, *nodes, input=None):
 @pytest.mark.django_db(transaction=True)
 def test_query_reads_only_the_tenants_rows(make_workflow, user, worker, orders):
     execution = run(
-        make_workflow, user, worker,
-        node("q", "datasource-query", "Find", datasourceId="orders", match={"customer": "{{Trigger.who}}"},
-             select=["number", "amount"], orderBy="amount", orderDirection="desc", limit=10),
+        make_workflow,
+        user,
+        worker,
+        node(
+            "q",
+            "datasource-query",
+            "Find",
+            datasourceId="orders",
+            match={"customer": "{{Trigger.who}}"},
+            select=["number", "amount"],
+            orderBy="amount",
+            orderDirection="desc",
+            limit=10,
+        ),
         input={"who": "Ann"},
     )
     assert execution.status == "success", execution.error
-    assert execution.context["Find"] == {"rows": [{"number": "A-1", "amount": "10.50"}, {"number": "A-3", "amount": "5.00"}], "count": 2}
+    assert execution.context["Find"] == {
+        "rows": [{"number": "A-1", "amount": "10.50"}, {"number": "A-3", "amount": "5.00"}],
+        "count": 2,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_query_without_select_returns_the_readable_fields_only(make_workflow, user, worker, orders):
-    execution = run(make_workflow, user, worker, node("q", "datasource-query", "Find", datasourceId="orders", match='{"number": "A-2"}'))
+    execution = run(
+        make_workflow,
+        user,
+        worker,
+        node("q", "datasource-query", "Find", datasourceId="orders", match='{"number": "A-2"}'),
+    )
     (row,) = execution.context["Find"]["rows"]
     assert set(row) == {"id", "number", "customer", "amount", "status", "created_at"}
     assert row["status"] == "approved"
@@ -52,9 +79,16 @@ def test_query_without_select_returns_the_readable_fields_only(make_workflow, us
 @pytest.mark.django_db(transaction=True)
 def test_insert_writes_into_the_executions_tenant(make_workflow, user, worker, tenant):
     execution = run(
-        make_workflow, user, worker,
-        node("i", "datasource-insert", "Insert", datasourceId="orders",
-             rows=[{"_status": "I", "number": "{{Trigger.n}}", "customer": "Cy", "amount": "12.00"}]),
+        make_workflow,
+        user,
+        worker,
+        node(
+            "i",
+            "datasource-insert",
+            "Insert",
+            datasourceId="orders",
+            rows=[{"_status": "I", "number": "{{Trigger.n}}", "customer": "Cy", "amount": "12.00"}],
+        ),
         input={"n": "A-9"},
     )
     assert execution.status == "success", execution.error
@@ -67,8 +101,16 @@ def test_insert_writes_into_the_executions_tenant(make_workflow, user, worker, t
 def test_update_changes_one_row_found_by_its_key(make_workflow, user, worker, orders):
     target = orders[0]
     execution = run(
-        make_workflow, user, worker,
-        node("u", "datasource-update", "Approve", datasourceId="orders", row={"id": "{{Trigger.id}}", "status": "approved"}),
+        make_workflow,
+        user,
+        worker,
+        node(
+            "u",
+            "datasource-update",
+            "Approve",
+            datasourceId="orders",
+            row={"id": "{{Trigger.id}}", "status": "approved"},
+        ),
         input={"id": target.pk},
     )
     assert execution.status == "success", execution.error
@@ -81,7 +123,9 @@ def test_update_changes_one_row_found_by_its_key(make_workflow, user, worker, or
 def test_update_cannot_reach_another_tenants_row(make_workflow, user, worker, orders):
     foreign = orders[3]
     execution = run(
-        make_workflow, user, worker,
+        make_workflow,
+        user,
+        worker,
         node("u", "datasource-update", "Approve", datasourceId="orders", row={"id": foreign.pk, "status": "approved"}),
     )
     assert execution.status == "error"
@@ -92,7 +136,12 @@ def test_update_cannot_reach_another_tenants_row(make_workflow, user, worker, or
 
 @pytest.mark.django_db(transaction=True)
 def test_delete_removes_the_row(make_workflow, user, worker, orders):
-    execution = run(make_workflow, user, worker, node("d", "datasource-delete", "Remove", datasourceId="orders", rows=[{"id": orders[2].pk}]))
+    execution = run(
+        make_workflow,
+        user,
+        worker,
+        node("d", "datasource-delete", "Remove", datasourceId="orders", rows=[{"id": orders[2].pk}]),
+    )
     assert execution.status == "success", execution.error
     assert not Order.objects.filter(pk=orders[2].pk).exists()
     assert execution.context["Remove"]["deleted"] == 1 and execution.context["Remove"]["row"]["number"] == "A-3"
@@ -101,13 +150,23 @@ def test_delete_removes_the_row(make_workflow, user, worker, orders):
 @pytest.mark.django_db
 def test_saving_refuses_writes_to_unexposed_fields(make_workflow):
     with pytest.raises(InvalidDefinition) as caught:
-        make_workflow(chain(
-            node("i", "datasource-insert", "Insert", datasourceId="orders", rows=[{"number": "x", "internal_note": "y", "tenant": 5}]),
-            node("u", "datasource-update", "Update", datasourceId="orders", row={"id": 1, "created_at": "2020-01-01"}),
-            node("d", "datasource-delete", "Delete", datasourceId="orders", rows=[{"id": 1, "status": "x"}]),
-            node("q", "datasource-query", "Query", datasourceId="orders", match={"internal_note": "secret"}),
-            node("z", "datasource-query", "Unknown", datasourceId="nope"),
-        ))
+        make_workflow(
+            chain(
+                node(
+                    "i",
+                    "datasource-insert",
+                    "Insert",
+                    datasourceId="orders",
+                    rows=[{"number": "x", "internal_note": "y", "tenant": 5}],
+                ),
+                node(
+                    "u", "datasource-update", "Update", datasourceId="orders", row={"id": 1, "created_at": "2020-01-01"}
+                ),
+                node("d", "datasource-delete", "Delete", datasourceId="orders", rows=[{"id": 1, "status": "x"}]),
+                node("q", "datasource-query", "Query", datasourceId="orders", match={"internal_note": "secret"}),
+                node("z", "datasource-query", "Unknown", datasourceId="nope"),
+            )
+        )
     found = {(e["nodeId"], e["field"]): e["message"] for e in caught.value.errors}
     assert found[("i", "config.rows")] == "not writable attribute(s) of Orders: internal_note, tenant"
     assert found[("u", "config.row")] == "not writable attribute(s) of Orders: created_at"
@@ -119,7 +178,9 @@ def test_saving_refuses_writes_to_unexposed_fields(make_workflow):
 @pytest.mark.django_db(transaction=True)
 def test_a_write_to_an_unexposed_field_built_at_run_time_is_refused(make_workflow, user, worker, orders):
     execution = run(
-        make_workflow, user, worker,
+        make_workflow,
+        user,
+        worker,
         node("u", "datasource-update", "Update", datasourceId="orders", row="{{Trigger.row}}"),
         input={"row": {"id": orders[0].pk, "internal_note": "pwned"}},
     )
@@ -132,7 +193,9 @@ def test_a_write_to_an_unexposed_field_built_at_run_time_is_refused(make_workflo
 @pytest.mark.django_db(transaction=True)
 def test_an_invalid_row_fails_the_node_and_writes_nothing(make_workflow, user, worker, tenant):
     execution = run(
-        make_workflow, user, worker,
+        make_workflow,
+        user,
+        worker,
         node("i", "datasource-insert", "Insert", datasourceId="orders", rows=[{"number": "A-5", "status": "lost"}]),
     )
     assert execution.status == "error"

@@ -1,4 +1,5 @@
 """Definition validation reports every problem at once, each with its node id and field."""
+
 import pytest
 
 from tests.conftest import chain
@@ -18,7 +19,9 @@ def has(errors, node_id, field, text):
 
 
 def test_valid_chain_builds_a_graph():
-    graph = validate_definition(chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"x": "{{Trigger.y}}"}}}), registry)
+    graph = validate_definition(
+        chain({"id": "a", "type": "set", "label": "A", "config": {"values": {"x": "{{Trigger.y}}"}}}), registry
+    )
     assert graph.trigger_id == "trigger"
     assert [e.target for e in graph.outgoing["trigger"]] == ["a"]
 
@@ -93,26 +96,36 @@ def test_not_an_object():
 
 def test_for_each_item_roots_are_known_to_its_own_config():
     definition = chain(
-        {"id": "f", "type": "for-each", "label": "F",
-         "config": {"items": "{{Trigger.list}}", "workflowId": "x", "input": {"v": "{{item.name}}", "i": "{{index}}"}}}
+        {
+            "id": "f",
+            "type": "for-each",
+            "label": "F",
+            "config": {
+                "items": "{{Trigger.list}}",
+                "workflowId": "x",
+                "input": {"v": "{{item.name}}", "i": "{{index}}"},
+            },
+        }
     )
     validate_definition(definition, registry)
 
 
 def test_advance_joins_and_skips_dead_branches():
-    graph = build_graph(chain(
-        {"id": "c", "type": "condition", "label": "C"},
-        {"id": "yes", "type": "set", "label": "Yes"},
-        {"id": "no", "type": "set", "label": "No"},
-        {"id": "join", "type": "set", "label": "Join"},
-        edges=[
-            {"source": "trigger", "target": "c"},
-            {"source": "c", "target": "yes", "branch": "true"},
-            {"source": "c", "target": "no", "branch": "false"},
-            {"source": "yes", "target": "join"},
-            {"source": "no", "target": "join"},
-        ],
-    ))
+    graph = build_graph(
+        chain(
+            {"id": "c", "type": "condition", "label": "C"},
+            {"id": "yes", "type": "set", "label": "Yes"},
+            {"id": "no", "type": "set", "label": "No"},
+            {"id": "join", "type": "set", "label": "Join"},
+            edges=[
+                {"source": "trigger", "target": "c"},
+                {"source": "c", "target": "yes", "branch": "true"},
+                {"source": "c", "target": "no", "branch": "false"},
+                {"source": "yes", "target": "join"},
+                {"source": "no", "target": "join"},
+            ],
+        )
+    )
     states = {n: ("idle", None) for n in graph.nodes}
     states["trigger"] = ("success", None)
     states["c"] = ("success", "true")
@@ -132,8 +145,17 @@ def test_ids_labels_and_branches_fit_their_columns():
     definition = chain(
         {"id": "a" * 101, "type": "set", "label": "A"},
         {"id": "b", "type": "set", "label": "B" * 201},
-        {"id": "s", "type": "switch", "label": "S", "config": {"value": 1, "cases": [{"branch": "x" * 101, "equals": 1}]}},
-        edges=[{"source": "trigger", "target": "b"}, {"source": "trigger", "target": "s"}, {"source": "s", "target": "b", "branch": "x" * 101}],
+        {
+            "id": "s",
+            "type": "switch",
+            "label": "S",
+            "config": {"value": 1, "cases": [{"branch": "x" * 101, "equals": 1}]},
+        },
+        edges=[
+            {"source": "trigger", "target": "b"},
+            {"source": "trigger", "target": "s"},
+            {"source": "s", "target": "b", "branch": "x" * 101},
+        ],
     )
     errors = problems(definition)
     assert has(errors, "a" * 100, "id", "at most 100")
@@ -142,7 +164,9 @@ def test_ids_labels_and_branches_fit_their_columns():
 
 
 def test_reserved_labels_are_refused_for_other_nodes():
-    errors = problems(chain({"id": "a", "type": "set", "label": "Trigger"}, {"id": "b", "type": "set", "label": "__widgetInput"}))
+    errors = problems(
+        chain({"id": "a", "type": "set", "label": "Trigger"}, {"id": "b", "type": "set", "label": "__widgetInput"})
+    )
     assert has(errors, "a", "label", "reserved") and has(errors, "b", "label", "reserved")
 
 
@@ -161,14 +185,18 @@ def test_the_execution_status_rule(statuses, expected):
 
 
 def test_successors_that_wait_only_for_a_node_are_recognised():
-    graph = build_graph({
-        "nodes": [{"id": n, "type": "set", "label": n} for n in ("t", "c", "a", "b", "j")],
-        "edges": [
-            {"source": "t", "target": "c"},
-            {"source": "c", "target": "a", "branch": "true"}, {"source": "c", "target": "b", "branch": "false"},
-            {"source": "a", "target": "j"}, {"source": "b", "target": "j"},
-        ],
-    })
+    graph = build_graph(
+        {
+            "nodes": [{"id": n, "type": "set", "label": n} for n in ("t", "c", "a", "b", "j")],
+            "edges": [
+                {"source": "t", "target": "c"},
+                {"source": "c", "target": "a", "branch": "true"},
+                {"source": "c", "target": "b", "branch": "false"},
+                {"source": "a", "target": "j"},
+                {"source": "b", "target": "j"},
+            ],
+        }
+    )
     assert successors_wait_only_for(graph, "t", None)
     assert not successors_wait_only_for(graph, "c", "true")  # the false branch is not taken
     assert not successors_wait_only_for(graph, "a", None)  # the join waits for b too

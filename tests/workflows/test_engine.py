@@ -1,5 +1,6 @@
 """The engine end to end with a real in-process worker: branches, joins, retries, sleep,
 cancellation, lease expiry, sub-workflows and idempotency."""
+
 from datetime import timedelta
 
 import pytest
@@ -31,7 +32,12 @@ def set_node(node_id, label=None, **values):
 
 def branching():
     return chain(
-        {"id": "c", "type": "condition", "label": "Big", "config": {"left": "{{Trigger.amount}}", "operator": "gt", "right": 100}},
+        {
+            "id": "c",
+            "type": "condition",
+            "label": "Big",
+            "config": {"left": "{{Trigger.amount}}", "operator": "gt", "right": 100},
+        },
         set_node("yes", "Yes", lane="slow"),
         set_node("no", "No", lane="fast"),
         set_node("join", "Join", yes="{{Yes.lane}}", no="{{No.lane}}"),
@@ -46,7 +52,12 @@ def branching():
 
 
 def test_chain_passes_outputs_through_context(make_workflow, user, worker):
-    wf = make_workflow(chain(set_node("a", "First", n="{{Trigger.n}}"), set_node("b", "Second", total="{{First.n}}", text="n={{First.n}}")))
+    wf = make_workflow(
+        chain(
+            set_node("a", "First", n="{{Trigger.n}}"),
+            set_node("b", "Second", total="{{First.n}}", text="n={{First.n}}"),
+        )
+    )
     execution_id = start(wf, user, {"n": 7})
     assert Execution.objects.get(pk=execution_id).status == "running"
     worker.run_until_idle()
@@ -74,11 +85,19 @@ def test_condition_takes_one_branch_skips_the_other_and_join_runs(make_workflow,
 
 
 def test_parallel_branches_join_once_with_both_outputs(make_workflow, user, worker):
-    wf = make_workflow(chain(
-        set_node("a", "A", v=1), set_node("b", "B", v=2), set_node("j", "J", sum="{{A.v}}+{{B.v}}"),
-        edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"},
-               {"source": "a", "target": "j"}, {"source": "b", "target": "j"}],
-    ))
+    wf = make_workflow(
+        chain(
+            set_node("a", "A", v=1),
+            set_node("b", "B", v=2),
+            set_node("j", "J", sum="{{A.v}}+{{B.v}}"),
+            edges=[
+                {"source": "trigger", "target": "a"},
+                {"source": "trigger", "target": "b"},
+                {"source": "a", "target": "j"},
+                {"source": "b", "target": "j"},
+            ],
+        )
+    )
     execution_id = start(wf, user)
     ready = NodeRun.objects.filter(execution_id=execution_id, status="running").count()
     assert ready == 2  # both branches are ready at once, for any worker to claim
@@ -88,13 +107,28 @@ def test_parallel_branches_join_once_with_both_outputs(make_workflow, user, work
 
 
 def test_switch_routes_by_named_case(make_workflow, user, worker):
-    wf = make_workflow(chain(
-        {"id": "s", "type": "switch", "label": "S", "config": {"value": "{{Trigger.tier}}", "cases": [
-            {"branch": "gold", "equals": "gold"}, {"branch": "silver", "equals": "silver"}]}},
-        set_node("g", "G"), set_node("x", "X"), set_node("d", "D"),
-        edges=[{"source": "trigger", "target": "s"}, {"source": "s", "target": "g", "branch": "gold"},
-               {"source": "s", "target": "x", "branch": "silver"}, {"source": "s", "target": "d", "branch": "default"}],
-    ))
+    wf = make_workflow(
+        chain(
+            {
+                "id": "s",
+                "type": "switch",
+                "label": "S",
+                "config": {
+                    "value": "{{Trigger.tier}}",
+                    "cases": [{"branch": "gold", "equals": "gold"}, {"branch": "silver", "equals": "silver"}],
+                },
+            },
+            set_node("g", "G"),
+            set_node("x", "X"),
+            set_node("d", "D"),
+            edges=[
+                {"source": "trigger", "target": "s"},
+                {"source": "s", "target": "g", "branch": "gold"},
+                {"source": "s", "target": "x", "branch": "silver"},
+                {"source": "s", "target": "d", "branch": "default"},
+            ],
+        )
+    )
     execution_id = start(wf, user, {"tier": "silver"})
     worker.run_until_idle()
     statuses = {k: r.status for k, r in runs(execution_id).items()}
@@ -110,7 +144,16 @@ def http_node(url, retry=None, **config):
 
 def test_http_request_sends_templated_body_and_parses_json(make_workflow, user, worker, http_server):
     http_server.script = [(200, {"id": "msg-1"})]
-    wf = make_workflow(chain(http_node(http_server.url + "/send", NO_RETRY, body={"order": "{{Trigger.orderId}}"}, headers={"X-Trace": "t-{{Trigger.orderId}}"})))
+    wf = make_workflow(
+        chain(
+            http_node(
+                http_server.url + "/send",
+                NO_RETRY,
+                body={"order": "{{Trigger.orderId}}"},
+                headers={"X-Trace": "t-{{Trigger.orderId}}"},
+            )
+        )
+    )
     execution_id = start(wf, user, {"orderId": 12})
     worker.run_until_idle()
     output = runs(execution_id)["h"].output
@@ -154,11 +197,18 @@ def test_client_errors_are_not_retried(make_workflow, user, run_until, finished,
 
 def test_error_branch_routes_failure_onward(make_workflow, user, worker, http_server):
     http_server.script = [(500, {})]
-    wf = make_workflow(chain(
-        http_node(http_server.url, NO_RETRY), set_node("ok", "Ok"), set_node("fallback", "Fallback", reason="{{Call.error}}"),
-        edges=[{"source": "trigger", "target": "h"}, {"source": "h", "target": "ok"},
-               {"source": "h", "target": "fallback", "branch": "error"}],
-    ))
+    wf = make_workflow(
+        chain(
+            http_node(http_server.url, NO_RETRY),
+            set_node("ok", "Ok"),
+            set_node("fallback", "Fallback", reason="{{Call.error}}"),
+            edges=[
+                {"source": "trigger", "target": "h"},
+                {"source": "h", "target": "ok"},
+                {"source": "h", "target": "fallback", "branch": "error"},
+            ],
+        )
+    )
     execution_id = start(wf, user)
     worker.run_until_idle()
     by_id = runs(execution_id)
@@ -168,7 +218,9 @@ def test_error_branch_routes_failure_onward(make_workflow, user, worker, http_se
 
 
 def test_sleep_pauses_without_holding_a_worker_then_resumes(make_workflow, user, worker, run_until, finished):
-    wf = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1s"}}, set_node("after", "After")))
+    wf = make_workflow(
+        chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1s"}}, set_node("after", "After"))
+    )
     execution_id = start(wf, user)
     worker.run_until_idle()  # returns: nothing is ready while the node sleeps
     execution = Execution.objects.get(pk=execution_id)
@@ -198,10 +250,13 @@ def test_sleep_until_a_timestamp_without_a_zone_reads_it_as_utc(make_workflow, u
 
 
 def test_cancel_stops_paused_and_pending_nodes(make_workflow, user, worker):
-    wf = make_workflow(chain(
-        {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}, set_node("p", "Pending"),
-        edges=[{"source": "trigger", "target": "z"}, {"source": "trigger", "target": "p"}],
-    ))
+    wf = make_workflow(
+        chain(
+            {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
+            set_node("p", "Pending"),
+            edges=[{"source": "trigger", "target": "z"}, {"source": "trigger", "target": "p"}],
+        )
+    )
     execution_id = start(wf, user)
     engine.cancel_execution(execution_id, reason="operator")
     by_id = runs(execution_id)
@@ -252,10 +307,18 @@ def test_released_lease_does_not_count_as_an_attempt(make_workflow, user, worker
 
 def test_trigger_workflow_node_waits_for_child_and_takes_its_context(make_workflow, user, worker):
     child = make_workflow(chain(set_node("c", "Child Step", doubled="{{Trigger.n}}{{Trigger.n}}")), name="child")
-    parent = make_workflow(chain(
-        {"id": "t", "type": "trigger-workflow", "label": "Run Child", "config": {"workflowId": str(child.pk), "input": {"n": "{{Trigger.n}}"}}},
-        set_node("after", "After", got="{{Run Child.Child Step.doubled}}"),
-    ), name="parent")
+    parent = make_workflow(
+        chain(
+            {
+                "id": "t",
+                "type": "trigger-workflow",
+                "label": "Run Child",
+                "config": {"workflowId": str(child.pk), "input": {"n": "{{Trigger.n}}"}},
+            },
+            set_node("after", "After", got="{{Run Child.Child Step.doubled}}"),
+        ),
+        name="parent",
+    )
     execution_id = start(parent, user, {"n": 4})
     worker.run_until_idle()
     execution = Execution.objects.get(pk=execution_id)
@@ -266,10 +329,24 @@ def test_trigger_workflow_node_waits_for_child_and_takes_its_context(make_workfl
 
 
 def test_for_each_runs_a_child_per_item_and_collects_in_order(make_workflow, user, worker):
-    child = make_workflow(chain(set_node("c", "Square", tag="item-{{Trigger.index}}:{{Trigger.item.name}}")), name="child")
-    parent = make_workflow(chain(
-        {"id": "f", "type": "for-each", "label": "Each", "config": {"items": "{{Trigger.items}}", "workflowId": str(child.pk), "input": {"tag": "{{item.name}}"}}},
-    ), name="parent")
+    child = make_workflow(
+        chain(set_node("c", "Square", tag="item-{{Trigger.index}}:{{Trigger.item.name}}")), name="child"
+    )
+    parent = make_workflow(
+        chain(
+            {
+                "id": "f",
+                "type": "for-each",
+                "label": "Each",
+                "config": {
+                    "items": "{{Trigger.items}}",
+                    "workflowId": str(child.pk),
+                    "input": {"tag": "{{item.name}}"},
+                },
+            },
+        ),
+        name="parent",
+    )
     execution_id = start(parent, user, {"items": [{"name": "a"}, {"name": "b"}, {"name": "c"}]})
     worker.run_until_idle()
     output = runs(execution_id)["f"].output
@@ -281,7 +358,10 @@ def test_for_each_runs_a_child_per_item_and_collects_in_order(make_workflow, use
 def test_failed_child_fails_the_parent_node(make_workflow, user, run_until, finished, http_server):
     http_server.script = [(500, {})]
     child = make_workflow(chain(http_node(http_server.url, NO_RETRY)), name="child")
-    parent = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}), name="parent")
+    parent = make_workflow(
+        chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}),
+        name="parent",
+    )
     execution_id = start(parent, user)
     run_until(finished(execution_id))
     run = runs(execution_id)["t"]
@@ -289,8 +369,13 @@ def test_failed_child_fails_the_parent_node(make_workflow, user, run_until, fini
 
 
 def test_cancelling_parent_cancels_waiting_child(make_workflow, user, worker):
-    child = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}), name="child")
-    parent = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}), name="parent")
+    child = make_workflow(
+        chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}), name="child"
+    )
+    parent = make_workflow(
+        chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}),
+        name="parent",
+    )
     execution_id = start(parent, user)
     worker.run_until_idle()
     child_execution = Execution.objects.get(parent_execution_id=execution_id)
@@ -302,7 +387,9 @@ def test_cancelling_parent_cancels_waiting_child(make_workflow, user, worker):
 
 def test_retry_from_failed_node_keeps_earlier_outputs(make_workflow, user, run_until, finished, worker, http_server):
     http_server.script = [(500, {}), (200, {"sent": True})]
-    wf = make_workflow(chain(set_node("a", "A", v=1), http_node(http_server.url, NO_RETRY), set_node("z", "Z", r="{{Call.body.sent}}")))
+    wf = make_workflow(
+        chain(set_node("a", "A", v=1), http_node(http_server.url, NO_RETRY), set_node("z", "Z", r="{{Call.body.sent}}"))
+    )
     execution_id = start(wf, user)
     run_until(finished(execution_id))
     first_a = runs(execution_id)["a"]
@@ -336,7 +423,12 @@ def test_write_context_bumps_version(make_workflow, user):
 
 
 def test_resume_node_run_is_the_one_resumer(make_workflow, user, worker):
-    wf = make_workflow(chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}, set_node("after", "After", got="{{Nap.answer}}")))
+    wf = make_workflow(
+        chain(
+            {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
+            set_node("after", "After", got="{{Nap.answer}}"),
+        )
+    )
     execution_id = start(wf, user)
     worker.run_until_idle()
     nap = runs(execution_id)["z"]
@@ -354,7 +446,13 @@ def test_worker_thread_runs_executions_and_stops_cleanly(make_workflow, user, fi
     import threading
     import time
 
-    wf = make_workflow(chain(set_node("a", "A"), {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "300ms"}}, set_node("b", "B")))
+    wf = make_workflow(
+        chain(
+            set_node("a", "A"),
+            {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "300ms"}},
+            set_node("b", "B"),
+        )
+    )
     live_worker = Worker(concurrency=2, name="threaded", poll_seconds=0.2)
     thread = threading.Thread(target=live_worker.run, daemon=True)
     thread.start()
@@ -371,7 +469,9 @@ def test_worker_thread_runs_executions_and_stops_cleanly(make_workflow, user, fi
     assert Execution.objects.get(pk=execution_id).status == "success"
 
 
-def test_a_step_raising_system_exit_does_not_end_the_worker_thread(make_workflow, user, finished, recording_nodes, settings):
+def test_a_step_raising_system_exit_does_not_end_the_worker_thread(
+    make_workflow, user, finished, recording_nodes, settings
+):
     """Its node run waits for its lease to expire; the worker's only step thread goes on
     with other executions."""
     import threading
@@ -428,10 +528,15 @@ def test_context_written_meanwhile_is_kept_when_the_step_finishes(make_workflow,
     assert execution.context["__widgetInput"] == {"x": "typed"} and execution.context["B"] == {"seen": "typed"}
 
 
-def test_retried_sub_workflow_node_counts_only_its_new_children(make_workflow, user, run_until, finished, worker, http_server):
+def test_retried_sub_workflow_node_counts_only_its_new_children(
+    make_workflow, user, run_until, finished, worker, http_server
+):
     http_server.script = [(500, {}), (200, {"ok": True})]
     child = make_workflow(chain(http_node(http_server.url, NO_RETRY)), name="child")
-    parent = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}), name="parent")
+    parent = make_workflow(
+        chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": str(child.pk)}}),
+        name="parent",
+    )
     execution_id = start(parent, user)
     run_until(finished(execution_id))
     assert Execution.objects.get(pk=execution_id).status == "error"
@@ -442,14 +547,18 @@ def test_retried_sub_workflow_node_counts_only_its_new_children(make_workflow, u
 
 
 def test_a_bad_workflow_id_fails_the_node_at_once(make_workflow, user, worker):
-    wf = make_workflow(chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": "not-a-uuid"}}))
+    wf = make_workflow(
+        chain({"id": "t", "type": "trigger-workflow", "label": "Run", "config": {"workflowId": "not-a-uuid"}})
+    )
     execution_id = start(wf, user)
     worker.run_until_idle()
     run = runs(execution_id)["t"]
     assert run.status == "error" and run.attempt == 1 and "Workflow not found" in run.error["message"]
 
 
-def test_a_steps_idempotency_key_is_stable_across_attempts_and_new_after_a_retry(make_workflow, user, recording_nodes, run_until, finished, settings):
+def test_a_steps_idempotency_key_is_stable_across_attempts_and_new_after_a_retry(
+    make_workflow, user, recording_nodes, run_until, finished, settings
+):
     settings.WORKFLOW_DEFAULT_RETRY = {**settings.WORKFLOW_DEFAULT_RETRY, "initialInterval": 0.01, "jitter": 0}
     wf = make_workflow(chain({"id": "r", "type": "test/record", "label": "R", "config": {"failFirst": True}}))
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name=user.username).execution_id
@@ -463,7 +572,9 @@ def test_a_steps_idempotency_key_is_stable_across_attempts_and_new_after_a_retry
 
 
 @pytest.mark.parametrize("bad", ["nul", "surrogate"])
-def test_an_output_that_cannot_be_stored_fails_the_node_at_once(make_workflow, user, recording_nodes, run_until, finished, bad):
+def test_an_output_that_cannot_be_stored_fails_the_node_at_once(
+    make_workflow, user, recording_nodes, run_until, finished, bad
+):
     wf = make_workflow(chain({"id": "r", "type": "test/record", "label": "R", "config": {"badOutput": bad}}))
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name=user.username).execution_id
     run_until(finished(execution_id))

@@ -1,5 +1,6 @@
 """Error workflows: a failed execution starts its workflow's error workflow, in the failing
 transaction, with the failure; handlers never start handlers; the e-mail node."""
+
 import pytest
 from django.core import mail
 from django.db import transaction
@@ -9,9 +10,20 @@ from workflows import engine, services
 from workflows.models import Execution, Workflow
 
 FAIL = {"id": "h", "type": "http-request", "label": "Notify", "config": {"method": "GET", "url": "{{Trigger.url}}"}}
-RECORD = {"id": "r", "type": "set", "label": "Record", "config": {"values": {
-    "failed": "{{Trigger.executionId}}", "node": "{{Trigger.failedNode.label}}", "workflow": "{{Trigger.workflow.name}}",
-    "message": "{{Trigger.error.message}}", "orderId": "{{Trigger.input.orderId}}"}}}
+RECORD = {
+    "id": "r",
+    "type": "set",
+    "label": "Record",
+    "config": {
+        "values": {
+            "failed": "{{Trigger.executionId}}",
+            "node": "{{Trigger.failedNode.label}}",
+            "workflow": "{{Trigger.workflow.name}}",
+            "message": "{{Trigger.error.message}}",
+            "orderId": "{{Trigger.input.orderId}}",
+        }
+    },
+}
 BAD_INPUT = {"url": "not a url", "orderId": 7}
 
 
@@ -44,19 +56,30 @@ def test_a_failed_execution_starts_the_error_workflow_with_the_failure(orders, h
     assert given["executionUrl"].endswith(f"/workflows/executions/{failed.pk}/")
     assert given["workflow"] == {"id": str(orders.pk), "name": "Orders", "version": 1}
     assert given["failedNode"] == {"id": "h", "label": "Notify", "type": "http-request"}
-    assert given["error"]["message"] == failed.error["message"] and "url must be an http(s) URL" in given["error"]["message"]
+    assert (
+        given["error"]["message"] == failed.error["message"]
+        and "url must be an http(s) URL" in given["error"]["message"]
+    )
     assert given["input"] == BAD_INPUT
     assert started.status == "success"
-    assert started.context["Record"] == {"failed": str(failed.pk), "node": "Notify", "workflow": "Orders",
-                                         "message": given["error"]["message"], "orderId": 7}
+    assert started.context["Record"] == {
+        "failed": str(failed.pk),
+        "node": "Notify",
+        "workflow": "Orders",
+        "message": given["error"]["message"],
+        "orderId": 7,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_success_or_a_cancel_starts_nothing(orders, handler, user, worker):
     execution = start(orders, user, {"url": "not a url"})
     engine.cancel_execution(execution.pk)
-    fine = Workflow.objects.get(pk=services.create_workflow(
-        tenant=orders.tenant, name="Fine", definition=chain(RECORD), error_workflow_id=handler.pk).pk)
+    fine = Workflow.objects.get(
+        pk=services.create_workflow(
+            tenant=orders.tenant, name="Fine", definition=chain(RECORD), error_workflow_id=handler.pk
+        ).pk
+    )
     start(fine, user, {})
     worker.run_until_idle()
     assert Execution.objects.get(pk=execution.pk).status == "cancelled"
@@ -115,10 +138,13 @@ def test_a_retried_execution_that_fails_again_starts_it_again(orders, handler, u
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("spoil, message", [
-    ("inactive", "The error workflow is inactive"),
-    ("schema", "input.ticket: is required"),
-])
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        ("inactive", "The error workflow is inactive"),
+        ("schema", "input.ticket: is required"),
+    ],
+)
 def test_an_error_workflow_that_cannot_start_is_recorded_on_the_failure(orders, handler, user, worker, spoil, message):
     if spoil == "inactive":
         services.update_workflow(handler, is_active=False)
@@ -154,7 +180,10 @@ def test_the_error_workflow_starts_in_the_failing_transaction(orders, handler, u
     engine.resume_node_run(run.pk, error="the deadline handler broke")
     assert Execution.objects.get(pk=execution.pk).status == "error"
     (started,) = Execution.objects.filter(workflow=handler)
-    assert started.input["failedNode"]["label"] == "Nap" and started.input["error"]["message"] == "the deadline handler broke"
+    assert (
+        started.input["failedNode"]["label"] == "Nap"
+        and started.input["error"]["message"] == "the deadline handler broke"
+    )
     worker.run_until_idle()
     assert Execution.objects.get(pk=started.pk).status == "success"
 
@@ -168,7 +197,9 @@ def test_the_api_sets_and_shows_the_error_workflow(api, handler, make_workflow):
     response = api.patch(f"/api/workflows/{workflow.pk}/", {"errorWorkflow": str(handler.pk)}, format="json")
     assert response.status_code == 200 and response.json()["errorWorkflow"] == str(handler.pk)
     assert Workflow.objects.get(pk=workflow.pk).error_workflow_id == handler.pk
-    created = api.post("/api/workflows/", {"name": "New", "definition": chain(RECORD), "errorWorkflow": str(handler.pk)}, format="json")
+    created = api.post(
+        "/api/workflows/", {"name": "New", "definition": chain(RECORD), "errorWorkflow": str(handler.pk)}, format="json"
+    )
     assert created.status_code == 201 and created.json()["errorWorkflow"] == str(handler.pk)
     cleared = api.patch(f"/api/workflows/{workflow.pk}/", {"errorWorkflow": None}, format="json")
     assert cleared.status_code == 200 and cleared.json()["errorWorkflow"] is None
@@ -182,13 +213,19 @@ def test_an_error_workflow_of_another_tenant_itself_or_a_draft_is_refused(api, m
     foreign = make_workflow(chain(RECORD), name="Theirs", on_tenant=other_tenant)
     other_definition = chain(dict(RECORD, label="Other"))
     draft = testruns.draft_version(workflow, other_definition, user=user).workflow
-    for target, message in [(foreign.pk, "No workflow"), (workflow.pk, "cannot be its own error workflow"),
-                            (draft.pk, "A test draft cannot be an error workflow"), ("nope", "Must be a valid UUID")]:
+    for target, message in [
+        (foreign.pk, "No workflow"),
+        (workflow.pk, "cannot be its own error workflow"),
+        (draft.pk, "A test draft cannot be an error workflow"),
+        ("nope", "Must be a valid UUID"),
+    ]:
         response = api.patch(f"/api/workflows/{workflow.pk}/", {"errorWorkflow": str(target)}, format="json")
         body = response.json()
         assert response.status_code == 400 and body["field"] == "errorWorkflow", body
         assert message in body["message"]
-    created = api.post("/api/workflows/", {"name": "New", "definition": chain(RECORD), "errorWorkflow": str(foreign.pk)}, format="json")
+    created = api.post(
+        "/api/workflows/", {"name": "New", "definition": chain(RECORD), "errorWorkflow": str(foreign.pk)}, format="json"
+    )
     assert created.status_code == 400 and created.json()["field"] == "errorWorkflow"
     assert Workflow.objects.get(pk=workflow.pk).error_workflow_id is None
     assert not Workflow.objects.filter(name="New").exists()
@@ -218,10 +255,16 @@ def test_a_moved_error_workflow_of_another_tenant_is_not_started(orders, handler
 
 # --- The e-mail node ----------------------------------------------------------------------------
 
-EMAIL = {"id": "m", "type": "send-email", "label": "Tell ops", "config": {
-    "to": "ops@example.com, {{Trigger.input.owner}}",
-    "subject": "{{Trigger.workflow.name}} failed at {{Trigger.failedNode.label}}",
-    "body": "{{Trigger.error.message}}\nSee {{Trigger.executionUrl}}"}}
+EMAIL = {
+    "id": "m",
+    "type": "send-email",
+    "label": "Tell ops",
+    "config": {
+        "to": "ops@example.com, {{Trigger.input.owner}}",
+        "subject": "{{Trigger.workflow.name}} failed at {{Trigger.failedNode.label}}",
+        "body": "{{Trigger.error.message}}\nSee {{Trigger.executionUrl}}",
+    },
+}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -271,7 +314,9 @@ def page_client(user):
 
 
 @pytest.mark.django_db
-def test_the_workflow_page_names_the_error_workflow_among_its_tenants_workflows(page_client, orders, handler, make_workflow, other_tenant):
+def test_the_workflow_page_names_the_error_workflow_among_its_tenants_workflows(
+    page_client, orders, handler, make_workflow, other_tenant
+):
     make_workflow(chain(RECORD), name="Theirs", on_tenant=other_tenant)
     html = page_client.get(f"/workflows/{orders.pk}/").content.decode()
     assert f'<option value="{handler.pk}" selected>On failure</option>' in html
@@ -283,9 +328,13 @@ def test_the_workflow_page_names_the_error_workflow_among_its_tenants_workflows(
 
 
 @pytest.mark.django_db
-def test_the_workflow_page_refuses_another_tenants_error_workflow(page_client, orders, handler, make_workflow, other_tenant):
+def test_the_workflow_page_refuses_another_tenants_error_workflow(
+    page_client, orders, handler, make_workflow, other_tenant
+):
     theirs = make_workflow(chain(RECORD), name="Theirs", on_tenant=other_tenant)
-    response = page_client.post(f"/workflows/{orders.pk}/error-workflow/", {"error_workflow": str(theirs.pk)}, follow=True)
+    response = page_client.post(
+        f"/workflows/{orders.pk}/error-workflow/", {"error_workflow": str(theirs.pk)}, follow=True
+    )
     assert "errorWorkflow: No workflow" in response.content.decode()
     assert Workflow.objects.get(pk=orders.pk).error_workflow_id == handler.pk
 

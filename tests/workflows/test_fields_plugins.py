@@ -1,4 +1,5 @@
 """Every config field type a plugin may declare is validated when a definition is saved (pure)."""
+
 import pytest
 
 from workflows.fields import field_definition_problems, validate_config
@@ -39,7 +40,9 @@ def test_number_with_min():
 
 
 def test_select_value_must_be_an_option():
-    field = Field("kind", "Kind", "select", options=[{"value": "email", "label": "Email"}, {"value": "sms", "label": "SMS"}])
+    field = Field(
+        "kind", "Kind", "select", options=[{"value": "email", "label": "Email"}, {"value": "sms", "label": "SMS"}]
+    )
     assert problems(field, "sms") == []
     assert problems(field, "fax") == [("kind", "Kind must be one of: email, sms")]
 
@@ -72,7 +75,9 @@ def test_single_row_update_modes():
     insert = Field("rows", "Record to insert", "single-row-update", extra={"singleRowMode": "insert"})
     assert problems(insert, [{"number": "A-1"}]) == []
     assert problems(insert, '[{"number": "A-1"}]') == []
-    assert problems(insert, {"number": "A-1"}) == [("rows", "Record to insert must be a list holding exactly one row object")]
+    assert problems(insert, {"number": "A-1"}) == [
+        ("rows", "Record to insert must be a list holding exactly one row object")
+    ]
     assert problems(insert, [{"a": 1}, {"a": 2}]) != []
     delete = Field("rows", "Record to delete", "single-row-update", required=True, extra={"singleRowMode": "delete"})
     assert problems(delete, [{"id": 3}]) == []
@@ -88,36 +93,66 @@ def test_match_builder_is_an_object_of_single_values():
 
 
 def test_multi_select_is_a_list_within_its_options():
-    field = Field("select", "Fields", "multi-select", options=[{"value": "a", "label": "A"}, {"value": "b", "label": "B"}])
+    field = Field(
+        "select", "Fields", "multi-select", options=[{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]
+    )
     assert problems(field, ["a", "b"]) == []
     assert problems(field, '["a"]') == []
     assert problems(field, ["a", "z"]) == [("select", "Fields has values not among its options: z")]
     assert problems(field, "a") == [("select", "Fields must be a list of values")]
-    dynamic = Field("select", "Fields", "multi-select", extra={"getOptions": lambda c: [], "optionsDependencyKeys": ["datasourceId"]})
+    dynamic = Field(
+        "select",
+        "Fields",
+        "multi-select",
+        extra={"getOptions": lambda c: [], "optionsDependencyKeys": ["datasourceId"]},
+    )
     assert problems(dynamic, ["anything"]) == []
 
 
 def test_show_when_skips_hidden_fields():
     fields = [
-        Field("kind", "Type", "select", options=[{"value": "email", "label": "Email"}, {"value": "sms", "label": "SMS"}]),
-        Field("emailAddress", "Email Address", "template-input", required=True, extra={"showWhen": {"field": "kind", "equals": "email"}}),
-        Field("phoneNumber", "Phone Number", "template-input", required=True, extra={"showWhen": {"field": "kind", "equals": "sms"}}),
+        Field(
+            "kind", "Type", "select", options=[{"value": "email", "label": "Email"}, {"value": "sms", "label": "SMS"}]
+        ),
+        Field(
+            "emailAddress",
+            "Email Address",
+            "template-input",
+            required=True,
+            extra={"showWhen": {"field": "kind", "equals": "email"}},
+        ),
+        Field(
+            "phoneNumber",
+            "Phone Number",
+            "template-input",
+            required=True,
+            extra={"showWhen": {"field": "kind", "equals": "sms"}},
+        ),
     ]
     assert validate_config(fields, {"kind": "sms", "phoneNumber": "+1"}) == []
     assert validate_config(fields, {"kind": "email"}) == [("emailAddress", "Email Address is required")]
 
 
 def test_catalog_shape_hides_callables_and_keeps_ui_hints():
-    field = Field("select", "Fields", "multi-select", extra={"getOptions": lambda c: [], "optionsDependencyKeys": ["datasourceId"], "placeholder": "Pick"})
+    field = Field(
+        "select",
+        "Fields",
+        "multi-select",
+        extra={"getOptions": lambda c: [], "optionsDependencyKeys": ["datasourceId"], "placeholder": "Pick"},
+    )
     shown = field.as_dict()
     assert "getOptions" not in shown
     assert shown["optionsDependencyKeys"] == ["datasourceId"] and shown["placeholder"] == "Pick"
 
 
 def test_field_declaration_mistakes_are_found():
-    assert field_definition_problems(Field("x", "X", "colour-picker"))[0].startswith("field 'x' has unknown type 'colour-picker'")
+    assert field_definition_problems(Field("x", "X", "colour-picker"))[0].startswith(
+        "field 'x' has unknown type 'colour-picker'"
+    )
     assert field_definition_problems(Field("x", "X", "select")) == ["select field 'x' needs options"]
-    assert field_definition_problems(Field("x", "X", "combobox")) == ["combobox field 'x' needs exactly one of options, optionsSource, getOptions"]
+    assert field_definition_problems(Field("x", "X", "combobox")) == [
+        "combobox field 'x' needs exactly one of options, optionsSource, getOptions"
+    ]
     assert field_definition_problems(Field("x", "X", "single-row-update", extra={"singleRowMode": "upsert"})) != []
     assert field_definition_problems(Field("x", "X", "template-input", extra={"showWhen": "kind"})) != []
     assert field_definition_problems(Field("x", "X", "combobox", extra={"optionsSource": "datasources"})) == []

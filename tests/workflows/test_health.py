@@ -1,5 +1,6 @@
 """GET /healthz and /readyz: unauthenticated, ahead of the host check, 503 naming what
 failed when the database, the migrations or the channel layer are not there."""
+
 import json
 import socket
 import urllib.error
@@ -68,7 +69,9 @@ def test_readyz_names_every_check_when_ready():
     body = answer.json()
     assert body["status"] == "ready"
     assert {name: check["ok"] for name, check in body["checks"].items()} == {
-        "database": True, "migrations": True, "channelLayer": True,
+        "database": True,
+        "migrations": True,
+        "channelLayer": True,
     }
     assert Client().get("/readyz/").status_code == 200
 

@@ -1,5 +1,6 @@
 """A workflow's input schema: every way of starting it checks the input and refuses bad input
 naming the field; each version keeps its own schema; run forms are made from it."""
+
 import json
 import logging
 from decimal import Decimal
@@ -86,7 +87,9 @@ def by_webhook(workflow, user, payload):
 def by_widget(workflow, user, payload):
     client = APIClient()
     client.force_authenticate(user)
-    response = client.post("/api/widgets/w1/data/", {"workflowID": str(workflow.pk), "inputParams": payload}, format="json")
+    response = client.post(
+        "/api/widgets/w1/data/", {"workflowID": str(workflow.pk), "inputParams": payload}, format="json"
+    )
     if response.status_code == 202:
         return None
     assert response.status_code == 400, response.content
@@ -100,8 +103,10 @@ def by_widget_socket(workflow, user, payload):
 
     async def scenario():
         sock = await open_socket(user)
-        await sock.send("widget_workflow_connect", {"widgetID": "w1", "workflowID": str(workflow.pk), "mode": "execute",
-                                                    "inputParams": payload})
+        await sock.send(
+            "widget_workflow_connect",
+            {"widgetID": "w1", "workflowID": str(workflow.pk), "mode": "execute", "inputParams": payload},
+        )
         frames = await sock.drain(quiet=1.0)
         await sock.close()
         return frames
@@ -125,11 +130,14 @@ def by_test_run_api(workflow, user, payload):
 
 def by_run_again(workflow, user, payload):
     # An operator runs a finished execution again with an edited copy of its input.
-    original = services.trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input=ORIGINAL,
-                                         idempotency_key="original")
+    original = services.trigger_workflow(
+        workflow_id=workflow.pk, user_name=user.username, input=ORIGINAL, idempotency_key="original"
+    )
     client = APIClient()
     client.force_authenticate(user)
-    response = client.post(f"/api/executions/{original.execution_id}/run-again/", {"input": payload, "reason": "edited"}, format="json")
+    response = client.post(
+        f"/api/executions/{original.execution_id}/run-again/", {"input": payload, "reason": "edited"}, format="json"
+    )
     if response.status_code == 202:
         return None
     assert response.status_code == 400, response.content
@@ -173,8 +181,17 @@ def by_model_event(workflow, user, payload):
 
 
 def by_child(workflow, user, payload, *, make_workflow=None, worker=None):
-    parent = make_workflow(chain({"id": "c", "type": "trigger-workflow", "label": "Ship",
-                                  "config": {"workflowId": str(workflow.pk), "input": payload}}), name="Parent")
+    parent = make_workflow(
+        chain(
+            {
+                "id": "c",
+                "type": "trigger-workflow",
+                "label": "Ship",
+                "config": {"workflowId": str(workflow.pk), "input": payload},
+            }
+        ),
+        name="Parent",
+    )
     result = services.trigger_workflow(workflow_id=parent.pk, user_name=user.username, input={})
     worker.run_until_idle()
     execution = Execution.objects.get(pk=result.execution_id)
@@ -184,18 +201,35 @@ def by_child(workflow, user, payload, *, make_workflow=None, worker=None):
     return run.error["details"]["field"], run.error["message"]
 
 
-ENTRY_POINTS = [by_python, by_rest, by_shell, by_webhook, by_widget, by_widget_socket, by_run_again, by_test_run_api, by_test_run_page, by_schedule, by_child]
+ENTRY_POINTS = [
+    by_python,
+    by_rest,
+    by_shell,
+    by_webhook,
+    by_widget,
+    by_widget_socket,
+    by_run_again,
+    by_test_run_api,
+    by_test_run_page,
+    by_schedule,
+    by_child,
+]
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("start", ENTRY_POINTS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("payload, field", [
-    ({}, "input.orderId"),
-    ({"orderId": "42"}, "input.orderId"),
-    ({"orderId": 42, "priority": "urgent"}, "input.priority"),
-    ({"orderId": 42, "express": "yes"}, "input.express"),
-])
-def test_every_entry_point_refuses_bad_input_naming_the_field(start, payload, field, shipping, user, make_workflow, worker):
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "input.orderId"),
+        ({"orderId": "42"}, "input.orderId"),
+        ({"orderId": 42, "priority": "urgent"}, "input.priority"),
+        ({"orderId": 42, "express": "yes"}, "input.express"),
+    ],
+)
+def test_every_entry_point_refuses_bad_input_naming_the_field(
+    start, payload, field, shipping, user, make_workflow, worker
+):
     kwargs = {"make_workflow": make_workflow, "worker": worker} if start is by_child else {}
     refused = start(shipping, user, payload, **kwargs)
     assert refused is not None, "a bad input started an execution"
@@ -229,7 +263,9 @@ def test_a_model_event_refused_by_the_schema_is_logged_and_the_write_goes_on(mak
 
 @pytest.mark.django_db
 def test_the_error_body_lists_every_field_at_fault(api, shipping):
-    response = api.post(f"/api/workflows/{shipping.pk}/trigger/", {"input": {"priority": 3, "express": "no"}}, format="json")
+    response = api.post(
+        f"/api/workflows/{shipping.pk}/trigger/", {"input": {"priority": 3, "express": "no"}}, format="json"
+    )
     body = response.json()
     assert response.status_code == 400 and body["code"] == "invalid_input"
     assert body["field"] == "input.express"
@@ -240,8 +276,15 @@ def test_the_error_body_lists_every_field_at_fault(api, shipping):
 
 @pytest.mark.django_db
 def test_nested_paths_are_named(make_workflow, user):
-    schema = {"type": "object", "properties": {"items": {"type": "array", "items": {
-        "type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}},
+            }
+        },
+    }
     workflow = make_workflow(with_schema(schema))
     with pytest.raises(InvalidInput) as caught:
         services.trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"items": [{"sku": "a"}, {}]})
@@ -250,7 +293,9 @@ def test_nested_paths_are_named(make_workflow, user):
 
 @pytest.mark.django_db
 def test_each_version_keeps_its_own_schema(shipping, user):
-    services.update_workflow(shipping, user=user, definition=with_schema([{"name": "sku", "type": "string", "required": True}]))
+    services.update_workflow(
+        shipping, user=user, definition=with_schema([{"name": "sku", "type": "string", "required": True}])
+    )
     with pytest.raises(InvalidInput) as caught:
         services.trigger_workflow(workflow_id=shipping.pk, user_name=user.username, input={"orderId": 1})
     assert caught.value.field == "input.sku"
@@ -278,15 +323,21 @@ def test_an_unsaved_definition_tested_with_its_own_schema(shipping, user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("schema, message", [
-    ([{"name": "a", "type": "date"}], "Input schema[0].type must be one of"),
-    ([{"name": "a", "required": "yes"}], "Input schema[0].required must be true or false"),
-    ([{"name": "a", "enum": []}], "Input schema[0].enum must be a non-empty list"),
-    ([{"name": "a"}, {"name": "a"}], "Input schema names a field twice: a"),
-    ([{"name": "a", "kind": "x"}], "Input schema[0] has unknown keys: kind"),
-    ({"type": "object", "properties": {"a": {"type": "date"}}}, "Input schema.properties.a.type is not a valid JSON schema"),
-    ({"type": "object", "required": "a"}, "Input schema.required is not a valid JSON schema"),
-])
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        ([{"name": "a", "type": "date"}], "Input schema[0].type must be one of"),
+        ([{"name": "a", "required": "yes"}], "Input schema[0].required must be true or false"),
+        ([{"name": "a", "enum": []}], "Input schema[0].enum must be a non-empty list"),
+        ([{"name": "a"}, {"name": "a"}], "Input schema names a field twice: a"),
+        ([{"name": "a", "kind": "x"}], "Input schema[0] has unknown keys: kind"),
+        (
+            {"type": "object", "properties": {"a": {"type": "date"}}},
+            "Input schema.properties.a.type is not a valid JSON schema",
+        ),
+        ({"type": "object", "required": "a"}, "Input schema.required is not a valid JSON schema"),
+    ],
+)
 def test_a_schema_that_is_not_valid_is_refused_on_save(make_workflow, schema, message):
     from workflows.exceptions import InvalidDefinition
 
@@ -333,12 +384,19 @@ def test_the_validator_is_compiled_once_per_version(shipping, make_workflow, use
 def test_a_form_input_is_typed_by_the_schema():
     from workflows.inputs import definition_fields, input_from_form
 
-    fields = definition_fields(with_schema(SCHEMA + [{"name": "tags", "type": "array"}, {"name": "weight", "type": "number"}]), {"trigger"})
-    data, problems = input_from_form(fields, {"input.orderId": "42", "input.priority": "", "input.tags": '["a"]', "input.weight": "1.5"})
+    fields = definition_fields(
+        with_schema(SCHEMA + [{"name": "tags", "type": "array"}, {"name": "weight", "type": "number"}]), {"trigger"}
+    )
+    data, problems = input_from_form(
+        fields, {"input.orderId": "42", "input.priority": "", "input.tags": '["a"]', "input.weight": "1.5"}
+    )
     assert data == {"orderId": 42, "express": False, "tags": ["a"], "weight": 1.5} and problems == []
     data, problems = input_from_form(fields, {"input.orderId": "4.5", "input.express": "on", "input.tags": "[nope"})
     assert data == {"express": True}
-    assert [(p["field"], p["message"].split(":")[0]) for p in problems] == [("input.orderId", "must be a whole number"), ("input.tags", "is not valid JSON")]
+    assert [(p["field"], p["message"].split(":")[0]) for p in problems] == [
+        ("input.orderId", "must be a whole number"),
+        ("input.tags", "is not valid JSON"),
+    ]
     deep = "[" * 100_000 + "]" * 100_000
     data, problems = input_from_form(fields, {"input.orderId": "1", "input.tags": deep})
     assert [p["field"] for p in problems] == ["input.tags"] and "nested deeper than" in problems[0]["message"]
@@ -356,10 +414,16 @@ def test_the_workflow_page_generates_the_test_run_form_and_shows_the_schema(page
     html = page_client.get(f"/workflows/{shipping.pk}/").content.decode()
     assert '<input type="hidden" name="input_form" value="fields">' in html
     assert '<input id="test-input-orderId" name="input.orderId" type="number" step="1" value="" required>' in html
-    assert '<select id="test-input-priority" name="input.priority"><option value="">—</option><option>low</option><option>high</option></select>' in html
+    assert (
+        '<select id="test-input-priority" name="input.priority"><option value="">—</option><option>low</option><option>high</option></select>'
+        in html
+    )
     assert '<input type="checkbox" id="test-input-express" name="input.express">' in html
     assert "The order to ship" in html
-    assert 'data-role="input-schema"' in html and '<tr data-input-field="priority"><td><code>priority</code></td><td>string</td>' in html
+    assert (
+        'data-role="input-schema"' in html
+        and '<tr data-input-field="priority"><td><code>priority</code></td><td>string</td>' in html
+    )
 
 
 @pytest.mark.django_db
@@ -372,8 +436,10 @@ def test_a_workflow_without_a_schema_keeps_the_json_test_run_form(page_client, m
 
 @pytest.mark.django_db
 def test_the_generated_form_starts_a_test_run_with_typed_input(page_client, shipping):
-    response = page_client.post(f"/workflows/{shipping.pk}/test-run/", {
-        "input_form": "fields", "input.orderId": "7", "input.priority": "high", "input.express": "on", "input": ""})
+    response = page_client.post(
+        f"/workflows/{shipping.pk}/test-run/",
+        {"input_form": "fields", "input.orderId": "7", "input.priority": "high", "input.express": "on", "input": ""},
+    )
     assert response.status_code == 302
     execution = Execution.objects.get(workflow=shipping)
     assert execution.is_test and execution.input == {"orderId": 7, "priority": "high", "express": True}
@@ -381,8 +447,10 @@ def test_the_generated_form_starts_a_test_run_with_typed_input(page_client, ship
 
 @pytest.mark.django_db
 def test_the_generated_form_names_the_fields_at_fault_and_keeps_the_values(page_client, shipping):
-    response = page_client.post(f"/workflows/{shipping.pk}/test-run/", {
-        "input_form": "fields", "input.orderId": "", "input.priority": "high", "input": ""})
+    response = page_client.post(
+        f"/workflows/{shipping.pk}/test-run/",
+        {"input_form": "fields", "input.orderId": "", "input.priority": "high", "input": ""},
+    )
     assert response.status_code == 400
     assert [(e["field"], e["message"]) for e in response.context["form_errors"]] == [("input.orderId", "is required")]
     html = response.content.decode()

@@ -1,5 +1,6 @@
 """Input schemas in headless Chromium: the workflow page's test-run form and the builder's run
 form are generated from the schema, and the builder edits it. Screenshots: artifacts/input-schema-*.png."""
+
 import pytest
 
 from tests.conftest import chain, start_daphne, stop_daphne
@@ -25,18 +26,29 @@ def daphne_server(django_db_setup, django_db_blocker):
 
 
 def shipping_definition(schema=SCHEMA) -> dict:
-    definition = chain({"id": "n", "type": "set", "label": "Note", "position": {"x": 300, "y": 40},
-                        "config": {"values": {"order": "{{Trigger.orderId}}"}}})
+    definition = chain(
+        {
+            "id": "n",
+            "type": "set",
+            "label": "Note",
+            "position": {"x": 300, "y": 40},
+            "config": {"values": {"order": "{{Trigger.orderId}}"}},
+        }
+    )
     definition["nodes"][0].update(position={"x": 40, "y": 40}, config={"inputSchema": schema})
     return definition
 
 
-def test_the_workflow_pages_test_run_form_is_made_from_the_schema(logged_in_page, daphne_server, make_workflow, user, artifacts_dir):
+def test_the_workflow_pages_test_run_form_is_made_from_the_schema(
+    logged_in_page, daphne_server, make_workflow, user, artifacts_dir
+):
     workflow = make_workflow(shipping_definition(), name="Shipping")
     page = logged_in_page(user)
     page.goto(f"{daphne_server.url}/workflows/{workflow.pk}/")
     form = page.locator('[data-role="test-run-form"]')
-    assert form.locator('[data-role="input-form"] [data-input-field]').evaluate_all("els => els.map(e => e.dataset.inputField)") == ["orderId", "priority", "express"]
+    assert form.locator('[data-role="input-form"] [data-input-field]').evaluate_all(
+        "els => els.map(e => e.dataset.inputField)"
+    ) == ["orderId", "priority", "express"]
     assert form.locator("#test-input-orderId").get_attribute("type") == "number"
     assert form.locator("#test-input-orderId").evaluate("e => e.required") is True
     assert form.locator("#test-input-priority option").all_text_contents() == ["—", "low", "high"]
@@ -53,7 +65,9 @@ def test_the_workflow_pages_test_run_form_is_made_from_the_schema(logged_in_page
     assert page.locator('.wf-input [data-role="input-schema"] tbody tr').count() == 3
 
 
-def test_the_builder_edits_the_schema_and_its_run_form_follows(logged_in_page, daphne_server, make_workflow, user, artifacts_dir):
+def test_the_builder_edits_the_schema_and_its_run_form_follows(
+    logged_in_page, daphne_server, make_workflow, user, artifacts_dir
+):
     workflow = make_workflow(shipping_definition([{"name": "orderId", "type": "integer"}]), name="Shipping")
     b = Builder(logged_in_page(user), daphne_server).open(f"/workflows/{workflow.pk}/edit/")
     page = b.page
@@ -65,10 +79,17 @@ def test_the_builder_edits_the_schema_and_its_run_form_follows(logged_in_page, d
     schema.locator('.wb-pair:last-of-type [data-role="schema-enum"]').fill("low, high")
     b.wait_valid()
     assert b.definition()["nodes"][0]["config"]["inputSchema"] == [
-        {"name": "orderId", "type": "integer", "required": True}, {"name": "priority", "type": "string", "enum": ["low", "high"]}]
+        {"name": "orderId", "type": "integer", "required": True},
+        {"name": "priority", "type": "string", "enum": ["low", "high"]},
+    ]
     page.click('[data-role="save"]')
     page.wait_for_selector('[data-role="state"]:has-text("v2 · saved")', timeout=WAIT)
-    assert Workflow.objects.get(pk=workflow.pk).latest_version.definition["nodes"][0]["config"]["inputSchema"][0]["required"] is True
+    assert (
+        Workflow.objects.get(pk=workflow.pk).latest_version.definition["nodes"][0]["config"]["inputSchema"][0][
+            "required"
+        ]
+        is True
+    )
 
     # The run form is made from the server's latest validation answer: wait for the new schema's.
     page.wait_for_function("() => (window.workflowBuilder.validation?.inputFields || []).length === 2", timeout=WAIT)

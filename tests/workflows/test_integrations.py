@@ -1,4 +1,5 @@
 """Integrations: credentials encrypted at rest and never returned; ownership enforced on trigger."""
+
 import pytest
 from cryptography.fernet import Fernet
 from rest_framework.test import APIClient
@@ -13,12 +14,16 @@ from workflows.services import trigger_workflow
 
 
 def sms_node(node_id, integration_id, label=None):
-    return node(node_id, "sms/send", label or f"SMS {node_id}", integrationId=integration_id, phoneNumber="+1", message="hi")
+    return node(
+        node_id, "sms/send", label or f"SMS {node_id}", integrationId=integration_id, phoneNumber="+1", message="hi"
+    )
 
 
 @pytest.fixture
 def mine(tenant, user):
-    return integrations.create_integration(tenant=tenant, owner=user, type="sms", name="Mine", credentials={"apiKey": "alice-key"})
+    return integrations.create_integration(
+        tenant=tenant, owner=user, type="sms", name="Mine", credentials={"apiKey": "alice-key"}
+    )
 
 
 @pytest.fixture
@@ -28,7 +33,9 @@ def bob(make_user, tenant):
 
 @pytest.fixture
 def bobs(tenant, bob):
-    return integrations.create_integration(tenant=tenant, owner=bob, type="sms", name="Bob's", credentials={"apiKey": "bob-key"})
+    return integrations.create_integration(
+        tenant=tenant, owner=bob, type="sms", name="Bob's", credentials={"apiKey": "bob-key"}
+    )
 
 
 @pytest.mark.django_db
@@ -55,7 +62,9 @@ def test_credentials_must_fit_the_form_fields(tenant, user):
         integrations.create_integration(tenant=tenant, owner=user, type="sms", name="x", credentials={})
     assert caught.value.field == "credentials.apiKey"
     with pytest.raises(InvalidInput, match="unknown credential fields: password"):
-        integrations.create_integration(tenant=tenant, owner=user, type="sms", name="x", credentials={"apiKey": "k", "password": "p"})
+        integrations.create_integration(
+            tenant=tenant, owner=user, type="sms", name="x", credentials={"apiKey": "k", "password": "p"}
+        )
     with pytest.raises(InvalidInput, match="unknown integration type 'fax'") as caught:
         integrations.create_integration(tenant=tenant, owner=user, type="fax", name="x", credentials={})
     assert caught.value.field == "type"
@@ -67,7 +76,9 @@ def test_credentials_must_fit_the_form_fields(tenant, user):
 
 @pytest.mark.django_db
 def test_api_creates_and_never_returns_credentials(api, tenant):
-    response = api.post("/api/integrations/", {"type": "sms", "name": "Twilio-ish", "credentials": {"apiKey": "sk-1"}}, format="json")
+    response = api.post(
+        "/api/integrations/", {"type": "sms", "name": "Twilio-ish", "credentials": {"apiKey": "sk-1"}}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert "sk-1" not in response.content.decode()
     assert response.json()["credentialKeys"] == ["apiKey"] and "credentials" not in response.json()
@@ -79,14 +90,18 @@ def test_api_creates_and_never_returns_credentials(api, tenant):
 
 @pytest.mark.django_db
 def test_api_bad_credentials_answer_400_naming_the_field(api):
-    response = api.post("/api/integrations/", {"type": "sms", "name": "x", "credentials": {"apiKey": ""}}, format="json")
+    response = api.post(
+        "/api/integrations/", {"type": "sms", "name": "x", "credentials": {"apiKey": ""}}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["field"] == "credentials.apiKey"
 
 
 @pytest.mark.django_db
 def test_api_update_replaces_credentials_and_renames(api, mine):
-    response = api.patch(f"/api/integrations/{mine.pk}/", {"name": "Renamed", "credentials": {"apiKey": "new"}}, format="json")
+    response = api.patch(
+        f"/api/integrations/{mine.pk}/", {"name": "Renamed", "credentials": {"apiKey": "new"}}, format="json"
+    )
     assert response.status_code == 200 and response.json()["name"] == "Renamed"
     mine.refresh_from_db()
     assert decrypt_json(mine.credentials_encrypted) == {"apiKey": "new"}
@@ -134,7 +149,9 @@ def test_trigger_runs_with_own_integration(make_workflow, user, bob, bobs):
 def test_an_integration_of_another_tenant_is_refused(make_workflow, make_tenant, user):
     elsewhere = make_tenant("Elsewhere")
     Membership.objects.create(tenant=elsewhere, user=user)
-    foreign = integrations.create_integration(tenant=elsewhere, owner=user, type="sms", name="x", credentials={"apiKey": "k"})
+    foreign = integrations.create_integration(
+        tenant=elsewhere, owner=user, type="sms", name="x", credentials={"apiKey": "k"}
+    )
     wf = make_workflow(chain(sms_node("s", foreign.pk)))
     with pytest.raises(InvalidIntegrationReferences):
         trigger_workflow(workflow_id=wf.pk, user_name=user.username)

@@ -1,4 +1,5 @@
 """The admin lists integrations without their credentials, and plans schedules it saves."""
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -22,11 +23,15 @@ def admin_client(staff):
 
 @pytest.mark.django_db
 def test_integration_pages_never_show_credentials(admin_client, tenant, staff):
-    integration = integrations.create_integration(tenant=tenant, owner=staff, type="sms", name="Prov", credentials={"apiKey": "sk-admin"})
+    integration = integrations.create_integration(
+        tenant=tenant, owner=staff, type="sms", name="Prov", credentials={"apiKey": "sk-admin"}
+    )
     for url in ("/admin/workflows/integration/", f"/admin/workflows/integration/{integration.pk}/change/"):
         page = admin_client.get(url)
         assert page.status_code == 200
-        assert "sk-admin" not in page.content.decode() and integration.credentials_encrypted not in page.content.decode()
+        assert (
+            "sk-admin" not in page.content.decode() and integration.credentials_encrypted not in page.content.decode()
+        )
     assert admin_client.get("/admin/workflows/integration/add/").status_code == 403
 
 
@@ -35,7 +40,14 @@ def test_a_schedule_saved_in_the_admin_is_planned(admin_client, make_workflow, s
     wf = make_workflow(chain())
     page = admin_client.post(
         "/admin/workflows/schedule/add/",
-        {"workflow": wf.pk, "cron": "*/10 * * * *", "timezone": "UTC", "input": "{}", "run_as": staff.pk, "is_active": "on"},
+        {
+            "workflow": wf.pk,
+            "cron": "*/10 * * * *",
+            "timezone": "UTC",
+            "input": "{}",
+            "run_as": staff.pk,
+            "is_active": "on",
+        },
     )
     assert page.status_code == 302, page.content.decode()[:2000]
     schedule = Schedule.objects.get()

@@ -1,4 +1,5 @@
 """Node and status updates reach the channel layer after commit, in order."""
+
 import asyncio
 
 import pytest
@@ -27,10 +28,12 @@ async def collect(channel, layer, until_status, timeout=10.0):
 
 
 def test_updates_arrive_in_order_for_every_node(make_workflow, user):
-    wf = make_workflow(chain(
-        {"id": "a", "type": "set", "label": "A", "config": {"values": {"v": 1}}},
-        {"id": "b", "type": "set", "label": "B", "config": {"values": {"v": 2}}},
-    ))
+    wf = make_workflow(
+        chain(
+            {"id": "a", "type": "set", "label": "A", "config": {"values": {"v": 1}}},
+            {"id": "b", "type": "set", "label": "B", "config": {"values": {"v": 2}}},
+        )
+    )
 
     async def scenario():
         layer = get_channel_layer()

@@ -4,6 +4,7 @@
 Each test runs its own `redis-server` on a spare port, so it can be stopped and started
 again without touching the shared service.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,16 @@ class Deployment:
         self.server = shared.start_daphne(env)
         self.worker_log = ROOT / f".daphne-{self.server.url.rsplit(':', 1)[1]}-worker.log"
         self.worker = subprocess.Popen(
-            [sys.executable, "manage.py", "runworkflows", "--concurrency", "2"], cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": shared._test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-            stdout=open(self.worker_log, "w"), stderr=subprocess.STDOUT,
+            [sys.executable, "manage.py", "runworkflows", "--concurrency", "2"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DATABASE_URL": shared._test_database_url(),
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                **env,
+            },
+            stdout=open(self.worker_log, "w"),
+            stderr=subprocess.STDOUT,
         )
 
     @property
@@ -174,8 +182,10 @@ def paused_payment(make_workflow, user, tenant):
 
     wf = make_workflow(payment_definition())
     result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"orderId": 7})
-    _wait_for(lambda: Execution.objects.get(pk=result.execution_id).status == "paused",
-              "the worker process did not run the execution to its wait")
+    _wait_for(
+        lambda: Execution.objects.get(pk=result.execution_id).status == "paused",
+        "the worker process did not run the execution to its wait",
+    )
     return result.execution_id, Token.objects.create(user=user).key, create_api_key(tenant=tenant, name="payments")[1]
 
 
@@ -183,7 +193,8 @@ def send_signal(server, api_key: str) -> None:
     import urllib.request
 
     request = urllib.request.Request(
-        f"{server.url}/api/workflow/events/signal", method="POST",
+        f"{server.url}/api/workflow/events/signal",
+        method="POST",
         data=json.dumps({"eventNamespace": "payments", "eventKey": "order-7", "payload": {"amount": 42}}).encode(),
         headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
     )
@@ -247,8 +258,9 @@ def test_a_redis_restart_leaves_the_servers_up_and_clients_reconnect(deployment,
     # The web process serves on; the worker process is alive.
     import urllib.request
 
-    request = urllib.request.Request(f"{server.url}/api/executions/{execution_id}/",
-                                     headers={"Authorization": f"Token {token}"})
+    request = urllib.request.Request(
+        f"{server.url}/api/executions/{execution_id}/", headers={"Authorization": f"Token {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert json.loads(answer.read())["status"] == "paused"
     assert server.process.poll() is None and deployment.worker.poll() is None

@@ -1,4 +1,5 @@
 """The live-server fixtures: daphne serves the test database and runs its worker."""
+
 import time
 
 import pytest

@@ -1,5 +1,6 @@
 """The operator console: finding executions (filters, sorting, cursor pages), acting on them
 (cancel with a reason, retry, run again; bulk), the audit record, and tenant scoping."""
+
 from __future__ import annotations
 
 import datetime
@@ -19,7 +20,9 @@ SLEEPY = chain({"id": "z", "type": "sleep", "label": "Nap", "config": {"duration
 
 
 def start(workflow, *, user_name="alice", **kwargs) -> Execution:
-    return Execution.objects.get(pk=trigger_workflow(workflow_id=workflow.pk, user_name=user_name, **kwargs).execution_id)
+    return Execution.objects.get(
+        pk=trigger_workflow(workflow_id=workflow.pk, user_name=user_name, **kwargs).execution_id
+    )
 
 
 def ids(response) -> list[str]:
@@ -56,7 +59,9 @@ def test_filter_by_status_one_or_several(api, make_workflow):
 def test_filter_by_version(api, make_workflow, user):
     wf = make_workflow(SLEEPY)
     first = start(wf)
-    services.update_workflow(wf, definition=chain({"id": "z2", "type": "sleep", "label": "Nap 2", "config": {"duration": "1h"}}), user=user)
+    services.update_workflow(
+        wf, definition=chain({"id": "z2", "type": "sleep", "label": "Nap 2", "config": {"duration": "1h"}}), user=user
+    )
     second = start(wf)
     assert ids(api.get("/api/executions/?version=1")) == [str(first.pk)]
     assert ids(api.get("/api/executions/?version=2")) == [str(second.pk)]
@@ -174,10 +179,17 @@ def test_cancel_with_a_reason_is_recorded_and_shown(api, make_workflow, user, cl
     answer = api.post(f"/api/executions/{execution.pk}/cancel/", {"reason": "customer called"}, format="json")
     assert answer.status_code == 200 and answer.json()["status"] == "cancelled"
     action = OperatorAction.objects.get(execution=execution)
-    assert (action.action, action.username, action.reason, action.tenant_id) == ("cancel", "alice", "customer called", execution.tenant_id)
+    assert (action.action, action.username, action.reason, action.tenant_id) == (
+        "cancel",
+        "alice",
+        "customer called",
+        execution.tenant_id,
+    )
     assert Execution.objects.get(pk=execution.pk).error["message"] == "Cancelled by alice: customer called"
     detail = api.get(f"/api/executions/{execution.pk}/").json()
-    assert [(a["action"], a["user"], a["reason"]) for a in detail["operatorActions"]] == [("cancel", "alice", "customer called")]
+    assert [(a["action"], a["user"], a["reason"]) for a in detail["operatorActions"]] == [
+        ("cancel", "alice", "customer called")
+    ]
     client.force_login(user)
     page = client.get(f"/workflows/executions/{execution.pk}/").content.decode()
     assert "customer called" in page and 'data-action="cancel"' in page
@@ -213,16 +225,30 @@ def test_run_again_with_the_same_or_an_edited_input(api, make_workflow, client, 
     same = api.post(f"/api/executions/{execution.pk}/run-again/", {}, format="json")
     assert same.status_code == 202
     copy = Execution.objects.get(pk=same.json()["executionId"])
-    assert copy.input == {"orderId": 42} and copy.workflow_version_id == execution.workflow_version_id and copy.pk != execution.pk
-    edited = api.post(f"/api/executions/{execution.pk}/run-again/", {"input": {"orderId": 43}, "reason": "fixed id"}, format="json")
+    assert (
+        copy.input == {"orderId": 42}
+        and copy.workflow_version_id == execution.workflow_version_id
+        and copy.pk != execution.pk
+    )
+    edited = api.post(
+        f"/api/executions/{execution.pk}/run-again/", {"input": {"orderId": 43}, "reason": "fixed id"}, format="json"
+    )
     assert Execution.objects.get(pk=edited.json()["executionId"]).input == {"orderId": 43}
     records = list(OperatorAction.objects.filter(execution=execution, action="run_again").order_by("id"))
     assert [r.details["inputEdited"] for r in records] == [False, True] and records[1].reason == "fixed id"
-    assert "input" in error_fields(api.post(f"/api/executions/{execution.pk}/run-again/", {"input": [1]}, format="json"))
+    assert "input" in error_fields(
+        api.post(f"/api/executions/{execution.pk}/run-again/", {"input": [1]}, format="json")
+    )
     client.force_login(user)
-    response = client.post(f"/workflows/executions/{execution.pk}/run-again/", {"input": '{"orderId": 44}', "reason": "page"})
+    response = client.post(
+        f"/workflows/executions/{execution.pk}/run-again/", {"input": '{"orderId": 44}', "reason": "page"}
+    )
     newest = Execution.objects.order_by("-created_at").first()
-    assert response.status_code == 302 and response["Location"] == f"/workflows/executions/{newest.pk}/" and newest.input == {"orderId": 44}
+    assert (
+        response.status_code == 302
+        and response["Location"] == f"/workflows/executions/{newest.pk}/"
+        and newest.input == {"orderId": 44}
+    )
 
 
 # --- Bulk operations -------------------------------------------------------------------------------------
@@ -264,7 +290,9 @@ def test_bulk_retry_acts_on_failed_executions_and_counts_failures(api, make_work
         services.request_cancellation(execution)
     set_status(failed[0], "error")
     set_status(failed[1], "error")
-    made = api.post("/api/bulk-operations/", {"action": "retry", "filters": {"status": "error"}, "reason": "flaky"}, format="json")
+    made = api.post(
+        "/api/bulk-operations/", {"action": "retry", "filters": {"status": "error"}, "reason": "flaky"}, format="json"
+    )
     assert made.status_code == 202 and made.json()["total"] == 2
     Execution.objects.filter(pk=failed[1].pk).delete()  # gone meanwhile: counted as a failure
     operations.run_bulk_batches()
@@ -290,8 +318,13 @@ def test_bulk_of_a_member_of_several_tenants_names_the_tenant(make_workflow, mak
     start(make_workflow(SLEEPY, name="other", on_tenant=other_tenant), user_name="bea")
     body = {"action": "cancel", "dryRun": True}
     assert "tenant" in error_fields(client.post("/api/bulk-operations/", body, format="json"))
-    assert client.post("/api/bulk-operations/", {**body, "tenant": str(other_tenant.pk)}, format="json").json()["count"] == 1
-    assert "tenant" in error_fields(client.post("/api/bulk-operations/", {**body, "tenant": "00000000-0000-0000-0000-000000000000"}, format="json"))
+    assert (
+        client.post("/api/bulk-operations/", {**body, "tenant": str(other_tenant.pk)}, format="json").json()["count"]
+        == 1
+    )
+    assert "tenant" in error_fields(
+        client.post("/api/bulk-operations/", {**body, "tenant": "00000000-0000-0000-0000-000000000000"}, format="json")
+    )
 
 
 def test_bulk_refuses_a_set_over_the_limit(api, make_workflow, settings):
@@ -346,7 +379,9 @@ def test_executions_page_pages_by_cursor(client, user, make_workflow):
     made = [start(wf) for _ in range(3)]
     first = client.get("/workflows/executions/?pageSize=2").content.decode()
     assert str(made[2].pk) in first and str(made[0].pk) not in first
-    next_url = first.split('rel="next" data-role="next-page"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    next_url = (
+        first.split('rel="next" data-role="next-page"')[0].rsplit('href="', 1)[1].split('"')[0].replace("&amp;", "&")
+    )
     second = client.get(next_url).content.decode()
     assert str(made[0].pk) in second and str(made[2].pk) not in second
 
@@ -375,8 +410,19 @@ def test_admin_links_to_the_viewer_and_sends_add_workflow_to_the_builder(client,
 def test_openapi_schema_describes_the_filters(api):
     schema = api.get("/api/schema/?format=json").json()
     params = {p["name"] for p in schema["paths"]["/api/executions/"]["get"]["parameters"]}
-    assert {"workflow", "status", "version", "startedAfter", "startedBefore", "startedBy", "isTest", "input",
-            "ordering", "cursor", "pageSize"} <= params
+    assert {
+        "workflow",
+        "status",
+        "version",
+        "startedAfter",
+        "startedBefore",
+        "startedBy",
+        "isTest",
+        "input",
+        "ordering",
+        "cursor",
+        "pageSize",
+    } <= params
     assert "/api/bulk-operations/" in schema["paths"] and "/api/executions/{id}/run-again/" in schema["paths"]
 
 

@@ -1,5 +1,6 @@
 """Which actions an execution's state allows (workflows.operator), as the API and the viewer
 offer them, and the resolved config the viewer shows."""
+
 import pytest
 from django.test import Client
 
@@ -12,7 +13,13 @@ from workflows.testruns import start_test_run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NAP = {"id": "nap", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}
-FAIL = {"id": "f", "type": "http-request", "label": "Broken", "config": {"url": "not-a-url"}, "retry": {"maxAttempts": 1}}
+FAIL = {
+    "id": "f",
+    "type": "http-request",
+    "label": "Broken",
+    "config": {"url": "not-a-url"},
+    "retry": {"maxAttempts": 1},
+}
 
 
 def start(make_workflow, user, worker, *nodes) -> Execution:
@@ -22,13 +29,16 @@ def start(make_workflow, user, worker, *nodes) -> Execution:
     return Execution.objects.get(pk=result.execution_id)
 
 
-@pytest.mark.parametrize(("status", "actions"), [
-    (ExecutionStatus.RUNNING, ["cancel"]),
-    (ExecutionStatus.PAUSED, ["cancel"]),
-    (ExecutionStatus.ERROR, ["retry"]),
-    (ExecutionStatus.CANCELLED, []),
-    (ExecutionStatus.SUCCESS, []),
-])
+@pytest.mark.parametrize(
+    ("status", "actions"),
+    [
+        (ExecutionStatus.RUNNING, ["cancel"]),
+        (ExecutionStatus.PAUSED, ["cancel"]),
+        (ExecutionStatus.ERROR, ["retry"]),
+        (ExecutionStatus.CANCELLED, []),
+        (ExecutionStatus.SUCCESS, []),
+    ],
+)
 def test_actions_for_each_state(status, actions):
     assert operator.actions_for_state(Execution(status=status)) == actions
 
@@ -98,7 +108,12 @@ def test_the_retry_form_refuses_a_cancelled_execution(make_workflow, user, worke
 def test_the_viewer_shows_the_final_context(make_workflow, user, worker):
     client = Client()
     client.force_login(user)
-    execution = start(make_workflow, user, worker, {"id": "a", "type": "set", "label": "Step A", "config": {"values": {"x": "{{Trigger.n}}"}}})
+    execution = start(
+        make_workflow,
+        user,
+        worker,
+        {"id": "a", "type": "set", "label": "Step A", "config": {"values": {"x": "{{Trigger.n}}"}}},
+    )
     page = client.get(f"/workflows/executions/{execution.pk}/").content.decode()
     panel = page.split('data-role="context-panel"', 1)[1].split("</details>", 1)[0]
     assert "Output (final context)" in panel and "&quot;Step A&quot;" in panel
@@ -106,10 +121,21 @@ def test_the_viewer_shows_the_final_context(make_workflow, user, worker):
 
 def test_a_for_each_shows_its_config_resolved_but_its_item_templates_as_written(make_workflow, user, worker, api):
     child = make_workflow(chain(NAP), name="Child")
-    execution = start(make_workflow, user, worker, {
-        "id": "each", "type": "for-each", "label": "Each",
-        "config": {"items": "{{Trigger.n}}", "workflowId": str(child.pk), "input": {"tag": "{{item.name}} of {{Trigger.n}}"}},
-    })
+    execution = start(
+        make_workflow,
+        user,
+        worker,
+        {
+            "id": "each",
+            "type": "for-each",
+            "label": "Each",
+            "config": {
+                "items": "{{Trigger.n}}",
+                "workflowId": str(child.pk),
+                "input": {"tag": "{{item.name}} of {{Trigger.n}}"},
+            },
+        },
+    )
     run = next(r for r in api.get(f"/api/executions/{execution.pk}/").json()["nodeRuns"] if r["nodeId"] == "each")
     assert run["resolvedConfig"]["items"] == 1
     assert run["resolvedConfig"]["input"] == {"tag": "{{item.name}} of 1"}

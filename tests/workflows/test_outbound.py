@@ -1,6 +1,7 @@
 """The HTTP Request node's outbound rules: the server's own networks are refused (after DNS,
 on every redirect) unless a setting allows them; every attempt carries the step's
 idempotency key. Real local servers on 127.0.0.1; no test sends a packet anywhere else."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -74,13 +75,27 @@ def run_http_node(make_workflow, user, worker, url, retry=None, **config):
     return Execution.objects.get(pk=execution_id), runs(execution_id)["h"]
 
 
-@pytest.mark.parametrize("address, rule", [
-    ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
-    ("169.254.169.254", "metadata"), ("fd00:ec2::254", "metadata"), ("169.254.1.1", "link-local"),
-    ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"), ("fc00::1", "private"),
-    ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"), ("100.64.0.1", "reserved"),
-    ("93.184.216.34", None), ("2606:4700::1111", None),
-])
+@pytest.mark.parametrize(
+    "address, rule",
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.169.254", "metadata"),
+        ("fd00:ec2::254", "metadata"),
+        ("169.254.1.1", "link-local"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("100.64.0.1", "reserved"),
+        ("93.184.216.34", None),
+        ("2606:4700::1111", None),
+    ],
+)
 def test_refusal_names_the_rule(address, rule, settings):
     settings.WORKFLOW_HTTP_ALLOWED_NETWORKS = []
     found = outbound.refusal(ipaddress.ip_address(address))
@@ -93,16 +108,20 @@ def test_an_allowed_network_is_not_refused(settings):
     assert "private" in outbound.refusal(ipaddress.ip_address("192.168.1.1"))
 
 
-@pytest.mark.parametrize("url, words", [
-    ("http://127.0.0.1:{port}/x", "127.0.0.1: it is a loopback address"),
-    ("http://[::1]:{port}/x", "::1: it is a loopback address"),
-    ("http://localhost:{port}/x", "(localhost resolves to it): it is a loopback address"),
-    ("http://169.254.169.254/latest/meta-data/", "it is a cloud metadata address"),
-    ("http://10.0.0.7:8080/internal", "it is a private address"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("http://127.0.0.1:{port}/x", "127.0.0.1: it is a loopback address"),
+        ("http://[::1]:{port}/x", "::1: it is a loopback address"),
+        ("http://localhost:{port}/x", "(localhost resolves to it): it is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "it is a cloud metadata address"),
+        ("http://10.0.0.7:8080/internal", "it is a private address"),
+    ],
+)
 def test_the_node_refuses_the_servers_own_networks(make_workflow, user, worker, local_server, url, words):
-    execution, run = run_http_node(make_workflow, user, worker, url.format(port=local_server.httpd.server_address[1]),
-                                   retry=FAST_RETRY)
+    execution, run = run_http_node(
+        make_workflow, user, worker, url.format(port=local_server.httpd.server_address[1]), retry=FAST_RETRY
+    )
     assert execution.status == "error"
     assert run.status == "error" and run.attempt == 1  # a refusal is not retried
     assert words in run.error["message"] and "WORKFLOW_HTTP_ALLOWED_NETWORKS" in run.error["message"]
@@ -123,7 +142,9 @@ def test_a_redirect_to_loopback_is_refused(make_workflow, user, worker, local_se
 
 def test_allowed_networks_let_a_deployment_call_internal_services(make_workflow, user, worker, local_server, settings):
     settings.WORKFLOW_HTTP_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-    execution, run = run_http_node(make_workflow, user, worker, f"http://localhost:{local_server.httpd.server_address[1]}/ok")
+    execution, run = run_http_node(
+        make_workflow, user, worker, f"http://localhost:{local_server.httpd.server_address[1]}/ok"
+    )
     assert execution.status == "success", run.error
     assert len(local_server.requests) == 1
 

@@ -1,5 +1,6 @@
 """The product's own error pages with DEBUG off (JSON under /api/), the nav's current page,
 and the phone header's menu button."""
+
 import pytest
 from django.test import Client, override_settings
 from django.urls import path
@@ -17,10 +18,17 @@ def explode(request):
 # The project's URLs and error handlers, plus views that fail (for the 500 pages).
 urlpatterns = [path("boom/", explode), path("api/boom/", explode), *project_urls.urlpatterns]
 handler400, handler403, handler404, handler500 = (
-    project_urls.handler400, project_urls.handler403, project_urls.handler404, project_urls.handler500,
+    project_urls.handler400,
+    project_urls.handler403,
+    project_urls.handler404,
+    project_urls.handler500,
 )
 
-DEBUG_PAGE_MARKERS = ("Traceback", "Using the URLconf defined in", "You're seeing this error because you have <code>DEBUG = True</code>")
+DEBUG_PAGE_MARKERS = (
+    "Traceback",
+    "Using the URLconf defined in",
+    "You're seeing this error because you have <code>DEBUG = True</code>",
+)
 
 
 def logged_in(user) -> Client:
@@ -81,7 +89,10 @@ def test_under_api_errors_are_json_not_pages(user):
     client.raise_request_exception = False
     missing = client.get("/api/no-such-endpoint/")
     assert missing.status_code == 404
-    assert missing.json()["code"] == "not_found" and missing.json()["message"] == "No API endpoint at /api/no-such-endpoint/"
+    assert (
+        missing.json()["code"] == "not_found"
+        and missing.json()["message"] == "No API endpoint at /api/no-such-endpoint/"
+    )
     crash = client.get("/api/boom/")
     assert crash.status_code == 500 and crash.json()["code"] == "server_error"
     assert "a bug deep inside" not in crash.content.decode()
@@ -91,9 +102,14 @@ def nav_links(html: str) -> dict[str, str]:
     """Each main-nav link's label and its aria-current value ("" when not current)."""
     import re
 
-    nav = html[html.index('<nav aria-label="Main">'):html.index("</nav>")]
-    return {label: current or "" for current, label in
-            ((m.group(2), m.group(3)) for m in re.finditer(r'<a href="([^"]+)"(?: aria-current="(\w+)")?>([^<]+)</a>', nav))}
+    nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+    return {
+        label: current or ""
+        for current, label in (
+            (m.group(2), m.group(3))
+            for m in re.finditer(r'<a href="([^"]+)"(?: aria-current="(\w+)")?>([^<]+)</a>', nav)
+        )
+    }
 
 
 def test_the_nav_marks_the_current_page(user, make_workflow):
@@ -119,7 +135,10 @@ def test_operators_get_the_workers_link_marked_on_its_page(make_user):
 
 def test_the_header_has_a_menu_button_for_phones(user):
     html = logged_in(user).get("/").content.decode()
-    assert '<button type="button" class="menu-toggle" aria-expanded="false" aria-controls="topbar-menu" data-menu-toggle>' in html
+    assert (
+        '<button type="button" class="menu-toggle" aria-expanded="false" aria-controls="topbar-menu" data-menu-toggle>'
+        in html
+    )
     assert 'id="topbar-menu"' in html and '<script src="/static/js/topbar.js"></script>' in html
 
 
@@ -134,4 +153,3 @@ def test_an_executions_page_when_installed_gets_a_nav_link_and_the_counts_link_t
     home = logged_in(user).get("/").content.decode()
     assert "Executions" in nav_links(home)
     assert '<a href="/workflows/executions/?status=error">Failed</a>' in home
-

@@ -1,4 +1,5 @@
 """Plugins: loading by dotted path, lazy step import, the step context, sync and async steps."""
+
 import sys
 
 import pytest
@@ -18,7 +19,9 @@ STEPS_MODULE = "tests.workflows.sample_plugins.echo_steps"
 
 @pytest.fixture
 def token(tenant, user):
-    return integrations.create_integration(tenant=tenant, owner=user, type="echo", name="Mine", credentials={"token": "t-123"})
+    return integrations.create_integration(
+        tenant=tenant, owner=user, type="echo", name="Mine", credentials={"token": "t-123"}
+    )
 
 
 def test_plugins_load_by_dotted_path(echo_plugins):
@@ -69,8 +72,12 @@ def test_step_gets_context_credentials_and_logger(echo_plugins, make_workflow, u
     worker.run_until_idle()
     output = Execution.objects.get(pk=result.execution_id).context["Say"]
     assert output == {
-        "said": "x", "executionId": str(result.execution_id), "nodeId": "say", "attempt": 1,
-        "runAs": "alice", "token": "t-123",
+        "said": "x",
+        "executionId": str(result.execution_id),
+        "nodeId": "say",
+        "attempt": 1,
+        "runAs": "alice",
+        "token": "t-123",
     }
     run = NodeRun.objects.get(execution_id=result.execution_id, node_id="say")
     assert [e["message"] for e in run.logs] == ["saying x"]
@@ -110,4 +117,6 @@ def test_saving_validates_plugin_config_fields(echo_plugins, make_workflow):
 def test_saving_requires_the_integration(echo_plugins, make_workflow):
     with pytest.raises(InvalidDefinition) as caught:
         make_workflow(chain(node("say", "echo/say", "Say", text="hi")))
-    assert caught.value.errors == [{"nodeId": "say", "field": "config.integrationId", "message": "Echo integration is required"}]
+    assert caught.value.errors == [
+        {"nodeId": "say", "field": "config.integrationId", "message": "Echo integration is required"}
+    ]

@@ -1,4 +1,5 @@
 """The system checks report misconfigured plugins at start-up, with a clear message."""
+
 import sys
 
 import pytest

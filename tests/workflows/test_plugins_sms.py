@@ -1,4 +1,5 @@
 """The shipped SMS plugin against a local HTTP server standing in for the provider."""
+
 import pytest
 
 from tests.conftest import chain
@@ -10,11 +11,18 @@ from workflows.services import trigger_workflow
 
 @pytest.fixture
 def sms_key(tenant, user):
-    return integrations.create_integration(tenant=tenant, owner=user, type="sms", name="Provider", credentials={"apiKey": "k-secret"})
+    return integrations.create_integration(
+        tenant=tenant, owner=user, type="sms", name="Provider", credentials={"apiKey": "k-secret"}
+    )
 
 
 def sms_workflow(make_workflow, integration, **config):
-    config = {"integrationId": integration.pk, "phoneNumber": "{{Trigger.phone}}", "message": "Order {{Trigger.order}} shipped", **config}
+    config = {
+        "integrationId": integration.pk,
+        "phoneNumber": "{{Trigger.phone}}",
+        "message": "Order {{Trigger.order}} shipped",
+        **config,
+    }
     return make_workflow(chain(node("sms", "sms/send", "Send SMS", **config)))
 
 
@@ -52,7 +60,12 @@ def test_a_refused_message_fails_the_node_without_retrying(settings, provider, m
 @pytest.mark.django_db(transaction=True)
 def test_a_provider_outage_is_retried(settings, provider, make_workflow, user, sms_key, run_until, finished):
     settings.SMS_PROVIDER_URL = provider.url
-    settings.WORKFLOW_DEFAULT_RETRY = {**settings.WORKFLOW_DEFAULT_RETRY, "maxAttempts": 2, "initialInterval": 0.05, "jitter": 0}
+    settings.WORKFLOW_DEFAULT_RETRY = {
+        **settings.WORKFLOW_DEFAULT_RETRY,
+        "maxAttempts": 2,
+        "initialInterval": 0.05,
+        "jitter": 0,
+    }
     provider.answer = (503, {})
     wf = sms_workflow(make_workflow, sms_key)
     result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"phone": "+1", "order": "1"})

@@ -1,6 +1,7 @@
 """The OpenAPI schema is the truth: schemathesis sends generated requests (a few per
 operation) through the project's WSGI application, authenticated, and every answer must be
 no 5xx, with a status code, content type and body the schema documents."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,8 +46,11 @@ def token(db, user, make_workflow):
 
 @schema.parametrize()
 @settings(
-    max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate],
-    suppress_health_check=list(HealthCheck), derandomize=True,
+    max_examples=3,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
 )
 def test_answers_conform_to_the_schema(case, token):
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)

@@ -1,5 +1,6 @@
 """trigger_workflow: joins the caller's transaction, wakes workers only on commit, and
 refuses bad calls with clear errors."""
+
 import threading
 
 import pytest

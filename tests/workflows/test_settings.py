@@ -1,5 +1,6 @@
 """Settings: the embedded default runs without the [redis] extra, and REDIS_URL without it
 stops with an error that says what to install."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,9 @@ django.setup()
 def run_without_redis(code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     environ.update(DJANGO_SETTINGS_MODULE="config.settings", **env)
-    return subprocess.run([sys.executable, "-c", WITHOUT_REDIS + code], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_REDIS + code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_embedded_default_needs_no_redis_package():

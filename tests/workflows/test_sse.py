@@ -1,4 +1,5 @@
 """GET /api/executions/{id}/events/ and GET /api/executions/events/ over the ASGI protocol."""
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
@@ -52,7 +53,12 @@ def test_snapshot_first_then_node_and_status_updates_then_end(make_workflow, use
 
 def test_skipped_branches_arrive_as_node_events(make_workflow, user, worker):
     definition = chain(
-        {"id": "check", "type": "condition", "label": "Check", "config": {"left": "{{Trigger.n}}", "operator": "gt", "right": 5}},
+        {
+            "id": "check",
+            "type": "condition",
+            "label": "Check",
+            "config": {"left": "{{Trigger.n}}", "operator": "gt", "right": 5},
+        },
         {"id": "big", "type": "set", "label": "Big", "config": {}},
         {"id": "small", "type": "set", "label": "Small", "config": {}},
         edges=[
@@ -164,7 +170,9 @@ def test_token_authentication_opens_the_stream(make_workflow, user, worker):
     assert status == 200 and event["event"] == "snapshot"
 
 
-def test_tenant_stream_sends_status_changes_of_your_production_runs(make_workflow, user, worker, other_tenant, make_user):
+def test_tenant_stream_sends_status_changes_of_your_production_runs(
+    make_workflow, user, worker, other_tenant, make_user
+):
     mine = make_workflow(TWO_STEPS, name="Mine")
     outsider = make_user("olga", tenant=other_tenant)
     theirs = make_workflow(TWO_STEPS, name="Theirs", on_tenant=other_tenant)
@@ -188,7 +196,8 @@ def test_tenant_stream_sends_status_changes_of_your_production_runs(make_workflo
 
     production, events = async_to_sync(scenario)()
     assert [(e["data"]["executionId"], e["data"]["status"]) for e in events] == [
-        (str(production), "running"), (str(production), "success"),
+        (str(production), "running"),
+        (str(production), "success"),
     ]
     assert all(e["data"]["workflowId"] == str(mine.pk) and e["data"]["isTest"] is False for e in events)
     assert "context" not in events[0]["data"]

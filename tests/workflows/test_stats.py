@@ -1,4 +1,5 @@
 """Workflow health: GET /api/workflows/{id}/stats/ and the aggregates behind it."""
+
 from datetime import timedelta
 
 import pytest
@@ -41,12 +42,21 @@ def test_nearest_rank_offsets():
 def test_counts_failure_rate_and_percentiles_per_window(make_workflow, user, worker):
     wf = make_workflow(chain(STEP))
     minutes, hours = timedelta(minutes=5), timedelta(minutes=40)
-    make_runs(wf, user, worker, [
-        ("success", 1, minutes), ("success", 2, minutes), ("error", 3, minutes), ("success", 4, minutes),
-        ("success", 10, hours), ("cancelled", 99, hours),
-        ("error", 50, timedelta(hours=5)),
-        ("success", 500, timedelta(days=2)),  # outside every window
-    ])
+    make_runs(
+        wf,
+        user,
+        worker,
+        [
+            ("success", 1, minutes),
+            ("success", 2, minutes),
+            ("error", 3, minutes),
+            ("success", 4, minutes),
+            ("success", 10, hours),
+            ("cancelled", 99, hours),
+            ("error", 50, timedelta(hours=5)),
+            ("success", 500, timedelta(days=2)),  # outside every window
+        ],
+    )
     health = stats.workflow_health(wf.pk)
     w15, w1h, w1d = (health["windows"][k] for k in ("15m", "1h", "1d"))
     assert (w15["executions"], w15["successes"], w15["failures"], w15["cancelled"]) == (4, 3, 1, 0)

@@ -1,4 +1,5 @@
 """The template resolver is pure: no database needed."""
+
 import pytest
 
 from workflows.templating import TemplateSyntaxError, parse_path, referenced_roots, resolve
@@ -91,5 +92,6 @@ def test_bad_expressions_raise(bad):
 
 def test_roots_kept_stay_as_written_and_the_rest_resolves():
     scope = {"Trigger": {"n": 3}}
-    assert resolve({"a": "{{item}}", "b": "{{item.name}} of {{Trigger.n}}", "c": "{{Trigger.n}}"}, scope,
-                   keep=frozenset({"item"})) == {"a": "{{item}}", "b": "{{item.name}} of 3", "c": 3}
+    assert resolve(
+        {"a": "{{item}}", "b": "{{item.name}} of {{Trigger.n}}", "c": "{{Trigger.n}}"}, scope, keep=frozenset({"item"})
+    ) == {"a": "{{item}}", "b": "{{item.name}} of 3", "c": 3}

@@ -1,4 +1,5 @@
 """The active tenant: its default, the switcher, and the pages and API calls that follow it."""
+
 import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token

@@ -1,5 +1,6 @@
 """Model-event triggers: insert, update (to a value) and delete of exposed rows start workflows
 in the writer's transaction."""
+
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,10 @@ from workflows.triggers import changed_as_bound
 
 @pytest.fixture
 def notify(make_workflow):
-    return make_workflow(chain(node("n", "set", "Note", values={"order": "{{Trigger.row.number}}", "event": "{{Trigger.event}}"})), name="Notify")
+    return make_workflow(
+        chain(node("n", "set", "Note", values={"order": "{{Trigger.row.number}}", "event": "{{Trigger.event}}"})),
+        name="Notify",
+    )
 
 
 def bind(workflow, user, event, **kwargs):
@@ -116,7 +120,12 @@ def test_inactive_workflows_are_skipped_and_the_write_goes_on(notify, user, tena
 def test_a_data_source_node_write_fires_the_binding_in_its_transaction(make_workflow, notify, user, tenant, worker):
     bind(notify, user, "update", field="status", value="approved")
     order = Order.objects.create(tenant=tenant, number="A-1")
-    approve = make_workflow(chain(node("u", "datasource-update", "Approve", datasourceId="orders", row={"id": order.pk, "status": "approved"})), name="Approve")
+    approve = make_workflow(
+        chain(
+            node("u", "datasource-update", "Approve", datasourceId="orders", row={"id": order.pk, "status": "approved"})
+        ),
+        name="Approve",
+    )
     from workflows.services import trigger_workflow
 
     trigger_workflow(workflow_id=approve.pk, user_name=user.username)
@@ -154,15 +163,31 @@ def test_change_rule():
 
 @pytest.mark.django_db
 def test_api_binds_as_the_caller_within_their_tenants(api, notify, user, other_user):
-    response = api.post("/api/model-triggers/", {"workflowId": str(notify.pk), "datasource": "orders", "event": "update", "field": "status", "value": "approved"}, format="json")
+    response = api.post(
+        "/api/model-triggers/",
+        {
+            "workflowId": str(notify.pk),
+            "datasource": "orders",
+            "event": "update",
+            "field": "status",
+            "value": "approved",
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["runAs"] == "alice" and response.json()["value"] == "approved"
-    bad = api.post("/api/model-triggers/", {"workflowId": str(notify.pk), "datasource": "orders", "event": "insert", "field": "status"}, format="json")
+    bad = api.post(
+        "/api/model-triggers/",
+        {"workflowId": str(notify.pk), "datasource": "orders", "event": "insert", "field": "status"},
+        format="json",
+    )
     assert bad.status_code == 400 and bad.json()["field"] == "field"
     stranger = APIClient()
     stranger.force_authenticate(other_user)
     assert stranger.get(f"/api/model-triggers/{response.json()['id']}/").status_code == 404
-    refused = stranger.post("/api/model-triggers/", {"workflowId": str(notify.pk), "datasource": "orders", "event": "insert"}, format="json")
+    refused = stranger.post(
+        "/api/model-triggers/", {"workflowId": str(notify.pk), "datasource": "orders", "event": "insert"}, format="json"
+    )
     assert refused.status_code == 400 and "workflowId" in error_fields(refused)
 
 

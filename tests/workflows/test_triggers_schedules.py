@@ -1,4 +1,5 @@
 """Cron schedules: validated on creation, fired once per due time, by one of several workers."""
+
 import threading
 import time
 from collections import Counter
@@ -21,7 +22,10 @@ YEARLY = "0 0 1 1 *"  # far away: only the due time a test sets by hand fires
 
 @pytest.fixture
 def nightly(make_workflow):
-    return make_workflow(chain(node("n", "set", "Note", values={"at": "{{Trigger.scheduledAt}}", "kind": "{{Trigger.kind}}"})), name="Nightly")
+    return make_workflow(
+        chain(node("n", "set", "Note", values={"at": "{{Trigger.scheduledAt}}", "kind": "{{Trigger.kind}}"})),
+        name="Nightly",
+    )
 
 
 def make_due(schedule: Schedule, *, ago: timedelta = timedelta(seconds=1)) -> datetime:
@@ -49,7 +53,11 @@ def test_next_run_follows_the_time_zone_and_is_in_utc():
 def test_create_schedule_validates_and_plans_the_first_run(nightly, user, other_user):
     schedule = triggers.create_schedule(workflow=nightly, cron="*/5 * * * *", run_as=user, input={"kind": "report"})
     assert schedule.next_run_at > timezone.now() and schedule.next_run_at.minute % 5 == 0
-    for kwargs, field in [({"cron": "nope"}, "cron"), ({"cron": "* * * * *", "tz": "Nowhere/City"}, "timezone"), ({"cron": "* * * * *", "input": [1]}, "input")]:
+    for kwargs, field in [
+        ({"cron": "nope"}, "cron"),
+        ({"cron": "* * * * *", "tz": "Nowhere/City"}, "timezone"),
+        ({"cron": "* * * * *", "input": [1]}, "input"),
+    ]:
         with pytest.raises(InvalidInput) as caught:
             triggers.create_schedule(workflow=nightly, run_as=user, **kwargs)
         assert caught.value.field == field
@@ -100,7 +108,11 @@ def test_a_failing_trigger_spends_the_due_time_and_records_why(nightly, user):
 
 @pytest.mark.django_db
 def test_api_creates_schedules_running_as_the_caller(api, nightly, other_user):
-    response = api.post("/api/schedules/", {"workflowId": str(nightly.pk), "cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}, format="json")
+    response = api.post(
+        "/api/schedules/",
+        {"workflowId": str(nightly.pk), "cron": "0 9 * * 1-5", "timezone": "Europe/Paris"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["runAs"] == "alice" and response.json()["nextRunAt"]
     bad = api.post("/api/schedules/", {"workflowId": str(nightly.pk), "cron": "sometimes"}, format="json")

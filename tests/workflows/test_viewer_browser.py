@@ -1,4 +1,5 @@
 """The execution viewer in headless Chromium against a real daphne server and its worker."""
+
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -57,12 +58,22 @@ def node(page, node_id, status):
 def test_viewer_follows_an_execution_live_and_shows_node_details(
     daphne_server, logged_in_page, make_workflow, user, gated, artifacts_dir
 ):
-    workflow = make_workflow(chain(
-        {"id": "wait", "type": "sleep", "label": "Short nap", "config": {"duration": "1s"}},
-        {"id": "fetch", "type": "http-request", "label": "Check stock", "config": {"url": gated.url}},
-        {"id": "done", "type": "set", "label": "Confirm order", "config": {"values": {"stock": "{{Check stock.body.stock}}"}}},
-    ), name="Order fulfilment")
-    execution_id = trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input={"orderId": "A-17"}).execution_id
+    workflow = make_workflow(
+        chain(
+            {"id": "wait", "type": "sleep", "label": "Short nap", "config": {"duration": "1s"}},
+            {"id": "fetch", "type": "http-request", "label": "Check stock", "config": {"url": gated.url}},
+            {
+                "id": "done",
+                "type": "set",
+                "label": "Confirm order",
+                "config": {"values": {"stock": "{{Check stock.body.stock}}"}},
+            },
+        ),
+        name="Order fulfilment",
+    )
+    execution_id = trigger_workflow(
+        workflow_id=workflow.pk, user_name=user.username, input={"orderId": "A-17"}
+    ).execution_id
     page = logged_in_page(user)
     page.goto(f"{daphne_server.url}/workflows/executions/{execution_id}/")
     page.evaluate("window.__sameDocument = true")
@@ -92,7 +103,9 @@ def test_viewer_follows_an_execution_live_and_shows_node_details(
 
 
 def test_workflow_page_lists_new_executions_live(daphne_server, logged_in_page, make_workflow, user, artifacts_dir):
-    workflow = make_workflow(chain({"id": "a", "type": "set", "label": "Step", "config": {"values": {"ok": True}}}), name="Live list")
+    workflow = make_workflow(
+        chain({"id": "a", "type": "set", "label": "Step", "config": {"values": {"ok": True}}}), name="Live list"
+    )
     page = logged_in_page(user)
     page.goto(f"{daphne_server.url}/workflows/{workflow.pk}/")
     page.wait_for_selector("[data-live-indicator]:has-text('live')", timeout=WAIT)
@@ -107,8 +120,13 @@ def test_workflow_page_lists_new_executions_live(daphne_server, logged_in_page, 
     page.screenshot(path=str(artifacts_dir / "workflow-list.png"), full_page=True)
 
 
-def test_example_page_embeds_the_viewer_inline_and_in_a_dialog(daphne_server, logged_in_page, make_workflow, user, artifacts_dir):
-    make_workflow(chain({"id": "a", "type": "set", "label": "Greet", "config": {"values": {"hi": "{{Trigger.name}}"}}}), name="Greeter")
+def test_example_page_embeds_the_viewer_inline_and_in_a_dialog(
+    daphne_server, logged_in_page, make_workflow, user, artifacts_dir
+):
+    make_workflow(
+        chain({"id": "a", "type": "set", "label": "Greet", "config": {"values": {"hi": "{{Trigger.name}}"}}}),
+        name="Greeter",
+    )
     page = logged_in_page(user)
     page.goto(f"{daphne_server.url}/workflows/examples/embed/")
     page.fill("#embed-input", '{"name": "Ada"}')

@@ -1,11 +1,15 @@
 """Where the viewer draws nodes and edges (pure, no database)."""
+
 from workflows import layout as layout_module
 from workflows.layout import layout
 from workflows.viewer import format_duration, timeline, waiting_info
 
 
 def definition(*nodes, edges):
-    return {"nodes": list(nodes), "edges": [{"source": s, "target": t, **extra} for s, t, *rest in edges for extra in [rest[0] if rest else {}]]}
+    return {
+        "nodes": list(nodes),
+        "edges": [{"source": s, "target": t, **extra} for s, t, *rest in edges for extra in [rest[0] if rest else {}]],
+    }
 
 
 def node(node_id, **extra):
@@ -13,8 +17,15 @@ def node(node_id, **extra):
 
 
 def test_automatic_layout_goes_left_to_right_by_depth_and_centres_columns():
-    graph = layout(definition(node("t", type="trigger"), node("a"), node("b"), node("c"),
-                              edges=[("t", "a"), ("t", "b"), ("a", "c"), ("b", "c")]))
+    graph = layout(
+        definition(
+            node("t", type="trigger"),
+            node("a"),
+            node("b"),
+            node("c"),
+            edges=[("t", "a"), ("t", "b"), ("a", "c"), ("b", "c")],
+        )
+    )
     pos = {n.id: (n.x, n.y) for n in graph.nodes}
     assert pos["t"][0] < pos["a"][0] == pos["b"][0] < pos["c"][0]
     assert pos["a"][1] < pos["b"][1]
@@ -24,8 +35,13 @@ def test_automatic_layout_goes_left_to_right_by_depth_and_centres_columns():
 
 
 def test_saved_positions_are_kept_and_shifted_into_view():
-    graph = layout(definition(node("t", type="trigger", position={"x": -100, "y": 50}), node("a", position={"x": 300, "y": -20}),
-                              edges=[("t", "a", {"branch": "true"})]))
+    graph = layout(
+        definition(
+            node("t", type="trigger", position={"x": -100, "y": 50}),
+            node("a", position={"x": 300, "y": -20}),
+            edges=[("t", "a", {"branch": "true"})],
+        )
+    )
     pos = {n.id: (n.x, n.y) for n in graph.nodes}
     pad = layout_module.PADDING
     assert pos == {"t": (pad, 70 + pad), "a": (400 + pad, pad)}
@@ -35,12 +51,22 @@ def test_saved_positions_are_kept_and_shifted_into_view():
 
 def test_partial_positions_fall_back_to_automatic_layout():
     graph = layout(definition(node("t", type="trigger", position={"x": 900, "y": 900}), node("a"), edges=[("t", "a")]))
-    assert {n.id: n.x for n in graph.nodes} == {"t": layout_module.PADDING, "a": layout_module.PADDING + layout_module.NODE_WIDTH + layout_module.COLUMN_GAP}
+    assert {n.id: n.x for n in graph.nodes} == {
+        "t": layout_module.PADDING,
+        "a": layout_module.PADDING + layout_module.NODE_WIDTH + layout_module.COLUMN_GAP,
+    }
 
 
 def test_waiting_info_reads_pause_data_generically():
-    info = waiting_info({"pauseData": {"approvalRequestId": 7, "eventNamespace": "orders", "eventKey": "k", "other": 1}})
-    assert info == {"approvalRequestId": 7, "approvalUrl": "/workflows/approvals/7", "eventNamespace": "orders", "eventKey": "k"}
+    info = waiting_info(
+        {"pauseData": {"approvalRequestId": 7, "eventNamespace": "orders", "eventKey": "k", "other": 1}}
+    )
+    assert info == {
+        "approvalRequestId": 7,
+        "approvalUrl": "/workflows/approvals/7",
+        "eventNamespace": "orders",
+        "eventKey": "k",
+    }
     assert waiting_info({"pauseData": None, "output": "text"}) == {}
 
 

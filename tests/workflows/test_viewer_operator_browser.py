@@ -1,6 +1,7 @@
 """The viewer's operator panels in headless Chromium against a real daphne server and its
 worker: send a waiting node its signal from the dialog and watch the execution finish; read
 what a paused approval waits for."""
+
 import json
 import time
 
@@ -37,14 +38,31 @@ def node(page, node_id, status):
 def test_an_operator_sends_the_signal_from_the_dialog_and_watches_the_execution_finish(
     daphne_server, logged_in_page, make_workflow, operator, artifacts_dir
 ):
-    workflow = make_workflow(chain(
-        {"id": "wait", "type": "events/wait", "label": "Wait for payment",
-         "config": {"eventNamespace": "payments", "eventKey": "order-{{Trigger.orderId}}", "expiresIn": "2h",
-                    "title": "Payment of order {{Trigger.orderId}} from the provider, confirmed by its webhook"}},
-        {"id": "book", "type": "set", "label": "Book payment",
-         "config": {"values": {"amount": "{{Wait for payment.payload.amount}}"}}},
-    ), name="Payments")
-    execution_id = trigger_workflow(workflow_id=workflow.pk, user_name=operator.username, input={"orderId": 42}).execution_id
+    workflow = make_workflow(
+        chain(
+            {
+                "id": "wait",
+                "type": "events/wait",
+                "label": "Wait for payment",
+                "config": {
+                    "eventNamespace": "payments",
+                    "eventKey": "order-{{Trigger.orderId}}",
+                    "expiresIn": "2h",
+                    "title": "Payment of order {{Trigger.orderId}} from the provider, confirmed by its webhook",
+                },
+            },
+            {
+                "id": "book",
+                "type": "set",
+                "label": "Book payment",
+                "config": {"values": {"amount": "{{Wait for payment.payload.amount}}"}},
+            },
+        ),
+        name="Payments",
+    )
+    execution_id = trigger_workflow(
+        workflow_id=workflow.pk, user_name=operator.username, input={"orderId": 42}
+    ).execution_id
     page = logged_in_page(operator)
     page.goto(f"{daphne_server.url}/workflows/executions/{execution_id}/")
     node(page, "wait", "paused")
@@ -90,12 +108,26 @@ def test_a_paused_approval_shows_approvers_policy_and_deadline(
 ):
     bob = make_user("bob", tenant=tenant)
     make_user("carol", tenant=tenant)
-    workflow = make_workflow(chain(
-        {"id": "approval", "type": "approvals/request", "label": "Manager approval",
-         "config": {"title": "Refund for order {{Trigger.orderId}}", "approvers": "bob,carol", "approvalType": "all",
-                    "expiresIn": "3d", "emailSubject": "Please decide: {{title}}"}},
-    ), name="Refunds")
-    execution_id = trigger_workflow(workflow_id=workflow.pk, user_name=operator.username, input={"orderId": 7}).execution_id
+    workflow = make_workflow(
+        chain(
+            {
+                "id": "approval",
+                "type": "approvals/request",
+                "label": "Manager approval",
+                "config": {
+                    "title": "Refund for order {{Trigger.orderId}}",
+                    "approvers": "bob,carol",
+                    "approvalType": "all",
+                    "expiresIn": "3d",
+                    "emailSubject": "Please decide: {{title}}",
+                },
+            },
+        ),
+        name="Refunds",
+    )
+    execution_id = trigger_workflow(
+        workflow_id=workflow.pk, user_name=operator.username, input={"orderId": 7}
+    ).execution_id
     request = wait_for(lambda: ApprovalRequest.objects.filter(execution_id=execution_id).first())
     decide(request_id=request.pk, user=bob, decision="approved", comment="Customer was charged twice; refund it.")
     page = logged_in_page(operator)

@@ -1,4 +1,5 @@
 """The workflow pages and the execution viewer, rendered through the test client."""
+
 import json
 
 import pytest
@@ -75,8 +76,10 @@ def test_viewer_shows_graph_statuses_timeline_and_header(client, make_workflow, 
     assert '"n": 7' in page  # the input
     assert 'data-open-node="a"' in page  # the timeline row of Step A
     for status in ("idle", "running", "paused", "success", "error", "skipped", "cancelled"):
-        assert f'wf-swatch status-{status}' in page
-    snapshot = json.loads(page.split(f'id="viewer-data-{execution.pk}" type="application/json">')[1].split("</script>")[0])
+        assert f"wf-swatch status-{status}" in page
+    snapshot = json.loads(
+        page.split(f'id="viewer-data-{execution.pk}" type="application/json">')[1].split("</script>")[0]
+    )
     assert snapshot["execution"]["status"] == "success"
     assert {r["nodeId"]: r["output"] for r in snapshot["execution"]["nodeRuns"]}["a"] == {"x": 7}
     # Finished: no Cancel; success: no Retry.
@@ -87,7 +90,10 @@ def test_viewer_lays_out_nodes_without_positions_by_depth(client, make_workflow,
     b = {"id": "b", "type": "set", "label": "Step B", "config": {}}
     wf = make_workflow(chain(SET_A, b))
     page = client.get(f"/workflows/executions/{run(wf, user, worker).pk}/").content.decode()
-    xs = [float(page.split(f'data-node-id="{nid}"')[1].split("translate(")[1].split(",")[0]) for nid in ("trigger", "a", "b")]
+    xs = [
+        float(page.split(f'data-node-id="{nid}"')[1].split("translate(")[1].split(",")[0])
+        for nid in ("trigger", "a", "b")
+    ]
     assert xs[0] < xs[1] < xs[2]
 
 
@@ -126,7 +132,9 @@ def test_viewer_forms_return_to_the_embedding_page_but_never_off_site(client, ma
     wf = make_workflow(chain({"id": "s", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}}))
     first = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
     second = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={}).execution_id
-    back = client.post(f"/workflows/executions/{first}/cancel/", {"next": "/workflows/examples/embed/?execution=x", "reason": "r"})
+    back = client.post(
+        f"/workflows/executions/{first}/cancel/", {"next": "/workflows/examples/embed/?execution=x", "reason": "r"}
+    )
     assert back["Location"] == "/workflows/examples/embed/?execution=x"
     off_site = client.post(f"/workflows/executions/{second}/cancel/", {"next": "https://evil.example/", "reason": "r"})
     assert off_site["Location"] == f"/workflows/executions/{second}/"
@@ -137,7 +145,8 @@ def test_paused_nodes_link_their_approval_and_show_their_event(client, make_work
     result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
     # Approvals and events store what they wait for in pause_data; the viewer reads it generically.
     NodeRun.objects.filter(execution_id=result.execution_id, node_id="s").update(
-        status="paused", started_at="2026-01-01T00:00:00Z",
+        status="paused",
+        started_at="2026-01-01T00:00:00Z",
         pause_data={"approvalRequestId": "42", "eventNamespace": "orders", "eventKey": "o-1"},
     )
     page = client.get(f"/workflows/executions/{result.execution_id}/").content.decode()

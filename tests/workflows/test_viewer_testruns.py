@@ -1,4 +1,5 @@
 """Test runs: current or unsaved definitions, kept out of production lists, stopped, cleaned up."""
+
 import json
 from datetime import timedelta
 from io import StringIO
@@ -81,7 +82,9 @@ def test_test_run_form_reports_bad_json_naming_the_field(make_workflow, client):
     assert response.status_code == 400 and "<strong>input</strong>: not valid JSON" in response.content.decode()
     response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": "[1]"})
     assert response.status_code == 400 and "input must be a JSON object" in response.content.decode()
-    response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": '{"deep": ' + ("[" * 100_000 + "]" * 100_000) + '}'})
+    response = client.post(
+        f"/workflows/{wf.pk}/test-run/", {"input": '{"deep": ' + ("[" * 100_000 + "]" * 100_000) + "}"}
+    )
     assert response.status_code == 400 and "deep is nested deeper than" in response.content.decode()
     response = client.post(f"/workflows/{wf.pk}/test-run/", {"input": '{"note": "a\\u0000"}'})
     assert response.status_code == 400 and "note contains a NUL character" in response.content.decode()
@@ -97,7 +100,9 @@ def test_stop_button_cancels_a_test_run(make_workflow, user, client):
 
 def test_test_run_api(make_workflow, api, other_tenant):
     wf = make_workflow(chain(STEP))
-    response = api.post(f"/api/workflows/{wf.pk}/test-run/", {"input": {"a": 1}, "definition": chain(OTHER)}, format="json")
+    response = api.post(
+        f"/api/workflows/{wf.pk}/test-run/", {"input": {"a": 1}, "definition": chain(OTHER)}, format="json"
+    )
     assert response.status_code == 202
     assert Execution.objects.get(pk=response.json()["executionId"]).is_test
     bad = api.post(f"/api/workflows/{wf.pk}/test-run/", {"definition": {"nodes": []}}, format="json")
@@ -150,4 +155,6 @@ def test_cleanup_command(make_workflow, user, worker):
 
 
 def test_cleanup_is_a_worker_duty(settings):
-    assert settings.WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] == settings.WORKFLOW_TEST_RUN_CLEANUP_SECONDS
+    assert (
+        settings.WORKFLOW_WORKER_DUTIES["workflows.testruns.cleanup_duty"] == settings.WORKFLOW_TEST_RUN_CLEANUP_SECONDS
+    )

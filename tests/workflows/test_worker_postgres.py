@@ -1,4 +1,5 @@
 """Several workers on one PostgreSQL database: no attempt runs twice."""
+
 import threading
 import time
 from collections import Counter
@@ -57,7 +58,10 @@ def test_notify_from_another_process_wakes_a_sleeping_worker(make_workflow, user
         env = {**os.environ, "DATABASE_URL": _test_database_url()}
         out = subprocess.run(
             [sys.executable, "manage.py", "trigger_workflow", str(wf.pk), "--user", "alice"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         execution_id = out.stdout.strip()
         deadline = time.monotonic() + 20  # far below the poll interval
@@ -96,11 +100,13 @@ def test_step_threads_keep_their_database_connections(make_workflow, user, recor
 
 def _branches(make_workflow):
     """A trigger with two branches: a Set node and a one-hour Sleep."""
-    return make_workflow(chain(
-        {"id": "a", "type": "set", "label": "A", "config": {"values": {"v": 1}}},
-        {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
-        edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "z"}],
-    ))
+    return make_workflow(
+        chain(
+            {"id": "a", "type": "set", "label": "A", "config": {"values": {"v": 1}}},
+            {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
+            edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "z"}],
+        )
+    )
 
 
 def _general_path_queries(queries) -> list[str]:
@@ -154,11 +160,13 @@ def test_last_branch_to_end_finishes_the_execution_in_one_statement(make_workflo
 
     from workflows.worker import claim, execute, release_leases
 
-    wf = make_workflow(chain(
-        {"id": "a", "type": "set", "label": "A", "config": {"values": {}}},
-        {"id": "b", "type": "set", "label": "B", "config": {"values": {}}},
-        edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"}],
-    ))
+    wf = make_workflow(
+        chain(
+            {"id": "a", "type": "set", "label": "A", "config": {"values": {}}},
+            {"id": "b", "type": "set", "label": "B", "config": {"values": {}}},
+            edges=[{"source": "trigger", "target": "a"}, {"source": "trigger", "target": "b"}],
+        )
+    )
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
     held = {c.node_id: c for c in claim("t", 2)}
     release_leases("t", [held["b"].run_id])
@@ -180,7 +188,9 @@ def test_hot_statements_are_prepared_once_and_planned_once(make_workflow, user):
 
     from workflows.worker import Worker as InlineWorker
 
-    wf = make_workflow(chain(*[{"id": f"s{i}", "type": "set", "label": f"S{i}", "config": {"values": {}}} for i in range(4)]))
+    wf = make_workflow(
+        chain(*[{"id": f"s{i}", "type": "set", "label": f"S{i}", "config": {"values": {}}} for i in range(4)])
+    )
     ids = [trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id for _ in range(3)]
     InlineWorker(concurrency=1, name="inline").run_until_idle()
     assert set(Execution.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"success"}
@@ -220,10 +230,12 @@ def test_steps_still_run_with_prepared_statements_turned_off(make_workflow, user
 def test_a_session_that_dies_during_a_step_still_records_its_outcome(make_workflow, user, recording_nodes):
     """The step has run (its effects are out): the outcome is recorded on a new connection
     rather than lost, so the step does not run again."""
-    wf = make_workflow(chain(
-        {"id": "k", "type": "test/record", "label": "K", "config": {"killSession": True}},
-        {"id": "n", "type": "test/record", "label": "N", "config": {}},
-    ))
+    wf = make_workflow(
+        chain(
+            {"id": "k", "type": "test/record", "label": "K", "config": {"killSession": True}},
+            {"id": "n", "type": "test/record", "label": "N", "config": {}},
+        )
+    )
     execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
     Worker(concurrency=1, name="reconnect").run_until_idle()
     assert Execution.objects.get(pk=execution_id).status == "success"
@@ -264,10 +276,14 @@ def test_a_step_thread_checks_its_connection_after_being_idle(make_workflow, use
 
 def recorded_join(**configs) -> dict:
     """Trigger -> A and B (recording steps, with `configs` by node id) -> join J."""
-    steps = [{"id": n, "type": "test/record", "label": n.upper(), "config": configs.get(n, {})} for n in ("a", "b", "j")]
+    steps = [
+        {"id": n, "type": "test/record", "label": n.upper(), "config": configs.get(n, {})} for n in ("a", "b", "j")
+    ]
     edges = [("trigger", "a"), ("trigger", "b"), ("a", "j"), ("b", "j")]
-    return {"nodes": [{"id": "trigger", "type": "trigger", "label": "Trigger"}, *steps],
-            "edges": [{"source": source, "target": target} for source, target in edges]}
+    return {
+        "nodes": [{"id": "trigger", "type": "trigger", "label": "Trigger"}, *steps],
+        "edges": [{"source": source, "target": target} for source, target in edges],
+    }
 
 
 def test_a_session_killed_during_a_step_feeding_a_join_records_its_outcome_once(make_workflow, user, recording_nodes):
@@ -280,7 +296,9 @@ def test_a_session_killed_during_a_step_feeding_a_join_records_its_outcome_once(
     assert sorted(attempt for _, attempt, _ in recording_nodes.RECORDED) == [1, 1, 1]
 
 
-def test_a_session_lost_inside_the_recording_transaction_is_retried_on_a_new_one(make_workflow, user, recording_nodes, monkeypatch):
+def test_a_session_lost_inside_the_recording_transaction_is_retried_on_a_new_one(
+    make_workflow, user, recording_nodes, monkeypatch
+):
     """The connection dies half-way through recording (after the locks, before the commit):
     the whole recording runs again on a new connection."""
     from workflows import store

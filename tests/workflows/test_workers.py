@@ -1,5 +1,6 @@
 """Worker heartbeats, the workers page and its stale marking, and runworkflows's health file
 and probe port."""
+
 import json
 import os
 import signal
@@ -43,9 +44,15 @@ def logged_in(user) -> Client:
 def worker_row(name="w", *, heartbeat_ago=timedelta(seconds=1), stopped=False, **fields):
     now = timezone.now()
     return WorkerProcess.objects.create(
-        name=name, host=fields.pop("host", "box-1"), pid=fields.pop("pid", 4242), version="0.1.0",
-        concurrency=fields.pop("concurrency", 4), started_at=now - timedelta(hours=2),
-        last_heartbeat_at=now - heartbeat_ago, stopped_at=now - heartbeat_ago if stopped else None, **fields,
+        name=name,
+        host=fields.pop("host", "box-1"),
+        pid=fields.pop("pid", 4242),
+        version="0.1.0",
+        concurrency=fields.pop("concurrency", 4),
+        started_at=now - timedelta(hours=2),
+        last_heartbeat_at=now - heartbeat_ago,
+        stopped_at=now - heartbeat_ago if stopped else None,
+        **fields,
     )
 
 
@@ -135,12 +142,30 @@ def get(url):
 def test_runworkflows_touches_a_health_file_and_serves_probes(make_workflow, user, tmp_path):
     health_file = tmp_path / "worker.health"
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "WORKFLOW_POLL_SECONDS": "0.5",
-           "WORKFLOW_HEARTBEAT_SECONDS": "0.2"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "WORKFLOW_POLL_SECONDS": "0.5",
+        "WORKFLOW_HEARTBEAT_SECONDS": "0.2",
+    }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "runworkflows", "--name", "probed", "--health-file", str(health_file),
-         "--health-port", str(port), "--health-host", "127.0.0.1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "runworkflows",
+            "--name",
+            "probed",
+            "--health-file",
+            str(health_file),
+            "--health-port",
+            str(port),
+            "--health-host",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         wait_for(health_file.exists, message="the health file was never touched")

@@ -7,56 +7,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('workflows', '0001_initial'),
+        ("workflows", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Widget',
+            name="Widget",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('widget_type', models.CharField(max_length=50)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('workflow_config', models.JSONField(blank=True, default=dict)),
-                ('input_params', models.JSONField(blank=True, default=dict)),
-                ('execution_mode', models.CharField(choices=[('ASYNC', 'Live (ASYNC)'), ('SYNC', 'On completion (SYNC)')], default='ASYNC', max_length=10)),
-                ('position', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='widgets', to='workflows.tenant')),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='widgets', to='workflows.workflow')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("widget_type", models.CharField(max_length=50)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("workflow_config", models.JSONField(blank=True, default=dict)),
+                ("input_params", models.JSONField(blank=True, default=dict)),
+                (
+                    "execution_mode",
+                    models.CharField(
+                        choices=[("ASYNC", "Live (ASYNC)"), ("SYNC", "On completion (SYNC)")],
+                        default="ASYNC",
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="widgets", to="workflows.tenant"
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="widgets", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tenant', 'position', 'name'],
+                "ordering": ["tenant", "position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='WidgetConnection',
+            name="WidgetConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel_name', models.CharField(max_length=200)),
-                ('widget_id', models.CharField(max_length=200)),
-                ('mode', models.CharField(max_length=20)),
-                ('widget_type', models.CharField(blank=True, default='', max_length=50)),
-                ('widget_config', models.JSONField(blank=True, null=True)),
-                ('workflow_config', models.JSONField(blank=True, null=True)),
-                ('server', models.CharField(blank=True, default='', max_length=200)),
-                ('connected_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField(auto_now=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.execution')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='workflows.tenant')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("channel_name", models.CharField(max_length=200)),
+                ("widget_id", models.CharField(max_length=200)),
+                ("mode", models.CharField(max_length=20)),
+                ("widget_type", models.CharField(blank=True, default="", max_length=50)),
+                ("widget_config", models.JSONField(blank=True, null=True)),
+                ("workflow_config", models.JSONField(blank=True, null=True)),
+                ("server", models.CharField(blank=True, default="", max_length=200)),
+                ("connected_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField(auto_now=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.execution"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="workflows.tenant"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['execution'], name='widgets_wid_executi_f3a28a_idx'), models.Index(fields=['last_seen_at'], name='widgets_wid_last_se_b6ad9c_idx')],
-                'constraints': [models.UniqueConstraint(fields=('channel_name', 'widget_id'), name='unique_widget_per_socket')],
+                "indexes": [
+                    models.Index(fields=["execution"], name="widgets_wid_executi_f3a28a_idx"),
+                    models.Index(fields=["last_seen_at"], name="widgets_wid_last_se_b6ad9c_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("channel_name", "widget_id"), name="unique_widget_per_socket")
+                ],
             },
         ),
     ]

@@ -1,5 +1,6 @@
 """Bulk operations: one operator action on a filtered set of executions, with a count to
 confirm first and progress while the workers act on it in batches."""
+
 from __future__ import annotations
 
 from django.http import QueryDict
@@ -53,7 +54,9 @@ class BulkOperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         body.is_valid(raise_exception=True)
         data = body.validated_data
         tenant = choose_tenant(request, data.get("tenant"))
-        filterset = ExecutionFilter(as_query(data["filters"]), queryset=executions_for(request.user).filter(tenant=tenant))
+        filterset = ExecutionFilter(
+            as_query(data["filters"]), queryset=executions_for(request.user).filter(tenant=tenant)
+        )
         if not filterset.is_valid():
             raise ValidationError({f"filters.{k}": v for k, v in filterset.errors.items()})
         targets = operations.bulk_targets(filterset.qs, data["action"])
@@ -62,9 +65,15 @@ class BulkOperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
         if data.get("expectedCount") is not None:
             count = targets.count()
             if count != data["expectedCount"]:
-                raise InvalidState(f"{count} executions match now, not {data['expectedCount']}; count again", field="expectedCount")
+                raise InvalidState(
+                    f"{count} executions match now, not {data['expectedCount']}; count again", field="expectedCount"
+                )
         operation = operations.start_bulk(
-            tenant=tenant, user=request.user, action=data["action"], reason=data.get("reason", ""),
-            targets=targets.order_by("created_at"), filters=data["filters"],
+            tenant=tenant,
+            user=request.user,
+            action=data["action"],
+            reason=data.get("reason", ""),
+            targets=targets.order_by("created_at"),
+            filters=data["filters"],
         )
         return Response(BulkOperationSerializer(operation).data, status=status.HTTP_202_ACCEPTED)

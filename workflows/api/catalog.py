@@ -1,4 +1,5 @@
 """The node catalog: every node type with its fields, and the dynamic options of a field."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -23,7 +24,13 @@ def node_catalog_entry(node_type) -> dict:
 class NodeCatalogView(APIView):
     """Every node type (built-in and plugin) with its config fields, and the plugins' integrations."""
 
-    @extend_schema(responses={200: inline_serializer("NodeCatalog", {"nodes": serializers.ListField(), "integrations": serializers.ListField()})})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "NodeCatalog", {"nodes": serializers.ListField(), "integrations": serializers.ListField()}
+            )
+        }
+    )
     def get(self, request):
         return Response(
             {
@@ -49,12 +56,16 @@ class NodeOptionsView(APIView):
     """The options of one config field for the config being edited: {"options": [{value, label}]}.
     Give `tenant` (the workflow's) to list only integrations of that tenant."""
 
-    @extend_schema(request=OptionsRequest, responses={200: inline_serializer("NodeOptions", {"options": serializers.ListField()})})
+    @extend_schema(
+        request=OptionsRequest, responses={200: inline_serializer("NodeOptions", {"options": serializers.ListField()})}
+    )
     def post(self, request, action_id: str, field_key: str):
         body = OptionsRequest(data=request.data)
         body.is_valid(raise_exception=True)
         tenant = body.validated_data.get("tenant")
         if tenant is not None and tenant not in tenant_ids_for(request.user):
             raise serializers.ValidationError({"tenant": ["not a tenant you belong to"]})
-        options = options_for(action_id, field_key, config=body.validated_data["config"], user=request.user, tenant=tenant)
+        options = options_for(
+            action_id, field_key, config=body.validated_data["config"], user=request.user, tenant=tenant
+        )
         return Response({"options": options})

@@ -1,4 +1,5 @@
 """Turn every API error into one JSON shape (workflows.exceptions.error_body), in one place."""
+
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
@@ -33,7 +34,8 @@ def exception_handler(exc, context):
             field = "body"
         response.data = error_body(
             code=codes if isinstance(codes, str) else getattr(exc, "default_code", "error"),
-            message=str(getattr(exc, "detail", exc)), field=field,
+            message=str(getattr(exc, "detail", exc)),
+            field=field,
         )
     return response
 
@@ -52,4 +54,3 @@ def flatten(detail, path: str = ""):
                 yield from flatten(value, path)
     else:
         yield {"field": path or None, "message": str(detail), "code": getattr(detail, "code", None) or "invalid"}
-

@@ -1,4 +1,5 @@
 """Integrations of the signed-in user; credentials are accepted, never returned."""
+
 from __future__ import annotations
 
 from rest_framework import serializers, viewsets

@@ -1,5 +1,6 @@
 """Cursor pagination of the executions list: a page is found by position, never by offset,
 so it stays fast deep into a large table and stable while new executions arrive."""
+
 from __future__ import annotations
 
 from rest_framework.exceptions import ValidationError

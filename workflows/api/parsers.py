@@ -1,4 +1,5 @@
 """Every JSON request body is read here: bounded depth and clean text, or a 400 naming the field."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 Each has the shape of `Error` (workflows.exceptions.error_body). An operation's own
 declaration (a 409 with a richer body, say) is kept.
 """
+
 from __future__ import annotations
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -18,7 +19,9 @@ def _errors_of(path: str, method: str, operation: dict) -> dict[str, str]:
     if "{" in path or "page" in names:
         errors["404"] = "Not found, or not of the caller's tenants (the same answer)"
     if method in UNSAFE:
-        errors["409"] = "The state changed under the request (a finished execution, a newer version, an inactive workflow)"
+        errors["409"] = (
+            "The state changed under the request (a finished execution, a newer version, an inactive workflow)"
+        )
     if "requestBody" in operation:
         errors["413"] = "The body is larger than API_MAX_BODY_BYTES"
         errors["415"] = "The body is not JSON"

@@ -1,4 +1,5 @@
 """Serializers for the workflows API; JSON keys are camelCase on the wire."""
+
 from __future__ import annotations
 
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
@@ -18,8 +19,10 @@ def refuse_unknown_keys(data, known) -> None:
     if unknown:
         expected = ", ".join(sorted(known))
         raise serializers.ValidationError(
-            {key: [serializers.ErrorDetail(f"Unknown field; expected one of: {expected}", code="unknown_field")]
-             for key in unknown}
+            {
+                key: [serializers.ErrorDetail(f"Unknown field; expected one of: {expected}", code="unknown_field")]
+                for key in unknown
+            }
         )
 
 
@@ -41,17 +44,29 @@ class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
     definition = serializers.JSONField(required=True)
     version = serializers.SerializerMethodField()
     errorWorkflow = serializers.UUIDField(
-        source="error_workflow_id", required=False, allow_null=True,
+        source="error_workflow_id",
+        required=False,
+        allow_null=True,
         help_text="A workflow of the same tenant started when an execution of this one ends in error "
-                  "(with the failed execution's id, workflow, node, error and input)",
+        "(with the failed execution's id, workflow, node, error and input)",
     )
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Workflow
-        fields = ["id", "tenant", "name", "description", "isActive", "definition", "version", "errorWorkflow",
-                  "createdAt", "updatedAt"]
+        fields = [
+            "id",
+            "tenant",
+            "name",
+            "description",
+            "isActive",
+            "definition",
+            "version",
+            "errorWorkflow",
+            "createdAt",
+            "updatedAt",
+        ]
         read_only_fields = ["id"]
 
     def get_version(self, obj: Workflow) -> int | None:
@@ -67,7 +82,10 @@ class WorkflowSerializer(RefuseUnknownKeys, serializers.ModelSerializer):
 class WorkflowUpdateSerializer(WorkflowSerializer):
     definition = serializers.JSONField(required=False)
     baseVersion = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, write_only=True,
+        required=False,
+        allow_null=True,
+        min_value=1,
+        write_only=True,
         help_text="The version the editor started from: a changed definition saved against an older one answers 409",
     )
 
@@ -116,7 +134,9 @@ class InputFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
     required = serializers.BooleanField()  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
-    enum = serializers.ListField(child=serializers.JSONField(), allow_null=True, help_text="The allowed values, if limited")
+    enum = serializers.ListField(
+        child=serializers.JSONField(), allow_null=True, help_text="The allowed values, if limited"
+    )
     description = serializers.CharField(allow_blank=True)
     default = serializers.JSONField(allow_null=True)
 
@@ -124,7 +144,9 @@ class InputFieldSerializer(serializers.Serializer):
 class ValidateRequestSerializer(StrictSerializer):
     definition = serializers.JSONField(required=False, help_text="A definition being edited")
     text = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
         help_text="Instead of `definition`: the JSON text of an imported file (a definition or an exported document)",
     )
 
@@ -137,13 +159,20 @@ class ValidateRequestSerializer(StrictSerializer):
 class ValidationResultSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = DefinitionProblemSerializer(many=True, help_text="Problems that block saving")  # type: ignore[assignment]  # a declared field (DRF's metaclass), not the base attribute
-    warnings = DefinitionProblemSerializer(many=True, help_text="Templates naming a node that does not run before theirs")
+    warnings = DefinitionProblemSerializer(
+        many=True, help_text="Templates naming a node that does not run before theirs"
+    )
     scopes = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text="For each node id, the ids of the nodes that run before it (what its templates may name)",
     )
-    inputFields = InputFieldSerializer(many=True, help_text="The fields of the workflow's input schema (the trigger's inputSchema): what run forms are made of")
-    definition = serializers.JSONField(allow_null=True, help_text="The definition checked (read from `text` for an import)")
+    inputFields = InputFieldSerializer(
+        many=True,
+        help_text="The fields of the workflow's input schema (the trigger's inputSchema): what run forms are made of",
+    )
+    definition = serializers.JSONField(
+        allow_null=True, help_text="The definition checked (read from `text` for an import)"
+    )
 
 
 class DefinitionRequestSerializer(StrictSerializer):
@@ -244,7 +273,8 @@ class DiffSerializer(serializers.Serializer):
 class RunFromHereSerializer(StrictSerializer):
     nodeId = serializers.CharField(max_length=100, help_text="The node to run again from")
     definition = serializers.JSONField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="An unsaved definition to run the copy on (nodes before nodeId must match the run's)",
     )
 
@@ -349,8 +379,22 @@ class NodeRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = NodeRun
         fields = [
-            "nodeId", "label", "type", "status", "branch", "attempt", "output", "error", "logs",
-            "resolvedConfig", "pauseData", "waitingFor", "wakeAt", "availableAt", "startedAt", "finishedAt",
+            "nodeId",
+            "label",
+            "type",
+            "status",
+            "branch",
+            "attempt",
+            "output",
+            "error",
+            "logs",
+            "resolvedConfig",
+            "pauseData",
+            "waitingFor",
+            "wakeAt",
+            "availableAt",
+            "startedAt",
+            "finishedAt",
         ]
         read_only_fields = fields
 
@@ -366,9 +410,14 @@ class NodeRunSerializer(serializers.ModelSerializer):
         except ValueError:  # a template that is not a path: show it as written
             return stored
 
-    @extend_schema_field(PolymorphicProxySerializer(
-        component_name="PauseDetails", serializers=pause_serializers, resource_type_field_name="kind", allow_null=True,
-    ))
+    @extend_schema_field(
+        PolymorphicProxySerializer(
+            component_name="PauseDetails",
+            serializers=pause_serializers,
+            resource_type_field_name="kind",
+            allow_null=True,
+        )
+    )
     def get_waitingFor(self, run: NodeRun) -> dict | None:
         if run.status != NodeRunStatus.PAUSED:
             return None
@@ -393,8 +442,19 @@ class ExecutionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Execution
         fields = [
-            "id", "workflowId", "workflowName", "version", "status", "runAs", "isTest", "parentExecutionId",
-            "idempotencyKey", "error", "createdAt", "startedAt", "finishedAt",
+            "id",
+            "workflowId",
+            "workflowName",
+            "version",
+            "status",
+            "runAs",
+            "isTest",
+            "parentExecutionId",
+            "idempotencyKey",
+            "error",
+            "createdAt",
+            "startedAt",
+            "finishedAt",
         ]
         read_only_fields = fields
 
@@ -411,7 +471,9 @@ class OperatorActionSerializer(serializers.ModelSerializer):
 
 class ExecutionDetailSerializer(ExecutionSerializer):
     nodeRuns = NodeRunSerializer(source="node_runs", many=True)
-    operatorActions = serializers.SerializerMethodField(help_text="Who cancelled, retried or ran it again, when and why")
+    operatorActions = serializers.SerializerMethodField(
+        help_text="Who cancelled, retried or ran it again, when and why"
+    )
     allowedActions = serializers.SerializerMethodField(
         help_text="What the caller may do to the execution in its state (workflows.operator.allowed_actions)"
     )
@@ -424,7 +486,9 @@ class ExecutionDetailSerializer(ExecutionSerializer):
     def get_operatorActions(self, obj: Execution) -> list[dict]:
         return OperatorActionSerializer(obj.operator_actions.order_by("created_at", "id"), many=True).data  # type: ignore[return-value]  # many=True gives a ReturnList
 
-    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY])))
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=[operator.CANCEL, operator.RETRY]))
+    )
     def get_allowedActions(self, execution: Execution) -> list[str]:
         user = _caller(self)
         return operator.allowed_actions(execution, user) if user is not None else []
@@ -433,7 +497,12 @@ class ExecutionDetailSerializer(ExecutionSerializer):
 class RetrySerializer(StrictSerializer):
     fromNode = serializers.CharField(required=False, allow_null=True)
     version = serializers.CharField(required=False, allow_null=True)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the execution's record of operator actions)")
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Why (kept in the execution's record of operator actions)",
+    )
 
 
 # --- Operator actions and bulk operations -------------------------------------------------
@@ -447,8 +516,12 @@ class CancelSerializer(StrictSerializer):
 
 
 class RunAgainSerializer(InputSerializer):
-    input = serializers.JSONField(required=False, allow_null=True, help_text="An edited copy of the input; default: the same input")
-    version = serializers.CharField(required=False, allow_null=True, help_text="latest or a number; default: the same version")
+    input = serializers.JSONField(
+        required=False, allow_null=True, help_text="An edited copy of the input; default: the same input"
+    )
+    version = serializers.CharField(
+        required=False, allow_null=True, help_text="latest or a number; default: the same version"
+    )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
 
     def validate_input(self, value):
@@ -458,16 +531,26 @@ class RunAgainSerializer(InputSerializer):
 
 
 class BulkOperationRequestSerializer(StrictSerializer):
-    tenant = serializers.UUIDField(required=False, help_text="Needed only by users of several tenants (as for workflows)")
-    action = serializers.ChoiceField(choices=["cancel", "retry"], help_text="cancel: running and paused executions; retry: failed ones, from the failed node")
+    tenant = serializers.UUIDField(
+        required=False, help_text="Needed only by users of several tenants (as for workflows)"
+    )
+    action = serializers.ChoiceField(
+        choices=["cancel", "retry"],
+        help_text="cancel: running and paused executions; retry: failed ones, from the failed node",
+    )
     filters = serializers.DictField(
-        required=False, default=dict,
-        help_text="The executions list's filters as its query parameters, e.g. {\"status\": \"error\", \"input\": [\"orderId:42\"]}",
+        required=False,
+        default=dict,
+        help_text='The executions list\'s filters as its query parameters, e.g. {"status": "error", "input": ["orderId:42"]}',
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000, help_text=REASON_HELP)
-    dryRun = serializers.BooleanField(required=False, default=False, help_text="Only count the executions it would act on")
+    dryRun = serializers.BooleanField(
+        required=False, default=False, help_text="Only count the executions it would act on"
+    )
     expectedCount = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0,
+        required=False,
+        allow_null=True,
+        min_value=0,
         help_text="The count the operator confirmed: a different count now answers 409, nothing done",
     )
 
@@ -484,6 +567,19 @@ class BulkOperationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BulkOperation
-        fields = ["id", "action", "status", "user", "reason", "filters", "total", "processed", "succeeded", "failed",
-                  "errors", "createdAt", "finishedAt"]
+        fields = [
+            "id",
+            "action",
+            "status",
+            "user",
+            "reason",
+            "filters",
+            "total",
+            "processed",
+            "succeeded",
+            "failed",
+            "errors",
+            "createdAt",
+            "finishedAt",
+        ]
         read_only_fields = fields

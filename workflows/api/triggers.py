@@ -1,4 +1,5 @@
 """Model-event bindings and cron schedules of your tenants' workflows; they run as you."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -41,11 +42,29 @@ class ScheduleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Schedule
-        fields = ["id", "workflowId", "cron", "timezone", "input", "runAs", "isActive", "nextRunAt", "lastRunAt", "lastExecutionId", "lastError"]
+        fields = [
+            "id",
+            "workflowId",
+            "cron",
+            "timezone",
+            "input",
+            "runAs",
+            "isActive",
+            "nextRunAt",
+            "lastRunAt",
+            "lastExecutionId",
+            "lastError",
+        ]
         read_only_fields = ["id"]
 
 
-class _TenantScoped(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class _TenantScoped(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     model: type[models.Model]
 
     def get_queryset(self):
@@ -62,8 +81,11 @@ class ModelTriggerViewSet(_TenantScoped):
         data = serializer.validated_data
         serializer.instance = triggers.create_model_trigger(
             workflow=_workflow(self.request.user, data["workflow_id"]),
-            datasource=data["datasource"], event=data["event"], field=data.get("field", ""),
-            value=data.get("value"), run_as=self.request.user,
+            datasource=data["datasource"],
+            event=data["event"],
+            field=data.get("field", ""),
+            value=data.get("value"),
+            run_as=self.request.user,
         )
 
 
@@ -76,6 +98,9 @@ class ScheduleViewSet(_TenantScoped):
     def perform_create(self, serializer):
         data = serializer.validated_data
         serializer.instance = triggers.create_schedule(
-            workflow=_workflow(self.request.user, data["workflow_id"]), cron=data["cron"],
-            tz=data.get("timezone") or "UTC", input=data.get("input"), run_as=self.request.user,
+            workflow=_workflow(self.request.user, data["workflow_id"]),
+            cron=data["cron"],
+            tz=data.get("timezone") or "UTC",
+            input=data.get("input"),
+            run_as=self.request.user,
         )

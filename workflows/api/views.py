@@ -1,4 +1,5 @@
 """REST views for workflows and executions: declarations that call services."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -115,8 +116,11 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         if "tenant_id" in data and data.pop("tenant_id") != serializer.instance.tenant_id:
             raise ValidationError({"tenant": ["a workflow cannot move to another tenant"]})
         serializer.instance = services.update_workflow(
-            serializer.instance, user=self.request.user, definition=data.pop("definition", None),
-            base_version=data.pop("baseVersion", None), **data,
+            serializer.instance,
+            user=self.request.user,
+            definition=data.pop("definition", None),
+            base_version=data.pop("baseVersion", None),
+            **data,
         )
 
     def perform_destroy(self, instance):
@@ -148,7 +152,9 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             )
         except UserNotInTenant:
             raise WorkflowNotFound(pk) from None
-        return Response({"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            {"executionId": str(result.execution_id), "status": result.status}, status=status.HTTP_202_ACCEPTED
+        )
 
     @extend_schema(request=TestRunSerializer, responses={202: TriggerResultSerializer})
     @action(detail=True, methods=["post"], url_path="test-run")
@@ -157,8 +163,10 @@ class WorkflowViewSet(viewsets.ModelViewSet):
         body = TestRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         execution = testruns.start_test_run(
-            workflow=self.get_object(), user=request.user,
-            input=body.validated_data.get("input") or {}, definition=body.validated_data.get("definition"),
+            workflow=self.get_object(),
+            user=request.user,
+            input=body.validated_data.get("input") or {},
+            definition=body.validated_data.get("definition"),
         )
         return Response({"executionId": str(execution.pk), "status": execution.status}, status=status.HTTP_202_ACCEPTED)
 
@@ -222,7 +230,12 @@ class WorkflowViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=RestoreSerializer,
-        responses={201: WorkflowSerializer, 200: WorkflowSerializer, 409: StaleVersionErrorSerializer, 404: ErrorSerializer},
+        responses={
+            201: WorkflowSerializer,
+            200: WorkflowSerializer,
+            409: StaleVersionErrorSerializer,
+            404: ErrorSerializer,
+        },
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]+)/restore")
     def restore(self, request, pk=None, number=None):
@@ -236,10 +249,13 @@ class WorkflowViewSet(viewsets.ModelViewSet):
             workflow, number=version.number, user=request.user, base_version=body.validated_data.get("baseVersion")
         )
         workflow = self.get_queryset().get(pk=workflow.pk)
-        return Response(WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            WorkflowSerializer(workflow).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(
-        request=None, responses={200: DiffSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
+        request=None,
+        responses={200: DiffSerializer, 400: ErrorSerializer, 404: ErrorSerializer},
         parameters=[
             OpenApiParameter("from", int, required=True, description="Version number to compare from"),
             OpenApiParameter("to", int, required=True, description="Version number to compare to"),
@@ -260,8 +276,20 @@ class WorkflowViewSet(viewsets.ModelViewSet):
 # version's definition can each be large, and a page reads fifty rows (a third of the time
 # of a first page at a million executions went to columns it never showed).
 LIST_COLUMNS = (
-    "id", "tenant_id", "workflow_id", "workflow__name", "workflow_version__number", "status", "run_as__username",
-    "is_test", "parent_execution_id", "idempotency_key", "error", "created_at", "started_at", "finished_at",
+    "id",
+    "tenant_id",
+    "workflow_id",
+    "workflow__name",
+    "workflow_version__number",
+    "status",
+    "run_as__username",
+    "is_test",
+    "parent_execution_id",
+    "idempotency_key",
+    "error",
+    "created_at",
+    "started_at",
+    "finished_at",
 )
 
 ORDERING_PARAMETER = OpenApiParameter(
@@ -312,7 +340,9 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         `reason` is kept with who and when, and shown in the viewer."""
         body = CancelSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        execution = operations.cancel(self.get_object(), user=request.user, reason=body.validated_data.get("reason", ""))
+        execution = operations.cancel(
+            self.get_object(), user=request.user, reason=body.validated_data.get("reason", "")
+        )
         return Response(ExecutionSerializer(execution).data)
 
     @extend_schema(
@@ -328,11 +358,17 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         body.is_valid(raise_exception=True)
         data = body.validated_data
         copy = operations.run_again(
-            execution, user=request.user, input=data.get("input"), version=data.get("version"), reason=data.get("reason", ""),
+            execution,
+            user=request.user,
+            input=data.get("input"),
+            version=data.get("version"),
+            reason=data.get("reason", ""),
         )
         return Response(
-            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data, status=status.HTTP_202_ACCEPTED
+            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data,
+            status=status.HTTP_202_ACCEPTED,
         )
+
     @extend_schema(
         request=RunFromHereSerializer,
         responses={202: TriggerResultSerializer, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
@@ -346,11 +382,14 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         body = RunFromHereSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         copy = testruns.run_from_here(
-            execution=execution, node_id=body.validated_data["nodeId"], user=request.user,
+            execution=execution,
+            node_id=body.validated_data["nodeId"],
+            user=request.user,
             definition=body.validated_data.get("definition"),
         )
         return Response(
-            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data, status=status.HTTP_202_ACCEPTED
+            TriggerResultSerializer({"executionId": copy.pk, "status": copy.status}).data,
+            status=status.HTTP_202_ACCEPTED,
         )
 
     @extend_schema(request=RetrySerializer, responses={202: ExecutionSerializer})
@@ -361,8 +400,11 @@ class ExecutionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         body = RetrySerializer(data=request.data)
         body.is_valid(raise_exception=True)
         execution = operations.retry(
-            execution, user=request.user, from_node=body.validated_data.get("fromNode"),
-            version=body.validated_data.get("version"), reason=body.validated_data.get("reason", ""),
+            execution,
+            user=request.user,
+            from_node=body.validated_data.get("fromNode"),
+            version=body.validated_data.get("version"),
+            reason=body.validated_data.get("reason", ""),
         )
         execution.refresh_from_db()
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,171 +15,283 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('paused', 'Paused'), ('success', 'Success'), ('error', 'Error'), ('cancelled', 'Cancelled')], default='running', max_length=20)),
-                ('input', models.JSONField(blank=True, default=dict)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('version', models.PositiveIntegerField(default=0)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('parent_index', models.PositiveIntegerField(blank=True, null=True)),
-                ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('is_test', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent_execution', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='workflows.execution')),
-                ('run_as', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("success", "Success"),
+                            ("error", "Error"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="running",
+                        max_length=20,
+                    ),
+                ),
+                ("input", models.JSONField(blank=True, default=dict)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                ("version", models.PositiveIntegerField(default=0)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("parent_index", models.PositiveIntegerField(blank=True, null=True)),
+                ("idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("is_test", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent_execution",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="workflows.execution",
+                    ),
+                ),
+                (
+                    "run_as",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('member', 'Member'), ('admin', 'Admin')], default='member', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("member", "Member"), ("admin", "Admin")], default="member", max_length=20
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='NodeRun',
+            name="NodeRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.CharField(max_length=100)),
-                ('node_type', models.CharField(max_length=100)),
-                ('label', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('idle', 'Idle'), ('running', 'Running'), ('paused', 'Paused'), ('success', 'Success'), ('error', 'Error'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled')], default='idle', max_length=20)),
-                ('branch', models.CharField(blank=True, max_length=100, null=True)),
-                ('attempt', models.PositiveIntegerField(default=0)),
-                ('resolved_config', models.JSONField(blank=True, null=True)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('pause_data', models.JSONField(blank=True, null=True)),
-                ('logs', models.JSONField(blank=True, default=list)),
-                ('lease_owner', models.CharField(blank=True, max_length=100, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('available_at', models.DateTimeField(blank=True, null=True)),
-                ('wake_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('execution', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='node_runs', to='workflows.execution')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("node_id", models.CharField(max_length=100)),
+                ("node_type", models.CharField(max_length=100)),
+                ("label", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("idle", "Idle"),
+                            ("running", "Running"),
+                            ("paused", "Paused"),
+                            ("success", "Success"),
+                            ("error", "Error"),
+                            ("skipped", "Skipped"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="idle",
+                        max_length=20,
+                    ),
+                ),
+                ("branch", models.CharField(blank=True, max_length=100, null=True)),
+                ("attempt", models.PositiveIntegerField(default=0)),
+                ("resolved_config", models.JSONField(blank=True, null=True)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("pause_data", models.JSONField(blank=True, null=True)),
+                ("logs", models.JSONField(blank=True, default=list)),
+                ("lease_owner", models.CharField(blank=True, max_length=100, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("available_at", models.DateTimeField(blank=True, null=True)),
+                ("wake_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "execution",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="node_runs", to="workflows.execution"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['execution', 'id'],
+                "ordering": ["execution", "id"],
             },
         ),
         migrations.AddField(
-            model_name='execution',
-            name='parent_node_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='child_executions', to='workflows.noderun'),
+            model_name="execution",
+            name="parent_node_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="child_executions",
+                to="workflows.noderun",
+            ),
         ),
         migrations.CreateModel(
-            name='Tenant',
+            name="Tenant",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('members', models.ManyToManyField(related_name='tenants', through='workflows.Membership', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        related_name="tenants", through="workflows.Membership", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='membership',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='workflows.tenant'),
+            model_name="membership",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="workflows.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='execution',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='workflows.tenant'),
+            model_name="execution",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="executions", to="workflows.tenant"
+            ),
         ),
         migrations.CreateModel(
-            name='Workflow',
+            name="Workflow",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True, default='')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='workflows', to='workflows.tenant')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True, default="")),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="workflows", to="workflows.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='execution',
-            name='workflow',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='workflows.workflow'),
+            model_name="execution",
+            name="workflow",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="executions", to="workflows.workflow"
+            ),
         ),
         migrations.CreateModel(
-            name='WorkflowVersion',
+            name="WorkflowVersion",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('number', models.PositiveIntegerField()),
-                ('definition', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='workflows.workflow')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("number", models.PositiveIntegerField()),
+                ("definition", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="workflows.workflow"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['workflow', '-number'],
+                "ordering": ["workflow", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='execution',
-            name='workflow_version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='executions', to='workflows.workflowversion'),
+            model_name="execution",
+            name="workflow_version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="executions", to="workflows.workflowversion"
+            ),
         ),
         migrations.AddIndex(
-            model_name='noderun',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['available_at'], name='noderun_ready_idx'),
+            model_name="noderun",
+            index=models.Index(
+                condition=models.Q(("status", "running")), fields=["available_at"], name="noderun_ready_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='noderun',
-            index=models.Index(condition=models.Q(('status', 'paused')), fields=['wake_at'], name='noderun_wake_idx'),
+            model_name="noderun",
+            index=models.Index(condition=models.Q(("status", "paused")), fields=["wake_at"], name="noderun_wake_idx"),
         ),
         migrations.AddConstraint(
-            model_name='noderun',
-            constraint=models.UniqueConstraint(fields=('execution', 'node_id'), name='unique_node_run'),
+            model_name="noderun",
+            constraint=models.UniqueConstraint(fields=("execution", "node_id"), name="unique_node_run"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('tenant', 'user'), name='unique_membership'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("tenant", "user"), name="unique_membership"),
         ),
         migrations.AddIndex(
-            model_name='workflow',
-            index=models.Index(fields=['tenant', 'name'], name='workflows_w_tenant__4a3574_idx'),
+            model_name="workflow",
+            index=models.Index(fields=["tenant", "name"], name="workflows_w_tenant__4a3574_idx"),
         ),
         migrations.AddConstraint(
-            model_name='workflowversion',
-            constraint=models.UniqueConstraint(fields=('workflow', 'number'), name='unique_workflow_version'),
+            model_name="workflowversion",
+            constraint=models.UniqueConstraint(fields=("workflow", "number"), name="unique_workflow_version"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['tenant', '-created_at'], name='workflows_e_tenant__5f63bb_idx'),
+            model_name="execution",
+            index=models.Index(fields=["tenant", "-created_at"], name="workflows_e_tenant__5f63bb_idx"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['workflow', '-created_at'], name='workflows_e_workflo_b304ae_idx'),
+            model_name="execution",
+            index=models.Index(fields=["workflow", "-created_at"], name="workflows_e_workflo_b304ae_idx"),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['status'], name='workflows_e_status_dc0877_idx'),
+            model_name="execution",
+            index=models.Index(fields=["status"], name="workflows_e_status_dc0877_idx"),
         ),
         migrations.AddConstraint(
-            model_name='execution',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('workflow', 'idempotency_key'), name='unique_execution_idempotency_key'),
+            model_name="execution",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("workflow", "idempotency_key"),
+                name="unique_execution_idempotency_key",
+            ),
         ),
     ]

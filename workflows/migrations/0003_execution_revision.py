@@ -1,5 +1,6 @@
 """Name the execution's compare-and-swap counter `revision` (a workflow version is something
 else), and create the function the one-statement step recording raises through."""
+
 from django.db import migrations
 
 NOT_APPLIED = """

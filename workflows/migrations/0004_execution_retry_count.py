@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0003_execution_revision'),
+        ("workflows", "0003_execution_revision"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='execution',
-            name='retry_count',
+            model_name="execution",
+            name="retry_count",
             field=models.PositiveIntegerField(default=0),
         ),
     ]

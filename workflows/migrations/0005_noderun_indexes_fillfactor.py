@@ -3,6 +3,7 @@ that changes no indexed column stays on its page (a HOT update, no index write):
 execution row is updated at every step (context, revision) without touching an index; and
 drop the node runs' execution_id index, which the unique (execution, node_id) index makes
 redundant."""
+
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -29,7 +30,9 @@ class Migration(migrations.Migration):
             model_name="noderun",
             name="execution",
             field=models.ForeignKey(
-                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="node_runs",
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="node_runs",
                 to="workflows.execution",
             ),
         ),

@@ -23,85 +23,119 @@ def drop_input_index(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0006_worker_heartbeats_dashboard_index'),
+        ("workflows", "0006_worker_heartbeats_dashboard_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BulkOperation',
+            name="BulkOperation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('username', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('cancel', 'Cancel'), ('retry', 'Retry'), ('run_again', 'Run again')], max_length=20)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('filters', models.JSONField(blank=True, default=dict)),
-                ('execution_ids', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('done', 'Done')], default='running', max_length=20)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('processed', models.PositiveIntegerField(default=0)),
-                ('succeeded', models.PositiveIntegerField(default=0)),
-                ('failed', models.PositiveIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("username", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("cancel", "Cancel"), ("retry", "Retry"), ("run_again", "Run again")], max_length=20
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, default="")),
+                ("filters", models.JSONField(blank=True, default=dict)),
+                ("execution_ids", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("done", "Done")], default="running", max_length=20
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("processed", models.PositiveIntegerField(default=0)),
+                ("succeeded", models.PositiveIntegerField(default=0)),
+                ("failed", models.PositiveIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='OperatorAction',
+            name="OperatorAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('username', models.CharField(max_length=150)),
-                ('action', models.CharField(choices=[('cancel', 'Cancel'), ('retry', 'Retry'), ('run_again', 'Run again')], max_length=20)),
-                ('reason', models.TextField(blank=True, default='')),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("username", models.CharField(max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("cancel", "Cancel"), ("retry", "Retry"), ("run_again", "Run again")], max_length=20
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, default="")),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['execution', 'created_at', 'id'],
+                "ordering": ["execution", "created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['tenant', 'status', '-created_at'], name='execution_list_status_idx'),
+            model_name="execution",
+            index=models.Index(fields=["tenant", "status", "-created_at"], name="execution_list_status_idx"),
         ),
         migrations.AddField(
-            model_name='bulkoperation',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bulk_operations', to='workflows.tenant'),
+            model_name="bulkoperation",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="bulk_operations", to="workflows.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='bulkoperation',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="bulkoperation",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='operatoraction',
-            name='execution',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='operator_actions', to='workflows.execution'),
+            model_name="operatoraction",
+            name="execution",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="operator_actions", to="workflows.execution"
+            ),
         ),
         migrations.AddField(
-            model_name='operatoraction',
-            name='tenant',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='operator_actions', to='workflows.tenant'),
+            model_name="operatoraction",
+            name="tenant",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="operator_actions", to="workflows.tenant"
+            ),
         ),
         migrations.AddField(
-            model_name='operatoraction',
-            name='user',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="operatoraction",
+            name="user",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='bulkoperation',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['created_at'], name='bulkop_running_idx'),
+            model_name="bulkoperation",
+            index=models.Index(
+                condition=models.Q(("status", "running")), fields=["created_at"], name="bulkop_running_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='operatoraction',
-            index=models.Index(fields=['execution', 'created_at'], name='workflows_o_executi_121694_idx'),
+            model_name="operatoraction",
+            index=models.Index(fields=["execution", "created_at"], name="workflows_o_executi_121694_idx"),
         ),
         migrations.RunPython(create_input_index, drop_input_index),
     ]

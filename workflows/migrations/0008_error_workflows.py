@@ -6,25 +6,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0007_operator_actions'),
+        ("workflows", "0007_operator_actions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='execution',
-            name='error_of',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='error_handlers', to='workflows.execution'),
+            model_name="execution",
+            name="error_of",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="error_handlers",
+                to="workflows.execution",
+            ),
         ),
         migrations.AddField(
-            model_name='workflow',
-            name='error_workflow',
-            field=models.ForeignKey(blank=True, help_text="Started with the failed execution's id, workflow, node, error and input when an execution of this workflow fails", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.workflow'),
+            model_name="workflow",
+            name="error_workflow",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Started with the failed execution's id, workflow, node, error and input when an execution of this workflow fails",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="workflows.workflow",
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(condition=models.Q(('error_of__isnull', False)), fields=['error_of'], name='execution_error_of_idx'),
+            model_name="execution",
+            index=models.Index(
+                condition=models.Q(("error_of__isnull", False)), fields=["error_of"], name="execution_error_of_idx"
+            ),
         ),
     ]

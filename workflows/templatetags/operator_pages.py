@@ -1,4 +1,5 @@
 """Template helpers for the operator pages (home dashboard, workers)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -1,4 +1,5 @@
 """Template helpers for the execution viewer partial and the executions tables."""
+
 from __future__ import annotations
 
 from django import template

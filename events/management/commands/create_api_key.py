@@ -1,4 +1,5 @@
 """Create a workflow API key and print it once."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 

@@ -1,4 +1,5 @@
 """Expire due waits and purge stale buffered signals once (workers also do it periodically)."""
+
 import json
 
 from django.core.management.base import BaseCommand

@@ -1,4 +1,5 @@
 """Send a signal to the execution waiting on NAMESPACE / KEY, as an operator would."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError

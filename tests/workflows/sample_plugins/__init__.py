@@ -1,4 +1,5 @@
 """Plugins for the tests: a good one with a lazy step and an async step, and broken ones."""
+
 from workflows.nodes import Field
 from workflows.plugins import Action, FormField, IntegrationDefinition, Plugin, ServerPlugin, StepImporter
 
@@ -21,10 +22,20 @@ def broken_options(config):
 
 def _echo_actions(category="Echo"):
     return [
-        Action(slug="say", label="Say", category=category, config_fields=[Field("text", "Text", "template-input", required=True)]),
         Action(
-            slug="shout", label="Shout", category=category,
-            config_fields=[Field("text", "Text", "template-input"), Field("voice", "Voice", "combobox", extra={"getOptions": broken_options})],
+            slug="say",
+            label="Say",
+            category=category,
+            config_fields=[Field("text", "Text", "template-input", required=True)],
+        ),
+        Action(
+            slug="shout",
+            label="Shout",
+            category=category,
+            config_fields=[
+                Field("text", "Text", "template-input"),
+                Field("voice", "Voice", "combobox", extra={"getOptions": broken_options}),
+            ],
         ),
         Action(slug="broken", label="Broken", category=category),
     ]
@@ -32,7 +43,10 @@ def _echo_actions(category="Echo"):
 
 ECHO = Plugin(
     integration=IntegrationDefinition(
-        type="echo", label="Echo", description="Says things back", icon="repeat",
+        type="echo",
+        label="Echo",
+        description="Says things back",
+        icon="repeat",
         form_fields=[FormField(id="token", label="Token", type="password")],
         actions=_echo_actions(),
     ),
@@ -47,18 +61,23 @@ ECHO = Plugin(
 )
 
 BAD_CATEGORY = Plugin(
-    integration=IntegrationDefinition(type="bad", label="Bad", actions=[Action(slug="go", label="Go", category="Something else")]),
+    integration=IntegrationDefinition(
+        type="bad", label="Bad", actions=[Action(slug="go", label="Go", category="Something else")]
+    ),
     server=ServerPlugin(step_importers=[StepImporter(action_id="bad/go", step=shout)]),
 )
 
 NO_STEP = Plugin(
-    integration=IntegrationDefinition(type="nostep", label="No Step", actions=[Action(slug="go", label="Go", category="No Step")]),
+    integration=IntegrationDefinition(
+        type="nostep", label="No Step", actions=[Action(slug="go", label="Go", category="No Step")]
+    ),
     server=ServerPlugin(),
 )
 
 BAD_PATHS = Plugin(
     integration=IntegrationDefinition(
-        type="paths", label="Paths",
+        type="paths",
+        label="Paths",
         actions=[
             Action(slug="nomodule", label="No module", category="Paths"),
             Action(slug="nofunction", label="No function", category="Paths"),
@@ -76,13 +95,16 @@ BAD_PATHS = Plugin(
 
 # Same integration type as ECHO, so its action ids collide.
 ECHO_AGAIN = Plugin(
-    integration=IntegrationDefinition(type="echo", label="Echo", actions=[Action(slug="say", label="Say", category="Echo")]),
+    integration=IntegrationDefinition(
+        type="echo", label="Echo", actions=[Action(slug="say", label="Say", category="Echo")]
+    ),
     server=ServerPlugin(step_importers=[StepImporter(action_id="echo/say", step=shout)]),
 )
 
 BAD_FIELD = Plugin(
     integration=IntegrationDefinition(
-        type="fieldy", label="Fieldy",
+        type="fieldy",
+        label="Fieldy",
         actions=[Action(slug="go", label="Go", category="Fieldy", config_fields=[Field("x", "X", "colour-picker")])],
     ),
     server=ServerPlugin(step_importers=[StepImporter(action_id="fieldy/go", step=shout)]),
@@ -94,33 +116,71 @@ NOT_A_PLUGIN = {"integration": "nope"}
 def message_templates(config):
     """Options that depend on the form: the templates of the chosen channel."""
     channel = config.get("channel") or "email"
-    return [{"value": f"{channel}-welcome", "label": f"Welcome ({channel})"},
-            {"value": f"{channel}-reminder", "label": f"Reminder ({channel})"}]
+    return [
+        {"value": f"{channel}-welcome", "label": f"Welcome ({channel})"},
+        {"value": f"{channel}-reminder", "label": f"Reminder ({channel})"},
+    ]
 
 
 def notify(config, ctx):
-    return {"sent": True, "to": config.get("emailAddress") or config.get("phoneNumber"), "template": config.get("template")}
+    return {
+        "sent": True,
+        "to": config.get("emailAddress") or config.get("phoneNumber"),
+        "template": config.get("template"),
+    }
 
 
 # The builder's form test: a showWhen field per channel and a combobox whose options come
 # from the server (getOptions), refetched when the channel changes.
 NOTIFY = Plugin(
     integration=IntegrationDefinition(
-        type="notify", label="Notify", description="Tell a customer something", icon="send",
-        actions=[Action(
-            slug="send", label="Send notification", category="Notify", description="E-mail or text a customer",
-            config_fields=[
-                Field("channel", "Channel", "select", required=True, default="email",
-                      options=[{"value": "email", "label": "E-mail"}, {"value": "sms", "label": "SMS"}]),
-                Field("emailAddress", "E-mail address", "template-input", required=True,
-                      extra={"showWhen": {"field": "channel", "equals": "email"}, "placeholder": "someone@example.com"}),
-                Field("phoneNumber", "Phone number", "template-input", required=True,
-                      extra={"showWhen": {"field": "channel", "equals": "sms"}, "placeholder": "+33…"}),
-                Field("template", "Message template", "combobox", required=True,
-                      extra={"getOptions": message_templates, "optionsDependencyKeys": ["channel"]}),
-            ],
-            output_fields=[{"field": "sent", "description": "Whether it was sent"}],
-        )],
+        type="notify",
+        label="Notify",
+        description="Tell a customer something",
+        icon="send",
+        actions=[
+            Action(
+                slug="send",
+                label="Send notification",
+                category="Notify",
+                description="E-mail or text a customer",
+                config_fields=[
+                    Field(
+                        "channel",
+                        "Channel",
+                        "select",
+                        required=True,
+                        default="email",
+                        options=[{"value": "email", "label": "E-mail"}, {"value": "sms", "label": "SMS"}],
+                    ),
+                    Field(
+                        "emailAddress",
+                        "E-mail address",
+                        "template-input",
+                        required=True,
+                        extra={
+                            "showWhen": {"field": "channel", "equals": "email"},
+                            "placeholder": "someone@example.com",
+                        },
+                    ),
+                    Field(
+                        "phoneNumber",
+                        "Phone number",
+                        "template-input",
+                        required=True,
+                        extra={"showWhen": {"field": "channel", "equals": "sms"}, "placeholder": "+33…"},
+                    ),
+                    Field(
+                        "template",
+                        "Message template",
+                        "combobox",
+                        required=True,
+                        extra={"getOptions": message_templates, "optionsDependencyKeys": ["channel"]},
+                    ),
+                ],
+                output_fields=[{"field": "sent", "description": "Whether it was sent"}],
+            )
+        ],
     ),
     server=ServerPlugin(step_importers=[StepImporter(action_id="notify/send", step=notify)]),
 )

@@ -1,4 +1,5 @@
 """A step module imported only when an echo/say node first runs."""
+
 from tests.workflows.sample_plugins import IMPORTED
 
 IMPORTED.append(__name__)

@@ -1,4 +1,5 @@
 """Remove widget registrations not seen for a while (left by closed or crashed servers)."""
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -10,7 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--max-age", type=float, default=None,
+            "--max-age",
+            type=float,
+            default=None,
             help=f"seconds (default WIDGET_STALE_SECONDS, now {settings.WIDGET_STALE_SECONDS:g})",
         )
 

@@ -1,4 +1,5 @@
 """Write a workflow (name, description, latest definition) to a JSON file."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,4 +29,3 @@ class Command(BaseCommand):
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
             self.stderr.write(f"wrote {output}")
-

@@ -1,4 +1,5 @@
 """Create (or update with --workflow) a workflow from an exported JSON file."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError

@@ -1,4 +1,5 @@
 """Run a workflow worker until SIGTERM or SIGINT."""
+
 import os
 import signal
 from pathlib import Path
@@ -13,18 +14,30 @@ class Command(BaseCommand):
     help = "Run a workflow worker: claims ready node runs, fires deadlines, renews leases."
 
     def add_arguments(self, parser):
-        parser.add_argument("--concurrency", type=int, default=None, help="step threads (default WORKFLOW_WORKER_CONCURRENCY)")
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="step threads (default WORKFLOW_WORKER_CONCURRENCY)"
+        )
         parser.add_argument("--name", default=None, help="lease owner name (default host:pid:random)")
         parser.add_argument("--until-idle", action="store_true", help="run ready work in this thread, then exit")
         parser.add_argument(
-            "--health-file", default=None,
+            "--health-file",
+            default=None,
             help="touch this file after every heartbeat that reached the database (a liveness probe checks its age)",
         )
         parser.add_argument("--health-port", type=int, default=None, help="serve GET /healthz and /readyz on this port")
         parser.add_argument("--health-host", default="0.0.0.0", help="address of the health port (default all)")
 
-    def handle(self, *args, concurrency=None, name=None, until_idle=False, health_file=None, health_port=None,
-               health_host="0.0.0.0", **options):
+    def handle(
+        self,
+        *args,
+        concurrency=None,
+        name=None,
+        until_idle=False,
+        health_file=None,
+        health_port=None,
+        health_host="0.0.0.0",
+        **options,
+    ):
         worker = Worker(concurrency=concurrency, name=name)
         if until_idle:
             steps = worker.run_until_idle()

@@ -13,10 +13,17 @@ DEMO_WORKFLOWS = {
         "definition": {
             "nodes": [
                 {"id": "trigger", "type": "trigger", "label": "Trigger", "config": {}, "position": {"x": 0, "y": 40}},
-                {"id": "mail", "type": "send-email", "label": "Tell ops", "position": {"x": 220, "y": 40}, "config": {
-                    "to": "ops@example.com",
-                    "subject": "{{Trigger.workflow.name}} failed at {{Trigger.failedNode.label}}",
-                    "body": "{{Trigger.error.message}}\n\nInput: {{Trigger.input}}\n{{Trigger.executionUrl}}"}},
+                {
+                    "id": "mail",
+                    "type": "send-email",
+                    "label": "Tell ops",
+                    "position": {"x": 220, "y": 40},
+                    "config": {
+                        "to": "ops@example.com",
+                        "subject": "{{Trigger.workflow.name}} failed at {{Trigger.failedNode.label}}",
+                        "body": "{{Trigger.error.message}}\n\nInput: {{Trigger.input}}\n{{Trigger.executionUrl}}",
+                    },
+                },
             ],
             "edges": [{"source": "trigger", "target": "mail"}],
         },
@@ -26,18 +33,63 @@ DEMO_WORKFLOWS = {
         "errorWorkflow": "Tell ops about a failure",
         "definition": {
             "nodes": [
-                {"id": "trigger", "type": "trigger", "label": "Trigger", "position": {"x": 0, "y": 120}, "config": {"inputSchema": [
-                    {"name": "orderId", "type": "integer", "required": True, "description": "The order's number"},
-                    {"name": "amount", "type": "number", "required": True, "description": "Over 100 goes to manual review"},
-                ]}},
-                {"id": "total", "type": "set", "label": "Compute Total", "position": {"x": 220, "y": 120},
-                 "config": {"values": {"orderId": "{{Trigger.orderId}}", "total": "{{Trigger.amount}}"}}},
-                {"id": "big", "type": "condition", "label": "Big Order", "position": {"x": 440, "y": 120},
-                 "config": {"left": "{{Compute Total.total}}", "operator": "gt", "right": 100}},
-                {"id": "review", "type": "sleep", "label": "Manual Review", "config": {"duration": "5s"}, "position": {"x": 660, "y": 40}},
-                {"id": "fast", "type": "set", "label": "Fast Track", "config": {"values": {"lane": "fast"}}, "position": {"x": 660, "y": 200}},
-                {"id": "done", "type": "set", "label": "Done", "position": {"x": 880, "y": 120},
-                 "config": {"values": {"message": "Order {{Trigger.orderId}} processed"}}},
+                {
+                    "id": "trigger",
+                    "type": "trigger",
+                    "label": "Trigger",
+                    "position": {"x": 0, "y": 120},
+                    "config": {
+                        "inputSchema": [
+                            {
+                                "name": "orderId",
+                                "type": "integer",
+                                "required": True,
+                                "description": "The order's number",
+                            },
+                            {
+                                "name": "amount",
+                                "type": "number",
+                                "required": True,
+                                "description": "Over 100 goes to manual review",
+                            },
+                        ]
+                    },
+                },
+                {
+                    "id": "total",
+                    "type": "set",
+                    "label": "Compute Total",
+                    "position": {"x": 220, "y": 120},
+                    "config": {"values": {"orderId": "{{Trigger.orderId}}", "total": "{{Trigger.amount}}"}},
+                },
+                {
+                    "id": "big",
+                    "type": "condition",
+                    "label": "Big Order",
+                    "position": {"x": 440, "y": 120},
+                    "config": {"left": "{{Compute Total.total}}", "operator": "gt", "right": 100},
+                },
+                {
+                    "id": "review",
+                    "type": "sleep",
+                    "label": "Manual Review",
+                    "config": {"duration": "5s"},
+                    "position": {"x": 660, "y": 40},
+                },
+                {
+                    "id": "fast",
+                    "type": "set",
+                    "label": "Fast Track",
+                    "config": {"values": {"lane": "fast"}},
+                    "position": {"x": 660, "y": 200},
+                },
+                {
+                    "id": "done",
+                    "type": "set",
+                    "label": "Done",
+                    "position": {"x": 880, "y": 120},
+                    "config": {"values": {"message": "Order {{Trigger.orderId}} processed"}},
+                },
             ],
             "edges": [
                 {"source": "trigger", "target": "total"},
@@ -76,7 +128,11 @@ class Command(BaseCommand):
             if not Workflow.objects.filter(tenant=tenant, name=name).exists():
                 handler = Workflow.objects.filter(tenant=tenant, name=spec.get("errorWorkflow") or "").first()
                 services.create_workflow(
-                    tenant=tenant, name=name, description=spec["description"], definition=spec["definition"], user=user,
+                    tenant=tenant,
+                    name=name,
+                    description=spec["description"],
+                    definition=spec["definition"],
+                    user=user,
                     error_workflow_id=handler.pk if handler else None,
                 )
         self.stdout.write("demo tenant ready: log in as demo / demo")
