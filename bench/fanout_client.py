@@ -26,12 +26,13 @@ FINAL = {None, "success", "error"}
 
 def node_updates(frame: dict) -> list[str]:
     """The node ids whose final (success or error) update this frame carries, wherever a
-    frame puts them: `data`, `data.update`, or a list of updates under `data`."""
+    frame puts them: `data`, `data.update`, `data.lastNode` (the node that ended the
+    execution, in its final status), or a list of updates under `data`."""
     data = frame.get("data")
     if not isinstance(data, dict):
         return []
     found = []
-    candidates = [data, data.get("update")]
+    candidates = [data, data.get("update"), data.get("lastNode")]
     for value in data.values():
         if isinstance(value, list):
             candidates += [v for v in value if isinstance(v, dict)]

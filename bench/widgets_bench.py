@@ -63,11 +63,11 @@ def listen(ws, delays: list, done: threading.Event, counts: dict, key: int, fini
         except TimeoutError:
             return
         arrived = time.time()
-        if frame["event"] == "workflow_node_update" and frame["data"]["status"] == "success":
-            ended = datetime.fromisoformat(frame["data"]["finishedAt"]).timestamp()
-            delays.append(arrived - ended)
-        elif frame["event"] == "widget_context_update":
+        if frame["event"] == "widget_context_update":
             counts[key] = counts.get(key, 0) + 1
+            update = frame["data"]["update"]
+            if update.get("status") == "success" and update.get("finishedAt"):
+                delays.append(arrived - datetime.fromisoformat(update["finishedAt"]).timestamp())
         elif frame["event"] == "widget_workflow_status":
             finished.add(key)
             return
@@ -130,10 +130,11 @@ def main() -> None:
         done.set()
         delays.sort()
         print(f"widgets={args.widgets} steps={args.steps} servers=2 elapsed={elapsed:.2f}s")
-        expected = args.widgets * (args.steps + 1)
+        # One frame per widget per step: every node but the last, whose update is the final status.
+        expected = args.widgets * args.steps
         print(
             f"widget_context_update frames: {sum(counts.values())} of {expected} "
-            f"(every widget, every node); final statuses: {len(finished)} of {args.widgets}; "
+            f"(every widget, every node before the last); final statuses: {len(finished)} of {args.widgets}; "
             f"node updates timed: {len(delays)}"
         )
         if delays:
