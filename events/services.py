@@ -286,11 +286,11 @@ def _replay(tenant_id: Any, namespace: str, key: str, idempotency_key: str) -> S
 
 
 def _deliver(
-    wait_id: Any, run_id: int, *, payload: dict, source: str, api_key, idempotency_key, now
+    wait_id: Any, run_id: int, execution_id: Any, *, payload: dict, source: str, api_key, idempotency_key, now
 ) -> SignalResult | None:
     # The engine's lock order: the execution row, then its node run (then the wait), as the
     # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
-    with engine.locked_run(run_id) as locked:
+    with engine.locked_run(run_id, execution_id=execution_id) as locked:
         return _deliver_locked(
             locked, wait_id, payload=payload, source=source, api_key=api_key, idempotency_key=idempotency_key, now=now
         )
@@ -346,7 +346,7 @@ def signal_event(
         now = timezone.now()
         waiting = (
             WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key, status=WaitStatus.WAITING)
-            .values_list("id", "node_run_id")
+            .values_list("id", "node_run_id", "execution_id")  # the execution: no lookup to lock it
             .first()
         )
         if waiting is not None:
@@ -399,11 +399,20 @@ def signal_wait(*, wait_id: Any, tenant_id: Any, payload: Any, source: str) -> S
     payload = check_signal(namespace=wait["namespace"], key=wait["key"], payload=payload)
     with transaction.atomic():
         lock_event_key(tenant_id, wait["namespace"], wait["key"])
-        status, run_id = WaitEvent.objects.filter(pk=wait_id).values_list("status", "node_run_id").get()
+        status, run_id, execution_id = (
+            WaitEvent.objects.filter(pk=wait_id).values_list("status", "node_run_id", "execution_id").get()
+        )
         delivered = None
         if status == WaitStatus.WAITING:
             delivered = _deliver(
-                wait_id, run_id, payload=payload, source=source, api_key=None, idempotency_key=None, now=timezone.now()
+                wait_id,
+                run_id,
+                execution_id,
+                payload=payload,
+                source=source,
+                api_key=None,
+                idempotency_key=None,
+                now=timezone.now(),
             )
     if delivered is None:
         current = WaitEvent.objects.filter(pk=wait_id).values_list("status", flat=True).get()
