@@ -87,7 +87,7 @@ bench-quick:
 # its own: daphne and three workers under kill -9, SIGTERM, terminated backends and Redis
 # restarts, then schemathesis and cross-tenant probes. Prints a table and fails when a figure
 # that must be 0 is not. `make reliability-quick` is the short run CI makes (a few minutes).
-reliability: install services
+reliability: $(BIN)/.redis-installed services
 	RELIABILITY_DATABASE_URL=$(RELIABILITY_DB) $(BIN)/python -m reliability.run $(ARGS)
 
 reliability-quick:
