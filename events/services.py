@@ -286,38 +286,59 @@ def _replay(tenant_id: Any, namespace: str, key: str, idempotency_key: str) -> S
 
 
 def _deliver(
-    wait_id: Any, run_id: int, execution_id: Any, *, payload: dict, source: str, api_key, idempotency_key, now
+    wait_id: Any,
+    run_id: int,
+    execution_id: Any,
+    *,
+    namespace: str,
+    key: str,
+    payload: dict,
+    source: str,
+    api_key,
+    idempotency_key,
+    now,
 ) -> SignalResult | None:
-    # The engine's lock order: the execution row, then its node run (then the wait), as the
-    # deadline, cancel and worker paths do, so they never wait on each other in a cycle.
+    """Close the wait as received and resume its node, or None when the wait is no longer
+    open. The engine's lock order: the execution row, then its node run, then the wait (one
+    conditional UPDATE, its lock and its write at once), as the deadline, cancel and worker
+    paths take them, so they never wait on each other in a cycle."""
     with engine.locked_run(run_id, execution_id=execution_id) as locked:
-        return _deliver_locked(
-            locked, wait_id, payload=payload, source=source, api_key=api_key, idempotency_key=idempotency_key, now=now
+        waiting = WaitEvent.objects.filter(pk=wait_id, status=WaitStatus.WAITING)
+        if locked is None or locked.node_run.status != NodeRunStatus.PAUSED:
+            # The node stopped waiting without closing its wait (should not happen): close it.
+            waiting.update(status=WaitStatus.CANCELLED, finished_at=now)
+            return None
+        wait = WaitEvent(
+            id=wait_id,
+            execution_id=execution_id,
+            namespace=namespace,
+            key=key,
+            status=WaitStatus.RECEIVED,
+            payload=payload,
+            received_at=now,
+            received_from=source,
+            api_key=api_key,
+            signal_idempotency_key=idempotency_key,
+            finished_at=now,
         )
+        fields = ("status", "payload", "received_at", "received_from", "api_key", "signal_idempotency_key")
+        if not waiting.update(finished_at=now, **{name: getattr(wait, name) for name in fields}):
+            return None
+        engine.resume_node_run(run_id, output=wait_output(wait), message=f"Event received from {source}", locked=locked)
+    return SignalResult(resumed=True, wait_event_id=wait_id, execution_id=execution_id)
 
 
-def _deliver_locked(
-    locked, wait_id, *, payload: dict, source: str, api_key, idempotency_key, now
-) -> SignalResult | None:
-    run = locked.run if locked else None
-    wait = WaitEvent.objects.select_for_update().filter(pk=wait_id, status=WaitStatus.WAITING).first()
-    if wait is None:
+def _deliver_to_waiting(tenant_id: Any, namespace: str, key: str, **signal) -> SignalResult | None:
+    """Deliver to the open wait of (tenant, namespace, key), if there is one and it is still
+    open once its rows are locked."""
+    waiting = (
+        WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key, status=WaitStatus.WAITING)
+        .values_list("id", "node_run_id", "execution_id")  # the execution: no lookup to lock it
+        .first()
+    )
+    if waiting is None:
         return None
-    if run is None or run.status != NodeRunStatus.PAUSED:
-        # The node stopped waiting without closing its wait (should not happen): close it.
-        wait.status, wait.finished_at = WaitStatus.CANCELLED, now
-        wait.save(update_fields=["status", "finished_at"])
-        return None
-    wait.status = WaitStatus.RECEIVED
-    wait.payload = payload
-    wait.received_at = now
-    wait.received_from = source
-    wait.api_key = api_key
-    wait.signal_idempotency_key = idempotency_key
-    wait.finished_at = now
-    wait.save()
-    engine.resume_node_run(run.pk, output=wait_output(wait), message=f"Event received from {source}", locked=locked)
-    return SignalResult(resumed=True, wait_event_id=wait.pk, execution_id=wait.execution_id)
+    return _deliver(*waiting, namespace=namespace, key=key, **signal)
 
 
 def signal_event(
@@ -337,24 +358,24 @@ def signal_event(
         not isinstance(idempotency_key, str) or not idempotency_key or len(idempotency_key) > 255
     ):
         raise InvalidSignal("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
+    signal = {"payload": payload, "source": source, "api_key": api_key, "idempotency_key": idempotency_key}
     with transaction.atomic():
+        # A retry of a signal already taken gets its first answer, whatever waits now.
+        if idempotency_key and (replay := _replay(tenant_id, namespace, key, idempotency_key)):
+            return replay
+        # The usual case, an open wait: its rows' locks order the signals that race for it,
+        # and a signal that loses goes on below. The key's lock is for what has no row yet.
+        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=timezone.now(), **signal)
+        if delivered is not None:
+            return delivered
         lock_event_key(tenant_id, namespace, key)
-        if idempotency_key:
-            replay = _replay(tenant_id, namespace, key, idempotency_key)
-            if replay is not None:
-                return replay
+        if idempotency_key and (replay := _replay(tenant_id, namespace, key, idempotency_key)):
+            return replay
         now = timezone.now()
-        waiting = (
-            WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key, status=WaitStatus.WAITING)
-            .values_list("id", "node_run_id", "execution_id")  # the execution: no lookup to lock it
-            .first()
-        )
-        if waiting is not None:
-            delivered = _deliver(
-                *waiting, payload=payload, source=source, api_key=api_key, idempotency_key=idempotency_key, now=now
-            )
-            if delivered is not None:
-                return delivered
+        # A wait opened while this signal looked (its node held the key's lock until its commit).
+        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=now, **signal)
+        if delivered is not None:
+            return delivered
         latest = (
             WaitEvent.objects.filter(tenant_id=tenant_id, namespace=namespace, key=key).order_by("-created_at").first()
         )
@@ -408,6 +429,8 @@ def signal_wait(*, wait_id: Any, tenant_id: Any, payload: Any, source: str) -> S
                 wait_id,
                 run_id,
                 execution_id,
+                namespace=wait["namespace"],
+                key=wait["key"],
                 payload=payload,
                 source=source,
                 api_key=None,

@@ -43,8 +43,9 @@ def fuzz_config(*, token: str, api_key: str, ids: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def fuzz(*, base: str, config: str, max_examples: int, max_time: int, report: Path) -> tuple[int, int]:
-    """(requests sent, answers with a 5xx status) of a bounded schemathesis run."""
+def fuzz(*, base: str, config: str, max_examples: int, max_time: int, report: Path) -> tuple[int, list[str]]:
+    """(requests sent, one line per answer with a 5xx status: method, URL, status and the
+    body sent) of a bounded schemathesis run."""
     report.unlink(missing_ok=True)
     config_file = report.with_suffix(".toml")
     config_file.write_text(config)
@@ -91,7 +92,27 @@ def fuzz(*, base: str, config: str, max_examples: int, max_time: int, report: Pa
     if not report.exists():
         raise RuntimeError(f"schemathesis wrote no report: see {log}")
     entries = json.loads(report.read_text())["log"]["entries"]
-    return len(entries), sum(1 for e in entries if e["response"]["status"] >= 500)
+    return len(entries), [server_error(e) for e in entries if e["response"]["status"] >= 500]
+
+
+def server_error(entry: dict) -> str:
+    """A HAR entry as one line a reader can replay: what was sent and what came back."""
+    request = entry["request"]
+    body = (request.get("postData") or {}).get("text") or ""
+    return f"{request['method']} {request['url']} -> {entry['response']['status']} {body[:300]}".rstrip()
+
+
+def tracebacks(log: Path, *, limit: int = 3) -> list[str]:
+    """The last `limit` tracebacks of a server log, each with its exception line."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    found = []
+    for start, line in enumerate(lines):
+        if line.startswith("Traceback (most recent call last)"):
+            end = start + 1
+            while end < len(lines) and lines[end].startswith(" "):
+                end += 1
+            found.append("\n".join(lines[start : end + 1]))
+    return found[-limit:]
 
 
 def cross_tenant(*, base: str, token_b: str, a: dict) -> tuple[int, int]:

@@ -436,7 +436,8 @@ class Suite:
             "tenant_probes": http_tried + socket_tried,
             "leaks": http_leaks + socket_leaks,
             "fuzz_requests": sent,
-            "fuzz_5xx": server_errors,
+            "fuzz_5xx": len(server_errors),
+            "fuzz_5xx_requests": server_errors,
         }
 
 
@@ -490,6 +491,10 @@ def table(args, figures: dict, faults_: faults.Faults, live: list, seconds: floa
             flag = "yes" if value == 0 else "yes  << NOT ZERO"
             ok = ok and value == 0
         lines.append(f"{name:<{width}}{value:>8}  {flag}".rstrip())
+    for request in figures.get("fuzz_5xx_requests", ()):
+        lines.append(f"  5xx: {request}")
+    if figures.get("fuzz_5xx_requests"):
+        lines += ["daphne's last tracebacks:", *probes.tracebacks(LOG_DIR / "daphne.log")]
     if faults_.sigterm_seconds:
         lines.append(f"(SIGTERM exits took {', '.join(f'{s:.1f}s' for s in faults_.sigterm_seconds)})")
     return "\n".join(lines), ok
