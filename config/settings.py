@@ -229,6 +229,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Every operation documents the error answers it can give (workflows/api/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "workflows.api.schema.document_errors"],
+    # Names for the choice sets that several fields share (without them the components get
+    # hashed names such as Status84eEnum).
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "workflows.models.ExecutionStatus",
+        "OperatorActionKindEnum": "workflows.models.OperatorActionKind",
+        "ExecutionActionEnum": ["cancel", "retry"],
+    },
 }
 # Bodies larger than this answer 413 on /api/ (bytes).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1_048_576)
