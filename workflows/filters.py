@@ -95,7 +95,8 @@ class InputMatchField(forms.Field):
             try:
                 matches.append(parse_input_match(str(text).strip()))
             except ValueError as exc:
-                raise forms.ValidationError(str(exc)) from None
+                # As a parameter: the message quotes the value, and a % in it is no placeholder.
+                raise forms.ValidationError("%(problem)s", params={"problem": str(exc)}) from None
         return matches
 
 

@@ -126,6 +126,9 @@ def test_filter_by_a_value_in_the_input(api, make_workflow):
     assert ids(api.get("/api/executions/?input=orderId:99")) == []
     bad = api.get("/api/executions/?input=orderId")
     assert bad.status_code == 400 and "input" in error_fields(bad) and "path:value" in bad.content.decode()
+    # A % in the value is quoted back as it is, never read as a placeholder (it was a 500).
+    percent = api.get("/api/executions/?input=%25%7D9%25s")
+    assert percent.status_code == 400 and "input" in error_fields(percent) and "%}9%s" in percent.content.decode()
 
 
 @pytest.mark.postgres
