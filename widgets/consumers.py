@@ -22,7 +22,7 @@ from workflows.exceptions import InvalidInput, WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
-from . import fanout, registry, services
+from . import fanout, protocol, registry, services
 from .exceptions import InvalidConfig, NotFinished, socket_error
 from .services import WidgetSpec
 
@@ -33,6 +33,8 @@ TOUCH_EVERY_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
 # that it should reconnect and subscribe again; the browser client does so with backoff.
 RECONNECT = 4503
+# Close code for a `?protocol=N` this server does not speak (after an error frame saying so).
+UNKNOWN_PROTOCOL = 4400
 
 
 @dataclass
@@ -60,6 +62,13 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.runs: set[str] = set()
         self.joined: set[str] = set()
         await self.accept()
+        try:
+            self.version = protocol.requested_version(self.scope.get("query_string", b""))
+        except protocol.UnknownVersion as exc:
+            self.version = protocol.LEGACY
+            versions = ", ".join(map(str, protocol.VERSIONS))
+            await self._error(None, InvalidConfig(f"protocol {exc} is not one of {versions}", field="protocol"))
+            await self.close(code=UNKNOWN_PROTOCOL)
 
     async def __call__(self, scope, receive, send):
         try:
@@ -85,6 +94,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_frame(self, event: str, data: dict) -> None:
         await self.send_json({"event": event, "data": data})
+
+    def _status(self, status: str) -> dict:
+        """The status fields of a widget frame: `status` in the socket's protocol version,
+        `executionStatus` the engine's own."""
+        return {"status": protocol.widget_status(status, version=self.version), "executionStatus": status}
 
     # --- Client -> server ----------------------------------------------------------------
 
@@ -260,7 +274,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 "widgetID": spec.widget_id,
                 "instanceID": str(execution.pk),
                 "mode": "replay",
-                "status": execution.status,
+                "protocol": self.version,
+                **self._status(execution.status),
                 "initialContext": execution.context,
                 "finalContext": execution.context,
                 "processedData": processed.data if processed else None,
@@ -289,7 +304,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 "widgetID": widget.spec.widget_id,
                 "instanceID": widget.instance_id,
                 "mode": widget.mode,
-                "status": status,
+                "protocol": self.version,
+                **self._status(status),
                 "initialContext": context,
                 "processedData": processed.data if processed else None,
                 "processingError": processed.error if processed else None,
@@ -422,7 +438,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             {
                 "widgetID": widget.spec.widget_id,
                 "instanceID": widget.instance_id,
-                "status": status,
+                **self._status(status),
                 "finalContext": context,
                 "processedData": processed.data if processed else None,
                 "processingError": processed.error if processed else None,

@@ -120,7 +120,7 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
         assert updates[1]["update"]["contextDiff"] == {"B": {"n": 2}}
         assert updates[1]["update"]["status"] == "success" and updates[1]["update"]["label"] == "B"
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED" and final["executionStatus"] == "success"
         assert final["processedData"]["count"] == 2
         assert final["finalContext"]["B"] == {"n": 2}
         assert final["lastNode"] == {"nodeID": "p", "label": "Points", "status": "success", "error": None}
@@ -162,8 +162,39 @@ def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_work
             first = await sock.next("widget_context_update", widgetID=widget_id)
             assert first["update"]["nodeID"] == "a" and first["instanceID"] == connected["instanceID"]
             final = await sock.next("widget_workflow_status", widgetID=widget_id)
-            assert final["status"] == "success"
+            assert final["status"] == "COMPLETED"
         await sock.close()
+
+    run(scenario)
+
+
+# --- Protocol versions -------------------------------------------------------------------------
+
+
+def test_a_socket_that_names_no_protocol_keeps_the_engines_statuses(user, make_workflow, worker):
+    """Version 1 for a page still running an older client: its frames are what they were."""
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user, path="/ws/widgets/")
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        connected = await sock.next("widget_workflow_connected", widgetID="w1")
+        assert connected["protocol"] == 1 and connected["status"] == "running"
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "success" and final["executionStatus"] == "success"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_an_unknown_protocol_version_is_answered_and_closed(user):
+    async def scenario():
+        sock = await open_socket(user, path="/ws/widgets/?protocol=9")
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "INVALID_CONFIG" and error["field"] == "protocol" and "9" in error["message"]
+        closed = await sock.communicator.receive_output(timeout=2)
+        assert closed == {"type": "websocket.close", "code": 4400}
 
     run(scenario)
 
@@ -190,7 +221,8 @@ def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow
             },
         )
         connected = await sock.next("widget_workflow_connected", widgetID="t")
-        assert connected["mode"] == "subscribe" and connected["status"] == "paused"
+        assert connected["mode"] == "subscribe" and connected["status"] == "PENDING"
+        assert connected["executionStatus"] == "paused" and connected["protocol"] == 2
         assert connected["initialContext"]["A"] == {"rows": [{"x": 1, "y": 5}]}
         assert connected["processedData"]["rows"] == [[1, 5]]
         await sock.send("widget_send_input", {"widgetID": "t", "inputType": "filter", "data": {"go": True}})
@@ -204,7 +236,7 @@ def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow
         }
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="t")
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED"
         assert final["finalContext"]["Yes"] == {"went": True}
         assert final["finalContext"]["__widgetInput"]["data"] == {"go": True}
         assert "No" not in final["finalContext"]
@@ -232,7 +264,7 @@ def test_subscribe_to_a_finished_instance_sends_its_status_at_once(user, make_wo
         )
         await sock.next("widget_workflow_connected", widgetID="w")
         final = await sock.next("widget_workflow_status", widgetID="w")
-        assert final["status"] == "success" and final["processedData"]["count"] == 2
+        assert final["status"] == "COMPLETED" and final["processedData"]["count"] == 2
         await sock.close()
 
     run(scenario)
@@ -259,7 +291,7 @@ def test_replay_sends_the_final_context_once_and_registers_nothing(user, make_wo
             },
         )
         replay = await sock.next("widget_workflow_connected", widgetID="r")
-        assert replay["mode"] == "replay" and replay["status"] == "success"
+        assert replay["mode"] == "replay" and replay["status"] == "COMPLETED"
         assert replay["finalContext"]["Points"]["values"][0] == {"x": 1, "y": 1}
         assert replay["processedData"]["count"] == 2
         await sock.send(
@@ -357,7 +389,8 @@ def test_an_error_ends_the_widget_with_status_error(user, make_workflow, worker)
         await sock.next("widget_workflow_connected")
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "error" and final["error"]["nodeId"] == "loop"
+        assert final["status"] == "FAILED" and final["executionStatus"] == "error"
+        assert final["error"]["nodeId"] == "loop"
         await sock.close()
 
     run(scenario)
@@ -383,7 +416,7 @@ def test_a_step_that_raises_ends_the_widget_with_status_error(user, make_workflo
             await sock.next("widget_workflow_connected")
             await db(worker.run_until_idle)()
             final = await sock.next("widget_workflow_status", widgetID="w1")
-            assert final["status"] == "error" and "boom" in final["error"]["message"]
+            assert final["status"] == "FAILED" and "boom" in final["error"]["message"]
             await sock.close()
 
         run(scenario)
@@ -403,7 +436,8 @@ def test_cancelling_ends_the_widget_with_status_cancelled(user, make_workflow, w
         await sock.next("widget_context_update", widgetID="w1")
         await db(engine.cancel_execution)(instance)
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "cancelled"
+        # The reference has no cancelled status: FAILED, the engine's status beside it.
+        assert final["status"] == "FAILED" and final["executionStatus"] == "cancelled"
         await sock.close()
 
     run(scenario)
@@ -422,7 +456,7 @@ def test_a_processing_failure_gives_null_data_and_keeps_the_socket(user, make_wo
         update = await sock.next("widget_context_update", widgetID="w1")
         assert update["update"]["processedData"] is None
         assert "rows must resolve to a list" in update["update"]["processingError"]
-        assert (await sock.next("widget_workflow_status"))["status"] == "success"
+        assert (await sock.next("widget_workflow_status"))["status"] == "COMPLETED"
         await sock.send("widget_workflow_disconnect", {"widgetID": "w1"})
         assert (await sock.next("widget_workflow_disconnected")) == {"widgetID": "w1", "success": True}
         await sock.close()
@@ -574,7 +608,7 @@ def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, w
             if ack["resumedNodes"] == ["wait"]:
                 break
         final = await sock.next("widget_workflow_status", widgetID="w1", timeout=20)
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED"
         context = final["finalContext"]
         assert all(context[f"N{i}"] == {"i": i} for i in range(6))
         assert context["__widgetInput"]["inputType"] == "tick"
@@ -712,7 +746,7 @@ def test_an_execution_that_ends_at_once_still_ends_the_widget(user, make_workflo
         )
         await sock.next("widget_workflow_connected")
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "success" and final["processedData"]["html"] == "<p>k=v</p>"
+        assert final["status"] == "COMPLETED" and final["processedData"]["html"] == "<p>k=v</p>"
         await sock.close()
 
     run(scenario)
