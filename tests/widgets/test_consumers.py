@@ -621,6 +621,39 @@ def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, w
     run(scenario)
 
 
+def test_widget_input_reaches_every_widget_of_the_paused_instance_at_once(user, make_workflow, worker):
+    """No node completes to carry the input: the write itself is published to the instance."""
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()  # A ran, Wait paused for a "filter" input
+    instance = str(started.execution_id)
+    metric = {"widgetType": "metric", "widgetConfig": {"value": "{{ctx.__widgetInput.data.n}}"}}
+
+    async def scenario():
+        sender, watcher = await open_socket(user), await open_socket(user)
+        for sock, widget_id in ((sender, "form"), (watcher, "board")):
+            await sock.send(
+                "widget_workflow_connect",
+                {"widgetID": widget_id, "mode": "subscribe", "instanceID": instance, **metric},
+            )
+            assert (await sock.next("widget_workflow_connected", widgetID=widget_id))["executionStatus"] == "paused"
+        # Not the awaited type: nothing resumes, so no node update will follow.
+        await sender.send("widget_send_input", {"widgetID": "form", "inputType": "note", "data": {"n": 7}})
+        ack = await sender.next("widget_input_received", widgetID="form")
+        assert ack["success"] is True and ack["resumedNodes"] == []
+        for sock, widget_id in ((sender, "form"), (watcher, "board")):
+            update = (await sock.next("widget_context_update", widgetID=widget_id, timeout=5))["update"]
+            assert list(update["contextDiff"]) == ["__widgetInput"]
+            assert update["contextDiff"]["__widgetInput"]["data"] == {"n": 7}
+            assert update["contextDiff"]["__widgetInput"]["inputType"] == "note"
+            assert update["processedData"]["value"] == 7 and update["nodeID"] is None
+        await sender.close()
+        await watcher.close()
+
+    run(scenario)
+    assert Execution.objects.get(pk=instance).status == "paused"
+
+
 def test_only_the_awaited_input_type_resumes_the_node(user, make_workflow, worker):
     from widgets import services
 
