@@ -9,13 +9,14 @@ two sockets is two independent registrations: updates never cross between them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from workflows.api.parsers import NotJSON, load_json
 from workflows.exceptions import InvalidInput, WorkflowError
@@ -29,7 +30,7 @@ from .services import WidgetSpec
 logger = logging.getLogger("widgets.consumers")
 
 MODES = ("execute", "subscribe", "replay")
-TOUCH_EVERY_SECONDS = 60.0
+HEARTBEAT_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
 # that it should reconnect and subscribe again; the browser client does so with backoff.
 RECONNECT = 4503
@@ -62,6 +63,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.runs: set[str] = set()
         self.joined: set[str] = set()
         await self.accept()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
         try:
             self.version = protocol.requested_version(self.scope.get("query_string", b""))
         except protocol.UnknownVersion as exc:
@@ -84,6 +86,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._release(groups=True)
 
     async def _release(self, *, groups: bool) -> None:
+        if getattr(self, "heartbeat", None) is not None:
+            self.heartbeat.cancel()
         for widget in getattr(self, "widgets", {}).values():
             self._unwatch(widget)
         if groups:
@@ -137,7 +141,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             if not isinstance(exc, WorkflowError):  # a refusal is expected; anything else is a bug
                 logger.exception("widget event %s failed", event)
             await self._error(data.get("widgetID"), exc)
-        await self._keep_alive()
 
     async def _error(self, widget_id, exc: Exception) -> None:
         await self.send_frame("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
@@ -337,13 +340,21 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
-    async def _keep_alive(self) -> None:
-        """Mark this socket's registrations as seen, at most once a minute, so the stale
-        cleanup only removes what a closed or crashed server left behind."""
-        now = time.monotonic()
-        if self.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
-            self._touched = now
-            await database_sync_to_async(registry.touch)(self.channel_name)
+    async def _heartbeat(self) -> None:
+        """Mark this socket's registrations as seen while it is open, whether or not anything
+        happens on it: a widget quietly watching a pause of hours is not stale. Only rows of
+        sockets that are gone (a closed or crashed server) stop being touched and are cleaned
+        up after WIDGET_STALE_SECONDS."""
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            if not self.widgets:
+                continue
+            try:
+                await database_sync_to_async(registry.touch)(self.channel_name)
+            except Exception:  # a database hiccup must not end the socket; the next beat retries
+                logger.warning(
+                    "could not mark the widget registrations of %s as seen", self.channel_name, exc_info=True
+                )
 
     @staticmethod
     def _unwatch(widget: LiveWidget) -> None:
@@ -386,7 +397,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 )
             return
         if applied.diff:
-            await self._keep_alive()
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key)
                 await self.send_frame(
@@ -453,6 +463,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 else None,
             },
         )
+
+
+def heartbeat_seconds() -> float:
+    """How often an open socket touches its registrations: well within the stale age."""
+    return min(HEARTBEAT_SECONDS, settings.WIDGET_STALE_SECONDS / 4)
 
 
 # The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).

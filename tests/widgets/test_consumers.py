@@ -654,6 +654,43 @@ def test_widget_input_reaches_every_widget_of_the_paused_instance_at_once(user, 
     assert Execution.objects.get(pk=instance).status == "paused"
 
 
+def test_a_quiet_socket_keeps_its_registration_through_a_long_pause(user, make_workflow, worker, settings):
+    """Hours pass with no frame either way (the rows' clock is moved back two hours): the
+    open socket's heartbeat keeps its row; the row of a socket that is gone is cleaned up."""
+    import asyncio
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from widgets import registry
+
+    settings.WIDGET_STALE_SECONDS = 0.8  # the heartbeat beats every 0.2 s
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()  # paused at Wait until input comes
+    execution = Execution.objects.get(pk=started.execution_id)
+    registry.register(
+        channel_name="specific.gone!1", widget_id="gone", execution=execution, user=user, mode="subscribe"
+    )
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send(
+            "widget_workflow_connect", {"widgetID": "quiet", "mode": "subscribe", "instanceID": str(execution.pk)}
+        )
+        await sock.next("widget_workflow_connected", widgetID="quiet")
+        hours_ago = timezone.now() - timedelta(hours=2)
+        await db(WidgetConnection.objects.update)(last_seen_at=hours_ago)
+        await asyncio.sleep(0.7)
+        assert await sock.communicator.receive_nothing(timeout=0.1)  # quiet all along
+        assert await db(registry.cleanup_stale)(max_age_seconds=3600) == 1
+        assert await db(registry.widgets_for_instance)(execution.pk, tenant_ids=None) == ["quiet"]
+        await sock.close()
+
+    run(scenario)
+    assert not WidgetConnection.objects.exists()
+
+
 def test_only_the_awaited_input_type_resumes_the_node(user, make_workflow, worker):
     from widgets import services
 
