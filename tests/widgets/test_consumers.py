@@ -517,6 +517,25 @@ def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow,
     assert not Execution.objects.exists()
 
 
+def test_execute_without_a_workflow_id_answers_invalid_config_naming_it(user):
+    async def scenario():
+        sock = await open_socket(user)
+        for frame in (
+            {"widgetID": "w1", "mode": "execute"},
+            {"widgetID": "w1"},  # execute is the default mode
+            {"widgetID": "w1", "mode": "execute", "workflowID": None, "widgetType": "table"},
+        ):
+            await sock.send("widget_workflow_connect", frame)
+            error = await sock.next("widget_workflow_error", widgetID="w1")
+            assert error["error"]["code"] == "INVALID_CONFIG" and error["error"]["field"] == "workflowID"
+            assert "workflowID" in error["error"]["message"]
+        assert not sock.events("widget_workflow_connected")
+        await sock.close()
+
+    run(scenario)
+    assert not Execution.objects.exists() and not WidgetConnection.objects.exists()
+
+
 def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the_socket(user, make_workflow):
     wf = make_workflow(three_steps())
     deep = "[" * 100_000 + "]" * 100_000
