@@ -14,7 +14,7 @@ from workflows.api.serializers import StrictSerializer
 from workflows.models import Execution
 from workflows.selectors import tenant_ids_for
 
-from . import registry, services
+from . import protocol, registry, services
 from .exceptions import Forbidden, NotFound
 
 
@@ -36,7 +36,8 @@ class WidgetAsyncDataSerializer(serializers.Serializer):
 
     widgetID = serializers.CharField()
     instanceID = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="the execution's status (running, success, error, cancelled, ...)")
+    workflowStatus = serializers.CharField(help_text="the same in the socket's terms: PENDING, COMPLETED or FAILED")
     workflowID = serializers.UUIDField()
 
 
@@ -45,7 +46,8 @@ class WidgetSyncDataSerializer(serializers.Serializer):
 
     widgetID = serializers.CharField()
     instanceID = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="the execution's status (running, success, error, cancelled, ...)")
+    workflowStatus = serializers.CharField(help_text="the same in the socket's terms: PENDING, COMPLETED or FAILED")
     processedData = serializers.JSONField(allow_null=True)
     processingError = serializers.CharField(allow_null=True)
     context = serializers.JSONField()  # type: ignore[assignment]  # a declared field, not Serializer.context
@@ -107,7 +109,12 @@ class WidgetDataView(APIView):
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
         except Forbidden as exc:  # over HTTP another tenant's object does not exist
             raise exc.hidden() from None
-        answer = {"widgetID": widget_id, "instanceID": execution.pk, "status": execution.status}
+        answer = {
+            "widgetID": widget_id,
+            "instanceID": execution.pk,
+            "status": execution.status,
+            "workflowStatus": protocol.widget_status(execution.status),
+        }
         if data["executionMode"] == "ASYNC":
             answer["workflowID"] = execution.workflow_id
             return Response(WidgetAsyncDataSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
@@ -119,6 +126,7 @@ class WidgetDataView(APIView):
                 {
                     **answer,
                     "status": execution.status,
+                    "workflowStatus": protocol.widget_status(execution.status),
                     "processedData": processed.data,
                     "processingError": processed.error,
                     "context": execution.context,

@@ -35,7 +35,7 @@ def test_async_starts_the_execution_and_answers_at_once(api, saved):
     )
     assert response.status_code == 202
     execution = Execution.objects.get(pk=response.data["instanceID"])
-    assert response.data["status"] == "running"
+    assert response.data["status"] == "running" and response.data["workflowStatus"] == "PENDING"
     assert execution.input == {"k": 1, "extra": 2} and execution.workflow_id == widget.workflow_id
 
 
@@ -45,7 +45,7 @@ def test_sync_waits_for_the_end_and_answers_processed_data(api, saved, worker_th
     worker_thread()
     response = api.post(f"/api/widgets/{widget.pk}/data/", {"executionMode": "SYNC"}, format="json")
     assert response.status_code == 200, response.data
-    assert response.data["status"] == "success"
+    assert response.data["status"] == "success" and response.data["workflowStatus"] == "COMPLETED"
     assert response.data["processedData"]["spec"]["data"]["values"] == [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
     assert response.data["context"]["B"] == {"n": 2}
 
