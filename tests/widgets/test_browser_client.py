@@ -274,3 +274,27 @@ def test_after_stop_late_frames_of_the_run_change_nothing(daphne_server, logged_
     # A stopped run is not subscribed again when the socket comes back.
     page.evaluate(RECONNECT)
     assert len(page.evaluate(SENT, "widget_workflow_connect")) == 2
+
+
+def test_sync_runs_and_runs_without_a_socket_never_connect(daphne_server, logged_in_page, user, make_workflow):
+    wf = make_workflow(slow_chain(pause="0s", steps=2))
+    page = logged_in_page(user)
+    open_run(page, daphne_server.url, widgetID="once", workflowID=str(wf.pk), executionMode="SYNC", **METRIC)
+    page.evaluate("() => window.run.runWidget()")
+    synced = state(page)
+    assert synced["workflowStatus"] == "COMPLETED" and synced["executionStatus"] == "success"
+    assert synced["data"]["value"] == 1 and synced["context"]["S2"] == {"n": 2} and not synced["isRunning"]
+    # ASYNC without a socket: the run starts, nothing subscribes to it.
+    alone = page.evaluate(
+        """async (options) => {
+          const { WidgetRun } = await import("/static/widgets/widget-run.js");
+          const run = new WidgetRun({ ...options, socket: null });
+          await run.runWidget();
+          return { ...run.snapshot(), logs: run.logs.length };
+        }""",
+        {"widgetID": "alone", "workflowID": str(wf.pk), "executionMode": "ASYNC", **METRIC},
+    )
+    assert alone["instanceID"] and alone["workflowStatus"] == "PENDING" and not alone["shouldConnect"]
+    assert not alone["isLive"] and alone["connectionState"] == "disconnected"
+    assert page.evaluate(SENT, "widget_workflow_connect") == []
+    assert wait_finished(alone["instanceID"]).status == "success"
