@@ -246,7 +246,7 @@ def test_close_mid_run_leaves_the_server_and_hears_nothing_more(daphne_server, l
 
 
 def test_after_stop_late_frames_of_the_run_change_nothing(daphne_server, logged_in_page, user, make_workflow):
-    wf = make_workflow(slow_chain(steps=4))
+    wf = make_workflow(slow_chain(pause="2s", steps=4))  # time enough for frames after the stop
     page = logged_in_page(user)
     open_run(page, daphne_server.url, widgetID="stopping", workflowID=str(wf.pk), **METRIC)
     page.evaluate("() => { window.run.runWidget(); }")
