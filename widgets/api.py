@@ -170,12 +170,12 @@ class InstanceWidgetsView(APIView):
     permission_classes = [IsAdminUser]
 
     @extend_schema(responses={200: InstanceWidgetsSerializer})
-    def get(self, request, instance_id):
+    def get(self, request, pk):
         scope = registry_scope(request.user)
-        executions = Execution.objects.filter(pk=instance_id)
+        executions = Execution.objects.filter(pk=pk)
         if scope is not None:
             executions = executions.filter(tenant_id__in=scope)
         if not executions.exists():
-            raise NotFound(f"Instance not found: {instance_id}", field="instanceID")
-        widget_ids = registry.widgets_for_instance(instance_id, tenant_ids=scope)
-        return Response(InstanceWidgetsSerializer({"instanceID": instance_id, "widgetIDs": widget_ids}).data)
+            raise NotFound(f"Instance not found: {pk}", field="instanceID")
+        widget_ids = registry.widgets_for_instance(pk, tenant_ids=scope)
+        return Response(InstanceWidgetsSerializer({"instanceID": pk, "widgetIDs": widget_ids}).data)

@@ -7,6 +7,7 @@ from .api import InstanceWidgetsView, WidgetConnectionView, WidgetDataView, Widg
 urlpatterns = [
     path("widgets/stats/", WidgetStatsView.as_view(), name="widget-stats"),
     path("widgets/connections/<str:widget_id>/", WidgetConnectionView.as_view(), name="widget-connection"),
-    path("widgets/instances/<uuid:instance_id>/", InstanceWidgetsView.as_view(), name="instance-widgets"),
+    # Named for the object it reads (an execution's widgets), as the tenant-isolation test expects.
+    path("widgets/instances/<uuid:pk>/", InstanceWidgetsView.as_view(), name="execution-widgets"),
     path("widgets/<str:widget_id>/data/", WidgetDataView.as_view(), name="widget-data"),
 ]
