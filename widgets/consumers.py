@@ -5,6 +5,7 @@ execution it watches) and joins the channel-layer group `execution-<id>` of each
 node and status updates reach it from any worker or process (Redis channel layer), and it
 processes the context for its own widgets where the socket lives. The same widgetID on
 two sockets is two independent registrations: updates never cross between them.
+Frames speak the protocol version the client asked for (`?protocol=N`, widgets/protocol.py).
 """
 
 from __future__ import annotations
