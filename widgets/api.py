@@ -1,4 +1,5 @@
-"""REST views of the widgets app: fetchWidgetData (ASYNC / SYNC) and the registry stats."""
+"""REST views of the widgets app: fetchWidgetData (ASYNC / SYNC) and the registry's reads
+(stats, one widget's connection, the widgets of an instance) for operators."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows.api.serializers import StrictSerializer
+from workflows.models import Execution
 from workflows.selectors import tenant_ids_for
 
-from . import registry, services
-from .exceptions import Forbidden
+from . import protocol, registry, services
+from .exceptions import Forbidden, NotFound
 
 
 class WidgetDataRequestSerializer(StrictSerializer):
@@ -34,7 +36,8 @@ class WidgetAsyncDataSerializer(serializers.Serializer):
 
     widgetID = serializers.CharField()
     instanceID = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="the execution's status (running, success, error, cancelled, ...)")
+    workflowStatus = serializers.CharField(help_text="the same in the socket's terms: PENDING, COMPLETED or FAILED")
     workflowID = serializers.UUIDField()
 
 
@@ -43,7 +46,8 @@ class WidgetSyncDataSerializer(serializers.Serializer):
 
     widgetID = serializers.CharField()
     instanceID = serializers.UUIDField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text="the execution's status (running, success, error, cancelled, ...)")
+    workflowStatus = serializers.CharField(help_text="the same in the socket's terms: PENDING, COMPLETED or FAILED")
     processedData = serializers.JSONField(allow_null=True)
     processingError = serializers.CharField(allow_null=True)
     context = serializers.JSONField()  # type: ignore[assignment]  # a declared field, not Serializer.context
@@ -60,6 +64,21 @@ class WidgetConnectionSerializer(serializers.Serializer):
     server = serializers.CharField()
     connectedAt = serializers.DateTimeField()
     lastSeenAt = serializers.DateTimeField()
+
+
+class WidgetConnectionDetailSerializer(WidgetConnectionSerializer):
+    """The newest registration of a widget (getWidgetConnection) and how many sockets hold it."""
+
+    widgetConfig = serializers.JSONField(allow_null=True)
+    workflowConfig = serializers.JSONField(allow_null=True)
+    registrations = serializers.IntegerField()
+
+
+class InstanceWidgetsSerializer(serializers.Serializer):
+    """The widgets registered on an execution (getWidgetsForInstance)."""
+
+    instanceID = serializers.UUIDField()
+    widgetIDs = serializers.ListField(child=serializers.CharField())
 
 
 class WidgetStatsSerializer(serializers.Serializer):
@@ -90,7 +109,12 @@ class WidgetDataView(APIView):
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
         except Forbidden as exc:  # over HTTP another tenant's object does not exist
             raise exc.hidden() from None
-        answer = {"widgetID": widget_id, "instanceID": execution.pk, "status": execution.status}
+        answer = {
+            "widgetID": widget_id,
+            "instanceID": execution.pk,
+            "status": execution.status,
+            "workflowStatus": protocol.widget_status(execution.status),
+        }
         if data["executionMode"] == "ASYNC":
             answer["workflowID"] = execution.workflow_id
             return Response(WidgetAsyncDataSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
@@ -102,6 +126,7 @@ class WidgetDataView(APIView):
                 {
                     **answer,
                     "status": execution.status,
+                    "workflowStatus": protocol.widget_status(execution.status),
                     "processedData": processed.data,
                     "processingError": processed.error,
                     "context": execution.context,
@@ -111,6 +136,11 @@ class WidgetDataView(APIView):
         )
 
 
+def registry_scope(user) -> list | None:
+    """The tenants whose registrations an operator sees: staff their own, superusers all."""
+    return None if user.is_superuser else list(tenant_ids_for(user))
+
+
 class WidgetStatsView(APIView):
     """Live widget registrations (getStats): staff see their tenants', superusers all."""
 
@@ -118,5 +148,34 @@ class WidgetStatsView(APIView):
 
     @extend_schema(responses={200: WidgetStatsSerializer})
     def get(self, request):
-        tenant_ids = None if request.user.is_superuser else tenant_ids_for(request.user)
-        return Response(WidgetStatsSerializer(registry.stats(tenant_ids=tenant_ids)).data)
+        return Response(WidgetStatsSerializer(registry.stats(tenant_ids=registry_scope(request.user))).data)
+
+
+class WidgetConnectionView(APIView):
+    """One widget's live registration; 404 when none of the caller's tenants has it."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: WidgetConnectionDetailSerializer})
+    def get(self, request, widget_id: str):
+        connection = registry.widget_connection(widget_id, tenant_ids=registry_scope(request.user))
+        if connection is None:
+            raise NotFound(f"No live registration of widget {widget_id}", field="widgetID")
+        return Response(WidgetConnectionDetailSerializer(connection).data)
+
+
+class InstanceWidgetsView(APIView):
+    """The widgets watching an execution of the caller's tenants; 404 for any other."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(responses={200: InstanceWidgetsSerializer})
+    def get(self, request, pk):
+        scope = registry_scope(request.user)
+        executions = Execution.objects.filter(pk=pk)
+        if scope is not None:
+            executions = executions.filter(tenant_id__in=scope)
+        if not executions.exists():
+            raise NotFound(f"Instance not found: {pk}", field="instanceID")
+        widget_ids = registry.widgets_for_instance(pk, tenant_ids=scope)
+        return Response(InstanceWidgetsSerializer({"instanceID": pk, "widgetIDs": widget_ids}).data)

@@ -5,34 +5,38 @@ execution it watches) and joins the channel-layer group `execution-<id>` of each
 node and status updates reach it from any worker or process (Redis channel layer), and it
 processes the context for its own widgets where the socket lives. The same widgetID on
 two sockets is two independent registrations: updates never cross between them.
+Frames speak the protocol version the client asked for (`?protocol=N`, widgets/protocol.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
 from workflows.api.parsers import NotJSON, load_json
 from workflows.exceptions import InvalidInput, WorkflowError
 from workflows.live import LAYER_ERRORS, execution_group, split_update
 from workflows.models import FINISHED_STATUSES, Execution
 
-from . import fanout, registry, services
+from . import fanout, protocol, registry, services
 from .exceptions import InvalidConfig, NotFinished, socket_error
 from .services import WidgetSpec
 
 logger = logging.getLogger("widgets.consumers")
 
 MODES = ("execute", "subscribe", "replay")
-TOUCH_EVERY_SECONDS = 60.0
+HEARTBEAT_SECONDS = 60.0
 # Close code telling the client that the live channel is unavailable (a Redis restart) and
 # that it should reconnect and subscribe again; the browser client does so with backoff.
 RECONNECT = 4503
+# Close code for a `?protocol=N` this server does not speak (after an error frame saying so).
+UNKNOWN_PROTOCOL = 4400
 
 
 @dataclass
@@ -60,6 +64,14 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.runs: set[str] = set()
         self.joined: set[str] = set()
         await self.accept()
+        self.heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            self.version = protocol.requested_version(self.scope.get("query_string", b""))
+        except protocol.UnknownVersion as exc:
+            self.version = protocol.LEGACY
+            versions = ", ".join(map(str, protocol.VERSIONS))
+            await self._error(None, InvalidConfig(f"protocol {exc} is not one of {versions}", field="protocol"))
+            await self.close(code=UNKNOWN_PROTOCOL)
 
     async def __call__(self, scope, receive, send):
         try:
@@ -75,6 +87,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._release(groups=True)
 
     async def _release(self, *, groups: bool) -> None:
+        if getattr(self, "heartbeat", None) is not None:
+            self.heartbeat.cancel()
         for widget in getattr(self, "widgets", {}).values():
             self._unwatch(widget)
         if groups:
@@ -85,6 +99,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_frame(self, event: str, data: dict) -> None:
         await self.send_json({"event": event, "data": data})
+
+    def _status(self, status: str) -> dict:
+        """The status fields of a widget frame: `status` in the socket's protocol version,
+        `executionStatus` the engine's own."""
+        return {"status": protocol.widget_status(status, version=self.version), "executionStatus": status}
 
     # --- Client -> server ----------------------------------------------------------------
 
@@ -123,7 +142,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             if not isinstance(exc, WorkflowError):  # a refusal is expected; anything else is a bug
                 logger.exception("widget event %s failed", event)
             await self._error(data.get("widgetID"), exc)
-        await self._keep_alive()
 
     async def _error(self, widget_id, exc: Exception) -> None:
         await self.send_frame("widget_workflow_error", {"widgetID": widget_id, "error": socket_error(exc)})
@@ -260,7 +278,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 "widgetID": spec.widget_id,
                 "instanceID": str(execution.pk),
                 "mode": "replay",
-                "status": execution.status,
+                "protocol": self.version,
+                **self._status(execution.status),
                 "initialContext": execution.context,
                 "finalContext": execution.context,
                 "processedData": processed.data if processed else None,
@@ -289,7 +308,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 "widgetID": widget.spec.widget_id,
                 "instanceID": widget.instance_id,
                 "mode": widget.mode,
-                "status": status,
+                "protocol": self.version,
+                **self._status(status),
                 "initialContext": context,
                 "processedData": processed.data if processed else None,
                 "processingError": processed.error if processed else None,
@@ -321,13 +341,21 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
-    async def _keep_alive(self) -> None:
-        """Mark this socket's registrations as seen, at most once a minute, so the stale
-        cleanup only removes what a closed or crashed server left behind."""
-        now = time.monotonic()
-        if self.widgets and now - getattr(self, "_touched", 0.0) >= TOUCH_EVERY_SECONDS:
-            self._touched = now
-            await database_sync_to_async(registry.touch)(self.channel_name)
+    async def _heartbeat(self) -> None:
+        """Mark this socket's registrations as seen while it is open, whether or not anything
+        happens on it: a widget quietly watching a pause of hours is not stale. Only rows of
+        sockets that are gone (a closed or crashed server) stop being touched and are cleaned
+        up after WIDGET_STALE_SECONDS."""
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            if not self.widgets:
+                continue
+            try:
+                await database_sync_to_async(registry.touch)(self.channel_name)
+            except Exception:  # a database hiccup must not end the socket; the next beat retries
+                logger.warning(
+                    "could not mark the widget registrations of %s as seen", self.channel_name, exc_info=True
+                )
 
     @staticmethod
     def _unwatch(widget: LiveWidget) -> None:
@@ -370,7 +398,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 )
             return
         if applied.diff:
-            await self._keep_alive()
             for widget in watchers:
                 result = fanout.processed(instance_id, widget.spec, widget.key)
                 await self.send_frame(
@@ -422,7 +449,7 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             {
                 "widgetID": widget.spec.widget_id,
                 "instanceID": widget.instance_id,
-                "status": status,
+                **self._status(status),
                 "finalContext": context,
                 "processedData": processed.data if processed else None,
                 "processingError": processed.error if processed else None,
@@ -437,6 +464,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
                 else None,
             },
         )
+
+
+def heartbeat_seconds() -> float:
+    """How often an open socket touches its registrations: well within the stale age."""
+    return min(HEARTBEAT_SECONDS, settings.WIDGET_STALE_SECONDS / 4)
 
 
 # The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).

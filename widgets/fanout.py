@@ -78,15 +78,18 @@ def context(instance_id: str) -> dict:
 def apply(message: dict) -> Applied | None:
     """Merge an `execution.update` into the process's context of its execution, once.
 
-    Completed nodes write their output (or their error) under their label; a status that
-    carries the context replaces it. None when no socket here watches the execution."""
+    Context keys written outside a node (`contextWrites`: a widget's input) are set as
+    they are; completed nodes write their output (or their error) under their label; a
+    status that carries the context replaces it. None when no socket here watches the
+    execution."""
     entry = _watched.get(message["executionId"])
     if entry is None:
         return None
     key = message.get("updateId")
     if key is not None and key in entry.applied:
         return entry.applied[key]
-    merged, node = entry.context, None
+    writes = message.get("contextWrites") or {}
+    merged, node = {**entry.context, **writes}, None
     for part in message.get("nodes") or ():
         if part["status"] not in COMPLETED_NODE_STATUSES:
             continue
@@ -96,9 +99,12 @@ def apply(message: dict) -> Applied | None:
         else:
             merged = merge_output(merged, part["label"], error=(part.get("error") or {}).get("message"))
     diff = {
-        part["label"]: merged[part["label"]]
-        for part in message.get("nodes") or ()
-        if part["status"] in COMPLETED_NODE_STATUSES
+        **writes,
+        **{
+            part["label"]: merged[part["label"]]
+            for part in message.get("nodes") or ()
+            if part["status"] in COMPLETED_NODE_STATUSES
+        },
     }
     status = message.get("status") or {}
     entry.context = dict(status["context"]) if status.get("context") is not None else merged

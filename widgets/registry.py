@@ -12,7 +12,7 @@ import socket
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from .models import WidgetConnection
@@ -62,30 +62,56 @@ def touch(channel_name: str) -> None:
     WidgetConnection.objects.filter(channel_name=channel_name).update(last_seen_at=timezone.now())
 
 
-def widgets_for_instance(execution_id) -> list[str]:
-    return list(WidgetConnection.objects.filter(execution_id=execution_id).values_list("widget_id", flat=True))
+# Reads take `tenant_ids`, the caller's tenants (None: every tenant, for superusers only),
+# so no answer names another tenant's widget or instance.
+
+
+def _rows(tenant_ids: list | None) -> QuerySet[WidgetConnection]:
+    rows = WidgetConnection.objects.all()
+    return rows if tenant_ids is None else rows.filter(tenant_id__in=tenant_ids)
+
+
+def widgets_for_instance(execution_id, *, tenant_ids: list | None) -> list[str]:
+    """The widgetIDs registered on the execution, once each (getWidgetsForInstance)."""
+    rows = _rows(tenant_ids).filter(execution_id=execution_id)
+    return list(rows.order_by("widget_id").values_list("widget_id", flat=True).distinct())
+
+
+def widget_connection(widget_id: str, *, tenant_ids: list | None) -> dict | None:
+    """The newest registration of the widget as connection metadata, with how many sockets
+    hold it (the same widgetID in two tabs is two registrations); None when it has none
+    (getWidgetConnection)."""
+    rows = _rows(tenant_ids).filter(widget_id=widget_id)
+    row = rows.select_related("user").order_by("-connected_at", "-pk").first()
+    if row is None:
+        return None
+    return {
+        **_summary(row),
+        "widgetConfig": row.widget_config,
+        "workflowConfig": row.workflow_config,
+        "registrations": rows.count(),
+    }
+
+
+def _summary(row: WidgetConnection) -> dict:
+    return {
+        "widgetID": row.widget_id,
+        "instanceID": str(row.execution_id),
+        "tenantID": str(row.tenant_id),
+        "mode": row.mode,
+        "widgetType": row.widget_type,
+        "userName": row.user.get_username() if row.user else None,
+        "server": row.server,
+        "connectedAt": row.connected_at.isoformat(),
+        "lastSeenAt": row.last_seen_at.isoformat(),
+    }
 
 
 def stats(*, tenant_ids: list | None = None) -> dict:
     """Connection counts and one summary per connection (getStats of the reference)."""
-    rows = WidgetConnection.objects.select_related("user").order_by("connected_at")
-    if tenant_ids is not None:
-        rows = rows.filter(tenant_id__in=tenant_ids)
+    rows = _rows(tenant_ids).select_related("user").order_by("connected_at")
     by_type = dict(rows.values_list("widget_type").annotate(n=Count("id")).order_by())
-    connections = [
-        {
-            "widgetID": row.widget_id,
-            "instanceID": str(row.execution_id),
-            "tenantID": str(row.tenant_id),
-            "mode": row.mode,
-            "widgetType": row.widget_type,
-            "userName": row.user.get_username() if row.user else None,
-            "server": row.server,
-            "connectedAt": row.connected_at.isoformat(),
-            "lastSeenAt": row.last_seen_at.isoformat(),
-        }
-        for row in rows[:1000]
-    ]
+    connections = [_summary(row) for row in rows[:1000]]
     return {
         "totalWidgets": rows.count(),
         "totalInstances": rows.values("execution_id").distinct().count(),

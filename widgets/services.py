@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from workflows import engine
+from workflows import engine, live
 from workflows.exceptions import ExecutionFinished, InvalidState
 from workflows.ids import as_uuid
 from workflows.models import Execution, NodeRun, NodeRunStatus, Workflow
@@ -196,7 +197,17 @@ def send_input(*, user, instance_id: Any, widget_id: str, input_type: Any, data:
         engine.write_context(execution.pk, INPUT_KEY, value, unless_finished=True)
     except ExecutionFinished as exc:
         raise InstanceFinished(f"The instance is already {exc.status}", field="instanceID") from None
+    publish_context_write(execution.pk, {INPUT_KEY: value})
     return {"value": value, "resumedNodes": resume_waiting_nodes(execution.pk, value)}
+
+
+def publish_context_write(execution_id, writes: dict) -> None:
+    """Tell the execution's live group, after commit, about context keys written outside a
+    node, so its widgets see them now rather than with the next node's update. It travels
+    as an `execution.update` like an engine commit's, with `contextWrites` and no nodes."""
+    message = live.update_message(str(execution_id))
+    message["contextWrites"] = writes
+    transaction.on_commit(lambda: live.send([(live.execution_group(execution_id), message)]))
 
 
 def resume_waiting_nodes(execution_id, value: dict) -> list[str]:

@@ -84,8 +84,9 @@ class Socket:
         await self.communicator.disconnect()
 
 
-async def open_socket(user, *, path: str = "/ws/widgets/") -> Socket:
-    """A browser's socket: this site's Origin and the user's session cookie."""
+async def open_socket(user, *, path: str = "/ws/widgets/?protocol=2") -> Socket:
+    """A browser's socket: this site's Origin and the user's session cookie, speaking the
+    current protocol version."""
     headers = list(ORIGIN)
     if user is not None:
         headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))

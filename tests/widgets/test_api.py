@@ -35,7 +35,7 @@ def test_async_starts_the_execution_and_answers_at_once(api, saved):
     )
     assert response.status_code == 202
     execution = Execution.objects.get(pk=response.data["instanceID"])
-    assert response.data["status"] == "running"
+    assert response.data["status"] == "running" and response.data["workflowStatus"] == "PENDING"
     assert execution.input == {"k": 1, "extra": 2} and execution.workflow_id == widget.workflow_id
 
 
@@ -45,7 +45,7 @@ def test_sync_waits_for_the_end_and_answers_processed_data(api, saved, worker_th
     worker_thread()
     response = api.post(f"/api/widgets/{widget.pk}/data/", {"executionMode": "SYNC"}, format="json")
     assert response.status_code == 200, response.data
-    assert response.data["status"] == "success"
+    assert response.data["status"] == "success" and response.data["workflowStatus"] == "COMPLETED"
     assert response.data["processedData"]["spec"]["data"]["values"] == [{"x": 1, "y": 1}, {"x": 2, "y": 2}]
     assert response.data["context"]["B"] == {"n": 2}
 
@@ -158,6 +158,69 @@ def test_stats_are_for_staff_and_scoped_to_their_tenants(
 
 
 @pytest.mark.django_db
+def test_registry_answers_a_widgets_connection_and_an_instances_widgets_within_the_tenants(
+    make_workflow, tenant, other_tenant, user, other_user
+):
+    from workflows.services import trigger_workflow
+
+    mine = Execution.objects.get(
+        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
+    )
+    theirs = Execution.objects.get(
+        pk=trigger_workflow(
+            workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={}
+        ).execution_id
+    )
+    _connection(mine, widget_id="chart", channel="specific.x!1")
+    _connection(mine, widget_id="chart", channel="specific.x!2")  # the same widget in a second tab
+    _connection(mine, widget_id="table")
+    _connection(theirs, widget_id="spy")
+    assert registry.widgets_for_instance(mine.pk, tenant_ids=[tenant.pk]) == ["chart", "table"]
+    assert registry.widgets_for_instance(theirs.pk, tenant_ids=[tenant.pk]) == []
+    assert registry.widgets_for_instance(theirs.pk, tenant_ids=None) == ["spy"]
+    chart = registry.widget_connection("chart", tenant_ids=[tenant.pk])
+    assert chart["instanceID"] == str(mine.pk) and chart["registrations"] == 2 and chart["widgetType"] == "table"
+    assert registry.widget_connection("spy", tenant_ids=[tenant.pk]) is None
+    assert registry.widget_connection("nothing", tenant_ids=None) is None
+
+
+@pytest.mark.django_db
+def test_operators_read_a_widgets_connection_and_an_instances_widgets_of_their_tenants(
+    make_user, make_workflow, tenant, other_tenant, user, other_user, api
+):
+    from workflows.services import trigger_workflow
+
+    mine = Execution.objects.get(
+        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
+    )
+    theirs = Execution.objects.get(
+        pk=trigger_workflow(
+            workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={}
+        ).execution_id
+    )
+    _connection(mine, widget_id="chart")
+    _connection(theirs, widget_id="spy")
+    assert api.get("/api/widgets/connections/chart/").status_code == 403  # members are not operators
+    staff = APIClient()
+    staff.force_authenticate(make_user("sam", tenant=tenant, is_staff=True))
+    body = staff.get("/api/widgets/connections/chart/").json()
+    assert body["widgetID"] == "chart" and body["instanceID"] == str(mine.pk) and body["registrations"] == 1
+    assert set(body) == documented_properties(staff, "/api/widgets/connections/{widget_id}/", "get", "200")
+    missing = staff.get("/api/widgets/connections/spy/")
+    assert missing.status_code == 404 and missing.json()["field"] == "widgetID"
+    assert staff.get(f"/api/widgets/instances/{mine.pk}/").json() == {
+        "instanceID": str(mine.pk),
+        "widgetIDs": ["chart"],
+    }
+    hidden = staff.get(f"/api/widgets/instances/{theirs.pk}/")
+    assert hidden.status_code == 404 and hidden.json()["field"] == "instanceID"
+    root = APIClient()
+    root.force_authenticate(make_user("root", is_staff=True, is_superuser=True))
+    assert root.get(f"/api/widgets/instances/{theirs.pk}/").json()["widgetIDs"] == ["spy"]
+    assert root.get("/api/widgets/connections/spy/").json()["instanceID"] == str(theirs.pk)
+
+
+@pytest.mark.django_db
 def test_cleanup_removes_only_stale_connections(make_workflow, user, settings):
     from workflows.services import trigger_workflow
 
@@ -170,7 +233,7 @@ def test_cleanup_removes_only_stale_connections(make_workflow, user, settings):
     assert list(WidgetConnection.objects.values_list("widget_id", flat=True)) == ["fresh"]
     _connection(execution, widget_id="minute", seen=timezone.now() - timedelta(minutes=2))
     assert registry.cleanup_stale(max_age_seconds=60) == 1
-    assert registry.widgets_for_instance(execution.pk) == ["fresh"]
+    assert registry.widgets_for_instance(execution.pk, tenant_ids=[execution.tenant_id]) == ["fresh"]
     assert settings.WORKFLOW_WORKER_DUTIES["widgets.registry.cleanup_stale"] > 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from widgets.demo import create_demo
@@ -42,7 +44,7 @@ def test_a_live_chart_updates_as_nodes_complete(daphne_server, logged_in_page, u
     assert Execution.objects.get(pk=instance).status == "success"
     page.locator(f"{CHART} .widget-dev summary").click()
     logs = page.locator(f"{CHART} .widget-logs").text_content()
-    assert "W4: success" in logs and "Finished: success" in logs
+    assert "W4: success" in logs and "Finished: COMPLETED" in logs
     page.screenshot(path=str(artifacts_dir / "widgets-dashboard-live.png"), full_page=True)
     assert not errors
 
@@ -73,3 +75,30 @@ def test_the_dashboard_shows_the_last_data_before_running(daphne_server, logged_
     other = logged_in_page(stranger)
     other.goto(daphne_server.url + "/widgets/")
     assert other.locator(".widget-card").count() == 0
+
+
+def test_stop_on_the_dashboard_keeps_the_chart_and_ignores_the_rest_of_the_run(
+    daphne_server, logged_in_page, user, tenant
+):
+    create_demo(tenant=tenant, user=user, pause="1s")
+    page = logged_in_page(user)
+    page.goto(daphne_server.url + "/widgets/")
+    page.wait_for_function("() => window.widgetSocket && window.widgetSocket.state === 'connected'")
+    stop = page.locator(f"{CHART} .stop-widget")
+    assert stop.is_disabled()
+    page.locator(f"{CHART} .run-widget").click()
+    page.wait_for_function(f"() => document.querySelector('{CHART}').dataset.chartRendered === '1'", timeout=20_000)
+    stop.click()
+    assert stop.is_disabled()
+    card = page.locator(CHART)
+    drawn = card.get_attribute("data-chart-rendered")
+    assert page.locator(f"{CHART} .widget-status").text_content() == "Idle"
+    instance = card.get_attribute("data-instance")
+    deadline = time.monotonic() + 20
+    while Execution.objects.get(pk=instance).status != "success":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    page.wait_for_timeout(500)
+    assert drawn != "4" and card.get_attribute("data-chart-rendered") == drawn  # the run went on, the card did not
+    assert page.locator(f"{CHART} .widget-status").text_content() == "Idle"
+    assert f"Stopped following {instance}" in page.locator(f"{CHART} .widget-logs").text_content()

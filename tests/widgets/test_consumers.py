@@ -120,7 +120,7 @@ def test_execute_streams_processed_updates_and_the_final_status(user, make_workf
         assert updates[1]["update"]["contextDiff"] == {"B": {"n": 2}}
         assert updates[1]["update"]["status"] == "success" and updates[1]["update"]["label"] == "B"
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED" and final["executionStatus"] == "success"
         assert final["processedData"]["count"] == 2
         assert final["finalContext"]["B"] == {"n": 2}
         assert final["lastNode"] == {"nodeID": "p", "label": "Points", "status": "success", "error": None}
@@ -162,8 +162,39 @@ def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_work
             first = await sock.next("widget_context_update", widgetID=widget_id)
             assert first["update"]["nodeID"] == "a" and first["instanceID"] == connected["instanceID"]
             final = await sock.next("widget_workflow_status", widgetID=widget_id)
-            assert final["status"] == "success"
+            assert final["status"] == "COMPLETED"
         await sock.close()
+
+    run(scenario)
+
+
+# --- Protocol versions -------------------------------------------------------------------------
+
+
+def test_a_socket_that_names_no_protocol_keeps_the_engines_statuses(user, make_workflow, worker):
+    """Version 1 for a page still running an older client: its frames are what they were."""
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user, path="/ws/widgets/")
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        connected = await sock.next("widget_workflow_connected", widgetID="w1")
+        assert connected["protocol"] == 1 and connected["status"] == "running"
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "success" and final["executionStatus"] == "success"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_an_unknown_protocol_version_is_answered_and_closed(user):
+    async def scenario():
+        sock = await open_socket(user, path="/ws/widgets/?protocol=9")
+        error = (await sock.next("widget_workflow_error"))["error"]
+        assert error["code"] == "INVALID_CONFIG" and error["field"] == "protocol" and "9" in error["message"]
+        closed = await sock.communicator.receive_output(timeout=2)
+        assert closed == {"type": "websocket.close", "code": 4400}
 
     run(scenario)
 
@@ -190,7 +221,8 @@ def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow
             },
         )
         connected = await sock.next("widget_workflow_connected", widgetID="t")
-        assert connected["mode"] == "subscribe" and connected["status"] == "paused"
+        assert connected["mode"] == "subscribe" and connected["status"] == "PENDING"
+        assert connected["executionStatus"] == "paused" and connected["protocol"] == 2
         assert connected["initialContext"]["A"] == {"rows": [{"x": 1, "y": 5}]}
         assert connected["processedData"]["rows"] == [[1, 5]]
         await sock.send("widget_send_input", {"widgetID": "t", "inputType": "filter", "data": {"go": True}})
@@ -204,7 +236,7 @@ def test_subscribe_hands_over_everything_completed_before_it(user, make_workflow
         }
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="t")
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED"
         assert final["finalContext"]["Yes"] == {"went": True}
         assert final["finalContext"]["__widgetInput"]["data"] == {"go": True}
         assert "No" not in final["finalContext"]
@@ -232,7 +264,7 @@ def test_subscribe_to_a_finished_instance_sends_its_status_at_once(user, make_wo
         )
         await sock.next("widget_workflow_connected", widgetID="w")
         final = await sock.next("widget_workflow_status", widgetID="w")
-        assert final["status"] == "success" and final["processedData"]["count"] == 2
+        assert final["status"] == "COMPLETED" and final["processedData"]["count"] == 2
         await sock.close()
 
     run(scenario)
@@ -259,7 +291,7 @@ def test_replay_sends_the_final_context_once_and_registers_nothing(user, make_wo
             },
         )
         replay = await sock.next("widget_workflow_connected", widgetID="r")
-        assert replay["mode"] == "replay" and replay["status"] == "success"
+        assert replay["mode"] == "replay" and replay["status"] == "COMPLETED"
         assert replay["finalContext"]["Points"]["values"][0] == {"x": 1, "y": 1}
         assert replay["processedData"]["count"] == 2
         await sock.send(
@@ -357,7 +389,8 @@ def test_an_error_ends_the_widget_with_status_error(user, make_workflow, worker)
         await sock.next("widget_workflow_connected")
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "error" and final["error"]["nodeId"] == "loop"
+        assert final["status"] == "FAILED" and final["executionStatus"] == "error"
+        assert final["error"]["nodeId"] == "loop"
         await sock.close()
 
     run(scenario)
@@ -383,7 +416,7 @@ def test_a_step_that_raises_ends_the_widget_with_status_error(user, make_workflo
             await sock.next("widget_workflow_connected")
             await db(worker.run_until_idle)()
             final = await sock.next("widget_workflow_status", widgetID="w1")
-            assert final["status"] == "error" and "boom" in final["error"]["message"]
+            assert final["status"] == "FAILED" and "boom" in final["error"]["message"]
             await sock.close()
 
         run(scenario)
@@ -403,7 +436,8 @@ def test_cancelling_ends_the_widget_with_status_cancelled(user, make_workflow, w
         await sock.next("widget_context_update", widgetID="w1")
         await db(engine.cancel_execution)(instance)
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "cancelled"
+        # The reference has no cancelled status: FAILED, the engine's status beside it.
+        assert final["status"] == "FAILED" and final["executionStatus"] == "cancelled"
         await sock.close()
 
     run(scenario)
@@ -422,7 +456,7 @@ def test_a_processing_failure_gives_null_data_and_keeps_the_socket(user, make_wo
         update = await sock.next("widget_context_update", widgetID="w1")
         assert update["update"]["processedData"] is None
         assert "rows must resolve to a list" in update["update"]["processingError"]
-        assert (await sock.next("widget_workflow_status"))["status"] == "success"
+        assert (await sock.next("widget_workflow_status"))["status"] == "COMPLETED"
         await sock.send("widget_workflow_disconnect", {"widgetID": "w1"})
         assert (await sock.next("widget_workflow_disconnected")) == {"widgetID": "w1", "success": True}
         await sock.close()
@@ -481,6 +515,25 @@ def test_a_tenant_id_that_is_not_the_workflows_is_forbidden(user, make_workflow,
 
     run(scenario)
     assert not Execution.objects.exists()
+
+
+def test_execute_without_a_workflow_id_answers_invalid_config_naming_it(user):
+    async def scenario():
+        sock = await open_socket(user)
+        for frame in (
+            {"widgetID": "w1", "mode": "execute"},
+            {"widgetID": "w1"},  # execute is the default mode
+            {"widgetID": "w1", "mode": "execute", "workflowID": None, "widgetType": "table"},
+        ):
+            await sock.send("widget_workflow_connect", frame)
+            error = await sock.next("widget_workflow_error", widgetID="w1")
+            assert error["error"]["code"] == "INVALID_CONFIG" and error["error"]["field"] == "workflowID"
+            assert "workflowID" in error["error"]["message"]
+        assert not sock.events("widget_workflow_connected")
+        await sock.close()
+
+    run(scenario)
+    assert not Execution.objects.exists() and not WidgetConnection.objects.exists()
 
 
 def test_deep_or_unstorable_frames_answer_an_error_naming_the_field_and_keep_the_socket(user, make_workflow):
@@ -574,7 +627,7 @@ def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, w
             if ack["resumedNodes"] == ["wait"]:
                 break
         final = await sock.next("widget_workflow_status", widgetID="w1", timeout=20)
-        assert final["status"] == "success"
+        assert final["status"] == "COMPLETED"
         context = final["finalContext"]
         assert all(context[f"N{i}"] == {"i": i} for i in range(6))
         assert context["__widgetInput"]["inputType"] == "tick"
@@ -585,6 +638,76 @@ def test_send_input_racing_node_completions_loses_nothing(user, make_workflow, w
         await sock.close()
 
     run(scenario)
+
+
+def test_widget_input_reaches_every_widget_of_the_paused_instance_at_once(user, make_workflow, worker):
+    """No node completes to carry the input: the write itself is published to the instance."""
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()  # A ran, Wait paused for a "filter" input
+    instance = str(started.execution_id)
+    metric = {"widgetType": "metric", "widgetConfig": {"value": "{{ctx.__widgetInput.data.n}}"}}
+
+    async def scenario():
+        sender, watcher = await open_socket(user), await open_socket(user)
+        for sock, widget_id in ((sender, "form"), (watcher, "board")):
+            await sock.send(
+                "widget_workflow_connect",
+                {"widgetID": widget_id, "mode": "subscribe", "instanceID": instance, **metric},
+            )
+            assert (await sock.next("widget_workflow_connected", widgetID=widget_id))["executionStatus"] == "paused"
+        # Not the awaited type: nothing resumes, so no node update will follow.
+        await sender.send("widget_send_input", {"widgetID": "form", "inputType": "note", "data": {"n": 7}})
+        ack = await sender.next("widget_input_received", widgetID="form")
+        assert ack["success"] is True and ack["resumedNodes"] == []
+        for sock, widget_id in ((sender, "form"), (watcher, "board")):
+            update = (await sock.next("widget_context_update", widgetID=widget_id, timeout=5))["update"]
+            assert list(update["contextDiff"]) == ["__widgetInput"]
+            assert update["contextDiff"]["__widgetInput"]["data"] == {"n": 7}
+            assert update["contextDiff"]["__widgetInput"]["inputType"] == "note"
+            assert update["processedData"]["value"] == 7 and update["nodeID"] is None
+        await sender.close()
+        await watcher.close()
+
+    run(scenario)
+    assert Execution.objects.get(pk=instance).status == "paused"
+
+
+def test_a_quiet_socket_keeps_its_registration_through_a_long_pause(user, make_workflow, worker, settings):
+    """Hours pass with no frame either way (the rows' clock is moved back two hours): the
+    open socket's heartbeat keeps its row; the row of a socket that is gone is cleaned up."""
+    import asyncio
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from widgets import registry
+
+    settings.WIDGET_STALE_SECONDS = 0.8  # the heartbeat beats every 0.2 s
+    wf = make_workflow(waits_for_input())
+    started = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={})
+    worker.run_until_idle()  # paused at Wait until input comes
+    execution = Execution.objects.get(pk=started.execution_id)
+    registry.register(
+        channel_name="specific.gone!1", widget_id="gone", execution=execution, user=user, mode="subscribe"
+    )
+
+    async def scenario():
+        sock = await open_socket(user)
+        await sock.send(
+            "widget_workflow_connect", {"widgetID": "quiet", "mode": "subscribe", "instanceID": str(execution.pk)}
+        )
+        await sock.next("widget_workflow_connected", widgetID="quiet")
+        hours_ago = timezone.now() - timedelta(hours=2)
+        await db(WidgetConnection.objects.update)(last_seen_at=hours_ago)
+        await asyncio.sleep(0.7)
+        assert await sock.communicator.receive_nothing(timeout=0.1)  # quiet all along
+        assert await db(registry.cleanup_stale)(max_age_seconds=3600) == 1
+        assert await db(registry.widgets_for_instance)(execution.pk, tenant_ids=None) == ["quiet"]
+        await sock.close()
+
+    run(scenario)
+    assert not WidgetConnection.objects.exists()
 
 
 def test_only_the_awaited_input_type_resumes_the_node(user, make_workflow, worker):
@@ -712,7 +835,7 @@ def test_an_execution_that_ends_at_once_still_ends_the_widget(user, make_workflo
         )
         await sock.next("widget_workflow_connected")
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "success" and final["processedData"]["html"] == "<p>k=v</p>"
+        assert final["status"] == "COMPLETED" and final["processedData"]["html"] == "<p>k=v</p>"
         await sock.close()
 
     run(scenario)

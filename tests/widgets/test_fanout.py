@@ -124,7 +124,8 @@ def test_many_sockets_get_one_frame_per_step_and_the_process_works_once(user, ma
         await database_sync_to_async(worker.run_until_idle)()
         for i, sock in enumerate(sockets):
             final = await sock.next("widget_workflow_status", widgetID=f"w{i}")
-            assert final["status"] == "success" and final["processedData"]["labels"] == ["A", "B", "Points", "Trigger"]
+            assert final["status"] == "COMPLETED"
+            assert final["processedData"]["labels"] == ["A", "B", "Points", "Trigger"]
             await sock.drain()
             events = [f["event"] for f in sock.frames]
             # Three steps: A and B as context updates, Points as the final status.

@@ -96,11 +96,13 @@ function mount(card, socket) {
     card.dataset.status = state.workflowStatus || "";
     card.dataset.connection = state.connectionState;
     card.dataset.instance = state.instanceID || "";
+    card.querySelector(".stop-widget").disabled = !state.isRunning;
     renderLogs(logs, state.logs);
     card.querySelector(".log-count").textContent = String(state.logs.length);
   };
   run.addEventListener("change", render);
   card.querySelector(".run-widget").addEventListener("click", () => run.runWidget());
+  card.querySelector(".stop-widget").addEventListener("click", () => run.stop());
   card.querySelector(".clear-logs").addEventListener("click", () => run.clearLogs());
   const form = card.querySelector(".widget-input");
   form.addEventListener("submit", (event) => {

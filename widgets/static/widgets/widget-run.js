@@ -3,14 +3,25 @@
 // One WidgetSocket per page carries every widget's frames {event, data} and reconnects
 // with backoff after a drop; each WidgetRun re-subscribes to its instance when the socket
 // is back, and keeps its last data meanwhile. Change events ("change") tell renderers to
-// draw again. Semantics follow the reference useWidgetRun hook.
+// draw again. Semantics follow the reference useWidgetRun hook, with the Stop guard of its
+// useWorkflowRun (isStoppingRef): once stopped, late frames of that run change nothing.
 
-const FINISHED = new Set(["COMPLETED", "FAILED"]);
-const STATUS = { running: "PENDING", paused: "PENDING", success: "COMPLETED", error: "FAILED", cancelled: "FAILED" };
+// The socket protocol version this client speaks: widget frames carry the reference's
+// statuses (LOADING | PENDING | COMPLETED | FAILED | ERROR), the engine's in executionStatus.
+export const PROTOCOL = 2;
+const STATUSES = new Set(["LOADING", "PENDING", "COMPLETED", "FAILED", "ERROR"]);
+// A run in one of these is over: the widget does not (re)connect to it.
+const ENDED = new Set(["COMPLETED", "FAILED", "ERROR"]);
 
 function defaultSocketUrl() {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${window.location.host}/ws/widgets/`;
+}
+
+function withProtocol(url) {
+  const parsed = new URL(url, window.location.href);
+  if (!parsed.searchParams.has("protocol")) parsed.searchParams.set("protocol", String(PROTOCOL));
+  return parsed.toString();
 }
 
 function cookie(name) {
@@ -21,7 +32,7 @@ function cookie(name) {
 export class WidgetSocket extends EventTarget {
   constructor(url = defaultSocketUrl(), { minDelay = 500, maxDelay = 10000 } = {}) {
     super();
-    this.url = url;
+    this.url = withProtocol(url);
     this.minDelay = minDelay;
     this.maxDelay = maxDelay;
     this.state = "disconnected";
@@ -46,6 +57,7 @@ export class WidgetSocket extends EventTarget {
     ws.onmessage = (message) => {
       let frame;
       try { frame = JSON.parse(message.data); } catch { return; }
+      this.dispatchEvent(new CustomEvent("frame", { detail: frame }));  // every frame, for dev tooling
       for (const fn of this.handlers.get(frame.event) || []) fn(frame.data || {});
     };
     ws.onerror = () => this._setState("error");
@@ -119,9 +131,10 @@ export class WidgetRun extends EventTarget {
     this.localData = null;      // processed data fetched over HTTP (SYNC)
     this.context = {};
     this.workflowStatus = null;
-    this.executionStatus = null;
+    this.executionStatus = null;  // the engine's own status (success, error, cancelled, ...)
     this.fetching = false;
     this.subscribed = false;
+    this.stopped = false;  // Stop was pressed: frames of this run are ignored from now on
     this.logs = [];
     this._off = [];
     if (this.socket) this._listen();
@@ -138,7 +151,7 @@ export class WidgetRun extends EventTarget {
   }
 
   get isRunning() {
-    return this.fetching || this.workflowStatus === "LOADING" || this.workflowStatus === "PENDING";
+    return !this.stopped && (this.fetching || this.workflowStatus === "LOADING" || this.workflowStatus === "PENDING");
   }
 
   get connectionState() {
@@ -149,9 +162,11 @@ export class WidgetRun extends EventTarget {
     return this.connectionState === "connected";
   }
 
+  // Connect only to a started run (an instanceID: a run without a workflow never gets one),
+  // in ASYNC mode, with a socket, that is not over (finished or in error) nor stopped.
   get shouldConnect() {
     return Boolean(this.instanceID) && this.executionMode === "ASYNC" && Boolean(this.socket)
-      && !FINISHED.has(this.workflowStatus);
+      && !ENDED.has(this.workflowStatus) && !this.stopped;
   }
 
   snapshot() {
@@ -159,6 +174,7 @@ export class WidgetRun extends EventTarget {
       data: this.data, processedData: this.processedData, context: this.context, isLoading: this.isLoading,
       isRunning: this.isRunning, isLive: this.isLive, workflowStatus: this.workflowStatus,
       connectionState: this.connectionState, logs: this.logs, instanceID: this.instanceID,
+      executionStatus: this.executionStatus, stopped: this.stopped, shouldConnect: this.shouldConnect,
     };
   }
 
@@ -179,8 +195,10 @@ export class WidgetRun extends EventTarget {
 
   async runWidget(formValues = {}, { inputParams = {} } = {}) {
     this._unsubscribe();
+    this.stopped = false;
     this.fetching = true;
     this.workflowStatus = "LOADING";
+    this.executionStatus = null;
     this.instanceID = null;
     this.log("info", "Widget", `Running (${this.executionMode})`);
     this._changed();
@@ -196,24 +214,27 @@ export class WidgetRun extends EventTarget {
         }),
       });
       const body = await response.json().catch(() => ({}));
+      if (this.stopped) return body;  // stopped while the request was on its way
       if (!response.ok) {
         this.workflowStatus = "ERROR";
-        this.log("error", "Widget", body.detail || `HTTP ${response.status}`);
+        const field = body.field ? ` (${body.field})` : "";
+        this.log("error", "Widget", `${body.detail || `HTTP ${response.status}`}${field}`);
         return body;
       }
       this.instanceID = body.instanceID;
       if (this.executionMode === "SYNC") {
         this.localData = body.processedData ?? this.localData;
         this.context = body.context || {};
-        this._setStatus(body.status);
+        this._setStatus(body.workflowStatus, body.status);
         if (body.processingError) this.log("warning", "Widget", body.processingError);
       } else {
-        this.workflowStatus = "PENDING";
+        this._setStatus(body.workflowStatus || "PENDING", body.status);
         this.log("info", "Widget", `Started instance ${body.instanceID}`);
         this._connectIfNeeded();
       }
       return body;
     } catch (error) {
+      if (this.stopped) return null;
       this.workflowStatus = "ERROR";
       this.log("error", "Widget", String(error));
       return null;
@@ -226,8 +247,10 @@ export class WidgetRun extends EventTarget {
   /** Attach to an instance started elsewhere (for example by another tab). */
   attach(instanceID) {
     this._unsubscribe();
+    this.stopped = false;
     this.instanceID = instanceID;
     this.workflowStatus = "PENDING";
+    this.executionStatus = null;
     this._connectIfNeeded();
     this._changed();
   }
@@ -241,6 +264,19 @@ export class WidgetRun extends EventTarget {
     return Boolean(sent);
   }
 
+  /** Stop following the run (the execution itself goes on): the widget keeps its data,
+   * tells the server it leaves, and ignores whatever of this run still arrives. */
+  stop() {
+    if (this.stopped) return;
+    this.stopped = true;
+    this._unsubscribe();
+    this.fetching = false;
+    if (!ENDED.has(this.workflowStatus)) this.workflowStatus = null;
+    this.log("info", "Widget", this.instanceID ? `Stopped following ${this.instanceID}` : "Stopped");
+    this._changed();
+  }
+
+  /** Cleanup: leave the run (the server unregisters the widget) and drop every listener. */
   close() {
     this._unsubscribe();
     for (const off of this._off) off();
@@ -275,13 +311,19 @@ export class WidgetRun extends EventTarget {
     return data.widgetID === this.widgetID && (!data.instanceID || data.instanceID === this.instanceID);
   }
 
-  _setStatus(status) {
-    this.executionStatus = status;
-    this.workflowStatus = STATUS[status] || this.workflowStatus;
+  _setStatus(status, executionStatus) {
+    if (STATUSES.has(status)) this.workflowStatus = status;
+    if (executionStatus !== undefined) this.executionStatus = executionStatus;
   }
 
   _listen() {
-    const on = (event, fn) => this._off.push(this.socket.on(event, (data) => { fn(data); this._changed(); }));
+    // The Stop guard: after stop(), frames in flight (sent before the server saw the
+    // widget leave) return at once and change nothing.
+    const on = (event, fn) => this._off.push(this.socket.on(event, (data) => {
+      if (this.stopped) return;
+      fn(data);
+      this._changed();
+    }));
     const socket = this.socket;
     const onOpen = () => {
       if (this.shouldConnect) {
@@ -307,12 +349,12 @@ export class WidgetRun extends EventTarget {
 
     on("widget_workflow_connected", (data) => {
       if (!this._mine(data) || data.mode === "replay") return;
+      if (data.protocol !== PROTOCOL) this.log("warning", "Socket", `Server speaks protocol ${data.protocol}, not ${PROTOCOL}`);
       this.context = data.initialContext || {};
       if (data.processedData != null) this.processedData = data.processedData;
-      this._setStatus(data.status);
-      if (this.workflowStatus !== "COMPLETED" && this.workflowStatus !== "FAILED") this.workflowStatus = "PENDING";
+      this._setStatus(data.status, data.executionStatus);
       const done = Object.keys(this.context).join(", ") || "nothing";
-      this.log("info", "Widget", `Subscribed to ${data.instanceID} (${data.status}; context so far: ${done})`);
+      this.log("info", "Widget", `Subscribed to ${data.instanceID} (${data.executionStatus}; context so far: ${done})`);
     });
     on("widget_context_update", (data) => {
       if (!this._mine(data)) return;
@@ -320,6 +362,7 @@ export class WidgetRun extends EventTarget {
       if (update.processedData != null) this.processedData = update.processedData;
       if (update.contextDiff) this.context = { ...this.context, ...update.contextDiff };
       if (update.label) this._logNode(update);
+      else if (update.contextDiff) this.log("info", "Widget", `Context: ${Object.keys(update.contextDiff).join(", ")}`);
       if (update.processingError) this.log("warning", update.label || "Widget", update.processingError);
     });
     on("widget_workflow_status", (data) => {
@@ -327,15 +370,18 @@ export class WidgetRun extends EventTarget {
       if (data.lastNode && data.lastNode.label) this._logNode(data.lastNode);
       if (data.processedData != null) this.processedData = data.processedData;
       if (data.finalContext) this.context = data.finalContext;
-      this._setStatus(data.status);
-      const message = data.error && data.error.message ? `${data.status}: ${data.error.message}` : data.status;
-      this.log(data.status === "success" ? "info" : "error", "Workflow", `Finished: ${message}`);
+      this._setStatus(data.status, data.executionStatus);
+      const engine = data.executionStatus && data.executionStatus !== "success" && data.executionStatus !== "error"
+        ? ` (${data.executionStatus})` : "";
+      const message = data.error && data.error.message ? `${data.status}${engine}: ${data.error.message}` : `${data.status}${engine}`;
+      this.log(data.status === "COMPLETED" ? "info" : "error", "Workflow", `Finished: ${message}`);
       this._unsubscribe();
     });
     on("widget_workflow_error", (data) => {
       if (data.widgetID !== this.widgetID) return;
       const error = data.error || {};
       this.log("error", "Widget", `${error.code}: ${error.message}`);
+      // An error that cannot be retried ends the run: no (re)connection to it.
       if (!error.recoverable) { this.workflowStatus = "ERROR"; this.subscribed = false; }
     });
     on("widget_input_received", (data) => {
