@@ -74,10 +74,11 @@ class WidgetSocketClient(LiveClient):
             while time.monotonic() < self.deadline:
                 frame = json.loads(ws.recv(timeout=min(30.0, self.remaining())))
                 data = frame.get("data") or {}
-                if frame.get("event") == "widget_workflow_status" and data.get("status") in FINAL:
+                # The engine's status: `status` is the reference's (COMPLETED, FAILED).
+                if frame.get("event") == "widget_workflow_status" and data.get("executionStatus") in FINAL:
                     context = data.get("finalContext") or {}
                     self.outcome.final_done = (context.get("Done") or {}).get("done") is True
-                    self.outcome.status = data["status"]
+                    self.outcome.status = data["executionStatus"]
                     return
                 if frame.get("event") == "widget_workflow_error":
                     raise RuntimeError(data)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-# 1: widget frames carried the engine's statuses (a client that names no version gets it,
-#    so a page still running an older widget-run.js keeps working).
-# 2: widget frames carry the reference's statuses; the engine's is in `executionStatus`.
+# 1: widget frames carry the engine's statuses, as they did before version 2 (a client
+#    written to those frames asks for it with ?protocol=1).
+# 2: widget frames carry the reference's statuses, the engine's in `executionStatus`; what a
+#    socket that names no version gets, so a client written against the reference works as is.
 LEGACY = 1
 CURRENT = 2
 VERSIONS = (LEGACY, CURRENT)
@@ -32,10 +33,10 @@ class UnknownVersion(ValueError):
 
 
 def requested_version(query_string: bytes) -> int:
-    """The version a socket asks for with `?protocol=N`; LEGACY when it names none."""
+    """The version a socket asks for with `?protocol=N`; CURRENT when it names none."""
     values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("protocol")
     if not values:
-        return LEGACY
+        return CURRENT
     try:
         version = int(values[0])
     except ValueError:

@@ -24,11 +24,11 @@ def test_a_coalesced_frame_carries_every_node_in_its_list():
 def test_a_final_status_carries_the_node_that_ended_the_execution():
     frame = {
         "event": "widget_workflow_status",
-        "data": {"status": "success", "lastNode": {"nodeID": "z", "status": "success"}},
+        "data": {"status": "COMPLETED", "lastNode": {"nodeID": "z", "status": "success"}},
     }
     assert node_updates(frame) == ["z"]
 
 
 def test_frames_without_nodes_carry_none():
-    assert node_updates({"event": "widget_workflow_status", "data": {"status": "success"}}) == []
+    assert node_updates({"event": "widget_workflow_status", "data": {"status": "COMPLETED"}}) == []
     assert node_updates({"event": "bench_bare", "data": "x"}) == []

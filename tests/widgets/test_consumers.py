@@ -171,12 +171,29 @@ def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_work
 # --- Protocol versions -------------------------------------------------------------------------
 
 
-def test_a_socket_that_names_no_protocol_keeps_the_engines_statuses(user, make_workflow, worker):
-    """Version 1 for a page still running an older client: its frames are what they were."""
+def test_a_socket_that_names_no_protocol_speaks_the_references_statuses(user, make_workflow, worker):
+    """A client written against the reference sends no version: it gets version 2."""
     wf = make_workflow(three_steps())
 
     async def scenario():
         sock = await open_socket(user, path="/ws/widgets/")
+        await sock.send("widget_workflow_connect", connect_frame(wf))
+        connected = await sock.next("widget_workflow_connected", widgetID="w1")
+        assert connected["protocol"] == 2 and connected["status"] == "PENDING"
+        await db(worker.run_until_idle)()
+        final = await sock.next("widget_workflow_status", widgetID="w1")
+        assert final["status"] == "COMPLETED" and final["executionStatus"] == "success"
+        await sock.close()
+
+    run(scenario)
+
+
+def test_protocol_1_keeps_the_engines_statuses(user, make_workflow, worker):
+    """A client written to the frames before version 2 asks for version 1 and gets them."""
+    wf = make_workflow(three_steps())
+
+    async def scenario():
+        sock = await open_socket(user, path="/ws/widgets/?protocol=1")
         await sock.send("widget_workflow_connect", connect_frame(wf))
         connected = await sock.next("widget_workflow_connected", widgetID="w1")
         assert connected["protocol"] == 1 and connected["status"] == "running"

@@ -27,8 +27,8 @@ def test_the_legacy_version_keeps_the_engines_statuses():
 
 
 def test_the_version_comes_from_the_query_string():
-    assert protocol.requested_version(b"") == protocol.LEGACY
-    assert protocol.requested_version(b"token=abc") == protocol.LEGACY
+    assert protocol.requested_version(b"") == protocol.CURRENT
+    assert protocol.requested_version(b"token=abc") == protocol.CURRENT
     assert protocol.requested_version(b"protocol=2&token=abc") == protocol.CURRENT == 2
     assert protocol.requested_version(b"protocol=1") == 1
     for bad in (b"protocol=3", b"protocol=two", b"protocol="):

@@ -95,14 +95,15 @@ def test_updates_cross_processes_through_redis(two_servers, user, make_workflow)
         },
     )
     subscribed = b.next("widget_workflow_connected", widgetID="w")
-    assert subscribed["processedData"]["count"] == 1 and subscribed["status"] == "paused"
+    assert subscribed["processedData"]["count"] == 1 and subscribed["status"] == "PENDING"
+    assert subscribed["executionStatus"] == "paused"
 
     # B's input is written and the node resumed in process two; A hears about it in process one.
     b.send("widget_send_input", {"widgetID": "w", "inputType": "filter", "data": {"go": True}})
     assert b.next("widget_input_received", widgetID="w")["resumedNodes"] == ["wait"]
     for client in (a, b):
         final = client.next("widget_workflow_status", widgetID="w", timeout=30)
-        assert final["status"] == "success" and final["instanceID"] == instance
+        assert final["status"] == "COMPLETED" and final["instanceID"] == instance
         assert final["finalContext"]["Yes"] == {"went": True}
         # One frame per step; the last step ("yes") comes as the final status.
         nodes = [u["update"]["nodeID"] for u in client.events("widget_context_update")]
