@@ -328,7 +328,7 @@ def _deliver(
     return SignalResult(resumed=True, wait_event_id=wait_id, execution_id=execution_id)
 
 
-def _deliver_to_waiting(tenant_id: Any, namespace: str, key: str, **signal) -> SignalResult | None:
+def _deliver_to_waiting(tenant_id: Any, namespace: str, key: str, **delivery) -> SignalResult | None:
     """Deliver to the open wait of (tenant, namespace, key), if there is one and it is still
     open once its rows are locked."""
     waiting = (
@@ -338,7 +338,7 @@ def _deliver_to_waiting(tenant_id: Any, namespace: str, key: str, **signal) -> S
     )
     if waiting is None:
         return None
-    return _deliver(*waiting, namespace=namespace, key=key, **signal)
+    return _deliver(*waiting, namespace=namespace, key=key, **delivery)
 
 
 def signal_event(
@@ -358,14 +358,14 @@ def signal_event(
         not isinstance(idempotency_key, str) or not idempotency_key or len(idempotency_key) > 255
     ):
         raise InvalidSignal("Idempotency-Key must be 1 to 255 characters", field="Idempotency-Key")
-    signal = {"payload": payload, "source": source, "api_key": api_key, "idempotency_key": idempotency_key}
+    delivery = {"payload": payload, "source": source, "api_key": api_key, "idempotency_key": idempotency_key}
     with transaction.atomic():
         # A retry of a signal already taken gets its first answer, whatever waits now.
         if idempotency_key and (replay := _replay(tenant_id, namespace, key, idempotency_key)):
             return replay
         # The usual case, an open wait: its rows' locks order the signals that race for it,
         # and a signal that loses goes on below. The key's lock is for what has no row yet.
-        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=timezone.now(), **signal)
+        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=timezone.now(), **delivery)
         if delivered is not None:
             return delivered
         lock_event_key(tenant_id, namespace, key)
@@ -373,7 +373,7 @@ def signal_event(
             return replay
         now = timezone.now()
         # A wait opened while this signal looked (its node held the key's lock until its commit).
-        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=now, **signal)
+        delivered = _deliver_to_waiting(tenant_id, namespace, key, now=now, **delivery)
         if delivered is not None:
             return delivered
         latest = (

@@ -64,7 +64,8 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         self.runs: set[str] = set()
         self.joined: set[str] = set()
         await self.accept()
-        self.heartbeat = asyncio.create_task(self._heartbeat())
+        HEARTBEAT.opened()
+        self.beating = True
         try:
             self.version = protocol.requested_version(self.scope.get("query_string", b""))
         except protocol.UnknownVersion as exc:
@@ -87,8 +88,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await self._release(groups=True)
 
     async def _release(self, *, groups: bool) -> None:
-        if getattr(self, "heartbeat", None) is not None:
-            self.heartbeat.cancel()
+        if getattr(self, "beating", False):
+            self.beating = False
+            HEARTBEAT.closed()
         for widget in getattr(self, "widgets", {}).values():
             self._unwatch(widget)
         if groups:
@@ -341,22 +343,6 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
         await database_sync_to_async(registry.unregister)(channel_name=self.channel_name, widget_id=widget_id)
         await self._leave_if_unused(old.instance_id)
 
-    async def _heartbeat(self) -> None:
-        """Mark this socket's registrations as seen while it is open, whether or not anything
-        happens on it: a widget quietly watching a pause of hours is not stale. Only rows of
-        sockets that are gone (a closed or crashed server) stop being touched and are cleaned
-        up after WIDGET_STALE_SECONDS."""
-        while True:
-            await asyncio.sleep(heartbeat_seconds())
-            if not self.widgets:
-                continue
-            try:
-                await database_sync_to_async(registry.touch)(self.channel_name)
-            except Exception:  # a database hiccup must not end the socket; the next beat retries
-                logger.warning(
-                    "could not mark the widget registrations of %s as seen", self.channel_name, exc_info=True
-                )
-
     @staticmethod
     def _unwatch(widget: LiveWidget) -> None:
         if widget.watching:
@@ -467,8 +453,43 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
 
 
 def heartbeat_seconds() -> float:
-    """How often an open socket touches its registrations: well within the stale age."""
+    """How often a process marks its registrations as seen: well within the stale age."""
     return min(HEARTBEAT_SECONDS, settings.WIDGET_STALE_SECONDS / 4)
+
+
+class Heartbeat:
+    """While any widget socket of this process is open, mark the process's registrations
+    as seen, all at once (one UPDATE per beat, whatever the number of sockets): a widget
+    quietly watching a pause of hours is not stale. A socket's rows go when it closes, so
+    only rows of a server that is gone (closed or crashed) stop being touched, and the
+    stale cleanup removes them after WIDGET_STALE_SECONDS."""
+
+    def __init__(self) -> None:
+        self.sockets = 0
+        self.task: asyncio.Task | None = None
+
+    def opened(self) -> None:
+        self.sockets += 1
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._beat())
+
+    def closed(self) -> None:
+        self.sockets = max(0, self.sockets - 1)
+        if not self.sockets and self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            try:
+                await database_sync_to_async(registry.touch_server)()
+            except Exception:  # a database hiccup must not end the sockets; the next beat retries
+                logger.warning("could not mark this server's widget registrations as seen", exc_info=True)
+
+
+HEARTBEAT = Heartbeat()
 
 
 # The frames a client may send, by their `event` name (the socket protocol's, docs/widgets.md).

@@ -58,8 +58,9 @@ def unregister(*, channel_name: str, widget_id: str | None = None) -> int:
     return rows.delete()[0]
 
 
-def touch(channel_name: str) -> None:
-    WidgetConnection.objects.filter(channel_name=channel_name).update(last_seen_at=timezone.now())
+def touch_server(server: str = SERVER) -> int:
+    """Mark every registration of this process's sockets as seen; returns how many."""
+    return WidgetConnection.objects.filter(server=server).update(last_seen_at=timezone.now())
 
 
 # Reads take `tenant_ids`, the caller's tenants (None: every tenant, for superusers only),
