@@ -81,12 +81,18 @@ def retry_policy(node_retry: dict | None) -> dict:
     return {**settings.WORKFLOW_DEFAULT_RETRY, **(node_retry or {})}
 
 
-def backoff_delay(policy: dict, attempt: int) -> float:
-    """Seconds to wait before attempt `attempt + 1`: exponential, capped, with jitter."""
+# The jitter's random source; a test replaces it to know the delay a failure schedules.
+jitter_random: random.Random = random.Random()
+
+
+def backoff_delay(policy: dict, attempt: int, *, uniform: Callable[[float, float], float] | None = None) -> float:
+    """Seconds to wait before attempt `attempt + 1`: exponential, capped, then spread by
+    +/- `jitter` (a fraction) drawn from `uniform` (default: `jitter_random.uniform`)."""
     base = policy["initialInterval"] * policy["backoffFactor"] ** max(attempt - 1, 0)
     base = min(base, policy["maxInterval"])
     jitter = policy.get("jitter") or 0
-    return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
+    draw = uniform or jitter_random.uniform
+    return max(0.0, base * (1 + draw(-jitter, jitter)))
 
 
 # --- Starting ------------------------------------------------------------------------
