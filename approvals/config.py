@@ -47,6 +47,11 @@ class RequestSpec:
     escalate_to: list[str] = field(default_factory=list)
     form_fields: list[dict] = field(default_factory=list)
 
+    @property
+    def asks_tenant_admins(self) -> bool:
+        """Neither approvers nor roles given: the tenant's admins decide."""
+        return not self.approvers and not self.approver_roles
+
 
 def parse_names(value: Any, *, key: str) -> list[str]:
     """Comma-separated text or a JSON array (text or list) into a list of unique names."""
@@ -176,8 +181,9 @@ def _choice(config: dict, key: str, choices: tuple[str, ...], default: str) -> s
     return value
 
 
-def parse_spec(config: dict) -> RequestSpec:
-    """Build the spec from a resolved config; raises ConfigError naming the field."""
+def parse_spec(config: dict, *, unresolved: dict | None = None) -> RequestSpec:
+    """Build the spec from a resolved config; raises ConfigError naming the field.
+    `unresolved` is the config before its templates were resolved (default: `config`)."""
     title = config.get("title")
     if title in (None, "") or not str(title).strip():
         raise ConfigError("title", "Title is required")
@@ -212,8 +218,12 @@ def parse_spec(config: dict) -> RequestSpec:
         escalate_to=parse_names(config.get("escalateTo"), key="escalateTo"),
         form_fields=parse_form_fields(config.get("formFields")),
     )
-    if not spec.approvers and not spec.approver_roles:
-        raise ConfigError("approvers", "give at least one approver or approver role")
+    # Neither approvers nor approverRoles (both optional) asks the tenant's admins
+    # (services.create_request). Names that were configured but resolved to none are a
+    # fault of the run's data, not a wish to ask the admins.
+    given = unresolved if unresolved is not None else config
+    if spec.asks_tenant_admins and (given.get("approvers") or given.get("approverRoles")):
+        raise ConfigError("approvers", "resolved to no approver and no approver role")
     if spec.escalate_after and not spec.escalate_to:
         raise ConfigError("escalateTo", "escalateAfter needs users or roles to escalate to")
     if spec.approval_type == ALL and spec.required_approvals and spec.approvers and not spec.approver_roles:
@@ -247,11 +257,24 @@ def validate_saved_config(config: dict) -> list[tuple[str, str]]:
                 check(static[key])
             except ConfigError as exc:
                 problems.append((exc.field, exc.message))
-    if not config.get("approvers") and not config.get("approverRoles"):
-        problems.append(("approvers", "give at least one approver or approver role"))
+    if _names_nobody([config.get("approvers"), config.get("approverRoles")]):
+        problems.append(
+            ("approvers", "names nobody; leave approvers and approverRoles empty to ask the tenant's admins")
+        )
     if config.get("escalateAfter") and not config.get("escalateTo"):
         problems.append(("escalateTo", "escalateAfter needs users or roles to escalate to"))
     return problems
+
+
+def _names_nobody(values: list) -> bool:
+    """Approver values given (not empty), all without templates, that hold no name ("[]", ",")."""
+    given = [v for v in values if v]
+    if not given or any(_has_template(v) for v in given):
+        return False
+    try:
+        return not any(parse_names(v, key="approvers") for v in given)
+    except ConfigError:
+        return False  # reported by its own check
 
 
 def _has_template(value: Any) -> bool:

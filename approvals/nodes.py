@@ -27,7 +27,7 @@ def run_request_approval(config: dict, ctx: StepContext) -> Pause:
     """Resolve the config, then pause; the request row is written in the pausing transaction."""
     resolved = resolve_config(config, ctx.context)
     try:
-        spec = parse_spec(resolved)
+        spec = parse_spec(resolved, unresolved=config)
     except ConfigError as exc:
         raise NodeError(f"{exc.field}: {exc.message}", retryable=False) from None
     now = timezone.now()
@@ -87,7 +87,8 @@ NODE_TYPES = [
                 "approvers",
                 "Approvers",
                 "template-input",
-                description='Comma-separated usernames or JSON array: ["user1", "user2"]',
+                description='Comma-separated usernames or JSON array: ["user1", "user2"]. '
+                "With neither approvers nor roles, the tenant's admins decide",
             ),
             Field(
                 "approverRoles",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 
+from workflows.models import Membership
 from workflows.selectors import tenant_ids_for
 
 from .models import ApprovalDecision, ApprovalEvent, ApprovalRequest, ApprovalStatus
@@ -23,6 +24,16 @@ def eligible_users(request: ApprovalRequest) -> QuerySet:
     if not request.allow_self_approval and request.requested_by_id:
         users = users.exclude(pk=request.requested_by_id)
     return users.distinct()
+
+
+def tenant_admin_usernames(tenant_id) -> list[str]:
+    """The active admins of a tenant (Membership role `admin`), by username: who decides a
+    request that names neither approvers nor roles."""
+    return sorted(
+        get_user_model()
+        .objects.filter(is_active=True, memberships__tenant_id=tenant_id, memberships__role=Membership.Role.ADMIN)
+        .values_list("username", flat=True)
+    )
 
 
 def eligible_usernames(request: ApprovalRequest) -> set[str]:

@@ -26,7 +26,7 @@ from . import notifications, policies
 from .config import RequestSpec, form_field_objects
 from .exceptions import AlreadyDecided, ApprovalNotFound, InvalidDecision, NotEligible, RequestNotPending
 from .models import ApprovalDecision, ApprovalEvent, ApprovalRequest, ApprovalStatus, Channel
-from .selectors import eligible_usernames, is_eligible
+from .selectors import eligible_usernames, is_eligible, tenant_admin_usernames
 
 logger = logging.getLogger("workflows.approvals")
 
@@ -38,6 +38,8 @@ MAX_COMMENT_LENGTH = 5000
 def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUID, now: datetime) -> ApprovalRequest:
     """Create the request for a pausing node run; mails go out after the pause commits."""
     execution = Execution.objects.select_related("workflow").get(pk=node_run.execution_id)
+    # Named when the request is raised, so the request shows whom it asks, like any other.
+    approvers = tenant_admin_usernames(execution.tenant_id) if spec.asks_tenant_admins else spec.approvers
     request = ApprovalRequest.objects.create(
         id=request_id,
         tenant_id=execution.tenant_id,
@@ -48,7 +50,7 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
         title=spec.title[:500],
         description=spec.description,
         approval_type=spec.approval_type,
-        approvers=spec.approvers,
+        approvers=approvers,
         approver_roles=spec.approver_roles,
         required_approvals=spec.required_approvals,
         context_data=spec.context_data,
@@ -65,9 +67,19 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
         escalate_at=now + spec.escalate_after if spec.escalate_after else None,
         escalate_to=spec.escalate_to,
     )
-    ApprovalEvent.objects.create(
-        request=request, kind=ApprovalEvent.Kind.CREATED, data={"approvalType": spec.approval_type}
-    )
+    created = {"approvalType": spec.approval_type}
+    if spec.asks_tenant_admins:
+        created["approvers"] = "tenant admins"
+        node_run.logs = [
+            *node_run.logs,
+            log_entry(
+                "info",
+                node_run.label,
+                "No approvers or approver roles configured: asking the tenant's admins"
+                + (f" ({', '.join(approvers)})" if approvers else ", and it has none"),
+            ),
+        ]
+    ApprovalEvent.objects.create(request=request, kind=ApprovalEvent.Kind.CREATED, data=created)
     eligible = eligible_usernames(request)
     unknown = [name for name in spec.approvers if name not in eligible]
     if unknown:

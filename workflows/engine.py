@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DataError, IntegrityError, OperationalError, transaction
+from django.db import DEFAULT_DB_ALIAS, DataError, IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
@@ -59,9 +59,9 @@ __all__ = [
 
 
 @lru_cache(maxsize=512)
-def graph_for_version(version_id) -> Graph:
+def graph_for_version(version_id, using: str = DEFAULT_DB_ALIAS) -> Graph:
     """The graph of an immutable version, built once per process."""
-    version = WorkflowVersion.objects.only("definition").get(pk=version_id)
+    version = WorkflowVersion.objects.using(using).only("definition").get(pk=version_id)
     graph = build_graph(version.definition)
     graph.trigger_id = next((n.id for n in graph.nodes.values() if _is_trigger(n.type)), None)
     if graph.trigger_id is not None:
@@ -81,21 +81,28 @@ def retry_policy(node_retry: dict | None) -> dict:
     return {**settings.WORKFLOW_DEFAULT_RETRY, **(node_retry or {})}
 
 
-def backoff_delay(policy: dict, attempt: int) -> float:
-    """Seconds to wait before attempt `attempt + 1`: exponential, capped, with jitter."""
+# The jitter's random source; a test replaces it to know the delay a failure schedules.
+jitter_random: random.Random = random.Random()
+
+
+def backoff_delay(policy: dict, attempt: int, *, uniform: Callable[[float, float], float] | None = None) -> float:
+    """Seconds to wait before attempt `attempt + 1`: exponential, capped, then spread by
+    +/- `jitter` (a fraction) drawn from `uniform` (default: `jitter_random.uniform`)."""
     base = policy["initialInterval"] * policy["backoffFactor"] ** max(attempt - 1, 0)
     base = min(base, policy["maxInterval"])
     jitter = policy.get("jitter") or 0
-    return max(0.0, base * (1 + random.uniform(-jitter, jitter)))
+    draw = uniform or jitter_random.uniform
+    return max(0.0, base * (1 + draw(-jitter, jitter)))
 
 
 # --- Starting ------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=512)
-def version_owner(version_id) -> tuple[Any, Any]:
+def version_owner(version_id, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, Any]:
     """(workflow id, tenant id) of an immutable version, read once per process."""
-    return WorkflowVersion.objects.filter(pk=version_id).values_list("workflow_id", "workflow__tenant_id").get()
+    versions = WorkflowVersion.objects.using(using)
+    return versions.filter(pk=version_id).values_list("workflow_id", "workflow__tenant_id").get()
 
 
 def start_execution(
@@ -109,17 +116,21 @@ def start_execution(
     is_test: bool = False,
     error_of_id=None,
     execution_id: uuid.UUID | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Execution:
     """Create the execution and its node runs (one statement on PostgreSQL), in the caller's
     transaction if there is one; the trigger node finishes at once with the input, and its
     successors become ready on commit. Every way of starting an execution comes here, so the
     input is checked against the version's input schema here (InvalidInput naming the field).
     `execution_id` lets a caller that listens to the execution's live updates choose its id,
-    and listen, before it exists."""
-    graph = graph_for_version(version_id)
+    and listen, before it exists. `using` is the database alias whose connection (and
+    transaction, if one is open) the execution is written on."""
+    # The cached reads keyed as every other caller keys them, unless on another alias.
+    on = () if using == DEFAULT_DB_ALIAS else (using,)
+    graph = graph_for_version(version_id, *on)
     if graph.input_validator is not None:
         graph.input_validator.check(input)
-    workflow_id, tenant_id = version_owner(version_id)
+    workflow_id, tenant_id = version_owner(version_id, *on)
     now = timezone.now()
     assert graph.trigger_id is not None  # a saved version has passed validation
     trigger = graph.nodes[graph.trigger_id]
@@ -160,10 +171,10 @@ def start_execution(
         elif node.id in skipped:
             run = run._replace(status=NodeRunStatus.SKIPPED, finished_at=now)
         runs.append(run)
-    store.create_execution(execution, runs, notify=status != ExecutionStatus.SUCCESS)
+    store.create_execution(execution, runs, notify=status != ExecutionStatus.SUCCESS, using=using)
     if status != ExecutionStatus.SUCCESS:
-        transaction.on_commit(wakeup.wake_local)  # this process's workers
-    live.publish_after_commit(execution=execution)
+        transaction.on_commit(wakeup.wake_local, using=using)  # this process's workers
+    live.publish_after_commit(execution=execution, using=using)
     return execution
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 
 logger = logging.getLogger("workflows.live")
 
@@ -214,7 +214,7 @@ class LoopCaptureMiddleware:
         return await self.app(scope, receive, send)
 
 
-def publish_after_commit(*, runs=(), execution=None) -> None:
+def publish_after_commit(*, runs=(), execution=None, using: str = DEFAULT_DB_ALIAS) -> None:
     """Queue, for after commit, one message per execution group carrying every node-run
     update of this transaction and the execution's status (`execution.update`), and the
     status alone to the tenant's group when it changed: one channel-layer send per step."""
@@ -229,7 +229,7 @@ def publish_after_commit(*, runs=(), execution=None) -> None:
     if status is not None:
         messages.append((tenant_group(execution.tenant_id), status))
     if messages:
-        transaction.on_commit(lambda: send(messages))
+        transaction.on_commit(lambda: send(messages), using=using)
 
 
 def update_message(execution_id: str) -> dict:

@@ -10,7 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils.connection import ConnectionDoesNotExist
 from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 
@@ -154,34 +156,43 @@ def trigger_workflow(
     is_test: bool = False,
     tenant_ids: list | None = None,
     execution_id: uuid.UUID | None = None,
+    using: str | BaseDatabaseWrapper | None = None,
 ) -> TriggerResult:
     """Start an execution; inside transaction.atomic() it joins that transaction, and the
     worker is woken only when it commits. A repeated idempotency key returns the first
-    execution. `tenant_ids` limits the lookup to the caller's tenants."""
+    execution. `tenant_ids` limits the lookup to the caller's tenants. `using` (a database
+    alias, or this thread's connection object for one) is the connection whose transaction
+    the start joins; the default is the default alias, as for transaction.atomic()."""
+    alias = database_alias(using)
     if input is None:
         input = {}
     if not isinstance(input, dict):
         raise InvalidInput("input must be a JSON object", field="input")
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or len(idempotency_key) > 255):
         raise InvalidInput("idempotencyKey must be a string of at most 255 characters", field="idempotencyKey")
-    facts = _start_facts(workflow_id, user_name, tenant_ids)
+    facts = _start_facts(workflow_id, user_name, tenant_ids, using=alias)
+    executions = Execution.objects.using(alias)
     if idempotency_key:
-        existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
+        existing = executions.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
         if existing:
             return TriggerResult(execution_id=existing.pk, status=existing.status)
-    version_id = (
-        facts.latest_version_id
-        if version in (None, "", "latest")
-        else resolve_version(Workflow(pk=facts.workflow_id), version).pk
-    )
+    if version in (None, "", "latest"):
+        version_id = facts.latest_version_id
+    else:
+        workflow = Workflow(pk=facts.workflow_id)
+        workflow._state.db = alias  # its versions are read on the same connection
+        version_id = resolve_version(workflow, version).pk
+    # The cached reads keyed as every other caller keys them, unless on another alias.
+    on = () if alias == DEFAULT_DB_ALIAS else (alias,)
     run_trigger_checks(
-        version=cached_version(version_id),
-        user=SimpleLazyObject(lambda: get_user_model().objects.get(pk=facts.run_as_id)),
+        version=cached_version(version_id, *on),
+        user=SimpleLazyObject(lambda: get_user_model().objects.using(alias).get(pk=facts.run_as_id)),
     )
     try:
         # Inside the caller's transaction, a savepoint keeps it usable after a duplicate key;
         # on its own, the start is one statement and needs no transaction.
-        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
+        joining = transaction.get_connection(alias).in_atomic_block
+        with transaction.atomic(using=alias) if joining else contextlib.nullcontext():
             execution = engine.start_execution(
                 version_id=version_id,
                 run_as_id=facts.run_as_id,
@@ -189,9 +200,10 @@ def trigger_workflow(
                 idempotency_key=idempotency_key or None,
                 is_test=is_test,
                 execution_id=execution_id,
+                using=alias,
             )
     except IntegrityError:
-        existing = Execution.objects.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
+        existing = executions.filter(workflow_id=facts.workflow_id, idempotency_key=idempotency_key).first()
         if not idempotency_key or existing is None:
             raise
         return TriggerResult(execution_id=existing.pk, status=existing.status)
@@ -205,19 +217,45 @@ class _StartFacts:
     run_as_id: int
 
 
-def _start_facts(workflow_id: Any, user_name: str, tenant_ids: list | None) -> _StartFacts:
+def database_alias(using: str | BaseDatabaseWrapper | None) -> str:
+    """The alias `using` names: an alias, or this thread's connection object for one. The
+    workers read the executions through the default alias, so another alias must reach the
+    same database (a second connection to it, with a transaction of its own)."""
+    if using is None:
+        return DEFAULT_DB_ALIAS
+    alias = using.alias if isinstance(using, BaseDatabaseWrapper) else using
+    try:
+        connection = connections[alias] if isinstance(alias, str) else None
+    except ConnectionDoesNotExist:
+        connection = None
+    if connection is None:
+        raise InvalidInput(f"using must be a database alias or connection, got {using!r}", field="using")
+    if isinstance(using, BaseDatabaseWrapper) and connection is not using:
+        # Only the thread's own connection for an alias has the transaction atomic() opened.
+        raise InvalidInput(f"using is not this thread's connection for the alias {alias!r}", field="using")
+    if alias != DEFAULT_DB_ALIAS:
+        mine, workers = connection.settings_dict, connections[DEFAULT_DB_ALIAS].settings_dict
+        if (mine["ENGINE"], mine["NAME"]) != (workers["ENGINE"], workers["NAME"]):
+            raise InvalidInput(
+                f"the database alias {alias!r} is not the database the workflow workers use ({DEFAULT_DB_ALIAS!r})",
+                field="using",
+            )
+    return alias
+
+
+def _start_facts(workflow_id: Any, user_name: str, tenant_ids: list | None, *, using: str) -> _StartFacts:
     """Everything a start checks, in one query: the workflow (in the caller's tenants), its
     latest version and the run-as user as a member of its tenant. The errors read more only
     to say which is missing."""
     pk = as_uuid(workflow_id)
-    row = store.start_facts(pk, user_name) if pk else None
+    row = store.start_facts(pk, user_name, using=using) if pk else None
     if row is not None and tenant_ids is not None and row[0] not in tenant_ids:
         row = None
     if row is None:
         raise WorkflowNotFound(workflow_id)
     _, is_active, latest_version_id, run_as_id = row
     if run_as_id is None:
-        if not get_user_model().objects.filter(username=user_name).exists():
+        if not get_user_model().objects.using(using).filter(username=user_name).exists():
             raise UserNotFound(user_name)
         raise UserNotInTenant(user_name)
     if not is_active:
@@ -228,9 +266,9 @@ def _start_facts(workflow_id: Any, user_name: str, tenant_ids: list | None) -> _
 
 
 @lru_cache(maxsize=512)
-def cached_version(version_id) -> WorkflowVersion:
+def cached_version(version_id, using: str = DEFAULT_DB_ALIAS) -> WorkflowVersion:
     """An immutable version, read once per process (trigger checks read its definition)."""
-    return WorkflowVersion.objects.select_related("workflow").get(pk=version_id)
+    return WorkflowVersion.objects.using(using).select_related("workflow").get(pk=version_id)
 
 
 def request_cancellation(execution: Execution, *, user=None) -> Execution:

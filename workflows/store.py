@@ -27,7 +27,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Min
 from django.utils import timezone
 
@@ -48,8 +56,8 @@ RETRYABLE_SQLSTATES = ("40P01", "40001")
 NOT_APPLIED_SQLSTATE = "WF001"
 
 
-def is_postgres() -> bool:
-    return connection.vendor == "postgresql"
+def is_postgres(using: str = DEFAULT_DB_ALIAS) -> bool:
+    return connections[using].vendor == "postgresql"
 
 
 class Conflict(Exception):
@@ -411,13 +419,14 @@ class NewRun(NamedTuple):
     finished_at: datetime | None = None
 
 
-def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) -> None:
-    """Insert a new execution (a model instance, not yet saved) and its node runs, and with
-    `notify` tell the workers of other processes at commit. One statement on PostgreSQL."""
-    if not is_postgres():
-        with transaction.atomic(savepoint=False):
-            execution.save(force_insert=True)
-            NodeRun.objects.bulk_create(
+def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Insert a new execution (a model instance, not yet saved) and its node runs on the
+    connection `using`, and with `notify` tell the workers of other processes at commit.
+    One statement on PostgreSQL."""
+    if not is_postgres(using):
+        with transaction.atomic(using=using, savepoint=False):
+            execution.save(force_insert=True, using=using)
+            NodeRun.objects.using(using).bulk_create(
                 NodeRun(execution_id=execution.pk, created_at=execution.created_at, **run._asdict()) for run in runs
             )
         return
@@ -426,7 +435,7 @@ def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) 
         {
             "channel": WAKEUP_CHANNEL,
             "notify": notify,
-            "id": Execution._meta.pk.get_db_prep_value(execution.pk, connection),
+            "id": Execution._meta.pk.get_db_prep_value(execution.pk, connections[using]),
             "tenant": execution.tenant_id,
             "workflow": execution.workflow_id,
             "version": execution.workflow_version_id,
@@ -453,9 +462,10 @@ def create_execution(execution: Execution, runs: list[NewRun], *, notify: bool) 
             "finished_at": [_db_time(r.finished_at) if r.finished_at else None for r in runs],
         },
         fetch=False,
+        using=using,
     )
     execution._state.adding = False
-    execution._state.db = connection.alias
+    execution._state.db = using
 
 
 # Everything a start checks, in one query: the workflow, its latest version, and the id of
@@ -470,16 +480,17 @@ WHERE w.id = %s
 """
 
 
-def start_facts(workflow_id, user_name: str) -> tuple | None:
+def start_facts(workflow_id, user_name: str, *, using: str = DEFAULT_DB_ALIAS) -> tuple | None:
     """(tenant id, is active, latest version id, run-as user id or None) of a workflow."""
     from django.contrib.auth import get_user_model
 
+    db = connections[using]
     sql = START_FACTS_SQL.format(users=get_user_model()._meta.db_table)
-    params = [user_name, Execution._meta.get_field("workflow").target_field.get_db_prep_value(workflow_id, connection)]
-    if is_postgres():
-        rows = execute_prepared(sql, params)
+    params = [user_name, Execution._meta.get_field("workflow").target_field.get_db_prep_value(workflow_id, db)]
+    if is_postgres(using):
+        rows = execute_prepared(sql, params, using=using)
     else:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     if not rows:
@@ -698,14 +709,15 @@ def set_status(execution: Execution, *, status: str, now: datetime) -> None:
 _generic_plans: weakref.WeakSet = weakref.WeakSet()
 
 
-def execute_prepared(sql: str, params, *, fetch: bool = True) -> list[tuple]:
+def execute_prepared(sql: str, params, *, fetch: bool = True, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
     """Run a hot PostgreSQL statement with server-side binding, prepared once per connection
     (DATABASE_PREPARED_STATEMENTS in the settings), so the server parses and plans it once
     rather than at every step. Not seen by Django's query logging."""
-    connection.ensure_connection()
-    raw = connection.connection
-    with connection.wrap_database_errors:
-        if raw.prepare_threshold is not None and raw not in _generic_plans and not connection.in_atomic_block:
+    db = connections[using]
+    db.ensure_connection()
+    raw = db.connection
+    with db.wrap_database_errors:
+        if raw.prepare_threshold is not None and raw not in _generic_plans and not db.in_atomic_block:
             # The planner thinks each custom plan cheaper than the generic one, so it would
             # plan these statements at every execution. Only prepared statements are
             # affected, and only the engine prepares any. Outside a transaction, so no

@@ -47,6 +47,7 @@ PLUGIN = Plugin(
                 output_fields=[
                     {"field": "success", "description": "Whether the SMS was sent"},
                     {"field": "messageId", "description": "The SMS message ID"},
+                    {"field": "error", "description": "Why the SMS was not sent (when success is false)"},
                 ],
             ),
         ],

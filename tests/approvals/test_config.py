@@ -34,7 +34,8 @@ def test_spec_defaults_and_durations():
     "config, field",
     [
         ({"approvers": "bob"}, "title"),
-        ({"title": "T"}, "approvers"),
+        ({"title": "T", "approvers": "[]"}, "approvers"),
+        ({"title": "T", "approvers": " , "}, "approvers"),
         ({"title": "T", "approvers": "bob", "approvalType": "most"}, "approvalType"),
         ({"title": "T", "approvers": "bob", "expiresIn": "soon"}, "expiresIn"),
         ({"title": "T", "approvers": "bob", "contextData": "[1]"}, "contextData"),
@@ -82,3 +83,22 @@ def test_saved_config_skips_templated_values():
     assert validate_saved_config({"title": "T", "approvers": "{{Trigger.who}}", "expiresIn": "{{Trigger.ttl}}"}) == []
     problems = validate_saved_config({"title": "T", "approvers": "bob", "expiresIn": "tomorrow"})
     assert [field for field, _ in problems] == ["expiresIn"]
+
+
+def test_neither_approvers_nor_roles_asks_the_tenant_admins():
+    """Both are optional in the reference: leaving both out is a valid request for the
+    tenant's admins, at save time and when the node runs."""
+    assert validate_saved_config({"title": "T"}) == []
+    assert validate_saved_config({"title": "T", "approvers": "", "approverRoles": []}) == []
+    spec = parse_spec({"title": "T"})
+    assert spec.asks_tenant_admins and spec.approvers == [] and spec.approver_roles == []
+    assert not parse_spec({"title": "T", "approverRoles": "managers"}).asks_tenant_admins
+
+
+def test_approvers_that_resolve_to_nobody_are_an_error_not_the_admins():
+    with pytest.raises(ConfigError) as exc:
+        parse_spec({"title": "T", "approvers": ""}, unresolved={"title": "T", "approvers": "{{Trigger.who}}"})
+    assert exc.value.field == "approvers"
+    problems = validate_saved_config({"title": "T", "approvers": "[]"})
+    assert [field for field, _ in problems] == ["approvers"]
+    assert validate_saved_config({"title": "T", "approvers": "[]", "approverRoles": "{{Trigger.role}}"}) == []

@@ -3,17 +3,18 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from approvals import services
 from approvals.exceptions import AlreadyDecided, InvalidDecision, NotEligible, RequestNotPending
 from approvals.models import ApprovalEvent, ApprovalRequest
-from approvals.selectors import eligible_usernames
+from approvals.selectors import eligible_usernames, pending_for
 from tests.approvals.conftest import approval_definition
 from workflows.engine import cancel_execution
 from workflows.exceptions import InvalidDefinition
-from workflows.models import NodeRun
+from workflows.models import Membership, NodeRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -290,3 +291,54 @@ def test_decisions_are_logged_on_the_node(start_approval, approvers):
     execution, request = start_approval({"title": "T", "approvalType": "all", "approvers": "bob,carol"})
     decide(request, approvers["bob"], channel="api")
     assert any(e["message"] == "bob approved via api" for e in node(execution).logs)
+
+
+# --- No approvers and no roles: the tenant's admins decide -------------------------------------
+
+
+@pytest.fixture
+def admins(make_user, tenant, other_tenant):
+    """ada and abe: admins of the tenant; oscar: an admin of another tenant only."""
+    made = {name: make_user(name, tenant=tenant) for name in ("ada", "abe")}
+    Membership.objects.filter(tenant=tenant, user__in=made.values()).update(role=Membership.Role.ADMIN)
+    oscar = make_user("oscar", tenant=other_tenant)
+    Membership.objects.filter(user=oscar).update(role=Membership.Role.ADMIN)
+    return made
+
+
+def test_a_definition_without_approvers_or_roles_is_accepted(make_workflow):
+    workflow = make_workflow(approval_definition({"title": "Refund {{Trigger.orderId}}"}))
+    assert workflow.latest_version.definition["nodes"][1]["config"] == {"title": "Refund {{Trigger.orderId}}"}
+
+
+def test_without_approvers_or_roles_the_tenants_admins_decide(start_approval, admins, approvers, user, worker):
+    execution, request = start_approval({"title": "Refund"})
+    assert request.approvers == ["abe", "ada"] and request.approver_roles == []
+    assert eligible_usernames(request) == {"ada", "abe"}
+    assert request.events.get(kind=ApprovalEvent.Kind.CREATED).data["approvers"] == "tenant admins"
+    assert any("asking the tenant's admins (abe, ada)" in e["message"] for e in node(execution).logs)
+    # Members who are not admins (the execution's own user among them) and another
+    # tenant's admin cannot decide.
+    for outsider in (approvers["bob"], user, get_user_model().objects.get(username="oscar")):
+        with pytest.raises(NotEligible):
+            decide(request, outsider)
+    decide(request, admins["ada"])
+    worker.run_until_idle()
+    request.refresh_from_db()
+    execution.refresh_from_db()
+    assert request.status == "approved" and execution.status == "success"
+    assert execution.context["After"]["decision"] == "approved"
+
+
+def test_an_admin_sees_the_request_among_the_pending_ones(start_approval, admins, approvers):
+    _, request = start_approval({"title": "Refund"})
+    assert [r.pk for r in pending_for(admins["abe"])] == [request.pk]
+    assert pending_for(approvers["bob"]) == []
+
+
+def test_a_tenant_without_admins_gets_a_request_nobody_can_decide_yet(start_approval, approvers):
+    execution, request = start_approval({"title": "Refund"})
+    assert request.approvers == [] and eligible_usernames(request) == set()
+    messages = [e["message"] for e in node(execution).logs]
+    assert any("asking the tenant's admins, and it has none" in m for m in messages)
+    assert "No eligible approver yet" in messages

@@ -43,7 +43,8 @@ class Recorder(BaseHTTPRequestHandler):
         self.server.received.append(
             {"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")}
         )
-        status, answer = self.server.answer
+        # `answers`, when set, are given one per request before falling back to `answer`.
+        status, answer = self.server.answers.pop(0) if self.server.answers else self.server.answer
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -61,6 +62,7 @@ def provider():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.received = []
     server.answer = (200, {"id": "msg-1"})
+    server.answers = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.url = f"http://127.0.0.1:{server.server_address[1]}/send"

@@ -328,6 +328,50 @@ def test_trigger_workflow_node_waits_for_child_and_takes_its_context(make_workfl
     assert child_execution.status == "success" and child_execution.input == {"n": 4}
 
 
+def test_trigger_workflow_node_without_waiting_goes_on_and_the_child_still_finishes(make_workflow, user, worker):
+    """waitForCompletion: false: the parent finishes while its child sleeps, with the child's
+    execution id as the node's output; the child then runs to completion on its own."""
+    child = make_workflow(
+        chain(
+            {"id": "z", "type": "sleep", "label": "Nap", "config": {"duration": "1h"}},
+            set_node("c", "Child Step", got="{{Trigger.n}}"),
+        ),
+        name="child",
+    )
+    parent = make_workflow(
+        chain(
+            {
+                "id": "t",
+                "type": "trigger-workflow",
+                "label": "Run Child",
+                "config": {"workflowId": str(child.pk), "input": {"n": "{{Trigger.n}}"}, "waitForCompletion": False},
+            },
+            set_node("after", "After", child="{{Run Child.executionId}}"),
+        ),
+        name="parent",
+    )
+    execution_id = start(parent, user, {"n": 4})
+    worker.run_until_idle()
+
+    execution = Execution.objects.get(pk=execution_id)
+    child_execution = Execution.objects.get(parent_execution_id=execution_id)
+    assert execution.status == "success"
+    assert child_execution.status == "paused"  # the parent did not wait for it
+    assert runs(execution_id)["t"].output == {"executionId": str(child_execution.pk), "status": "running"}
+    assert execution.context["Run Child"]["executionId"] == str(child_execution.pk)
+    assert execution.context["After"] == {"child": str(child_execution.pk)}
+
+    # Wake the child's sleep now rather than in an hour.
+    NodeRun.objects.filter(execution_id=child_execution.pk, node_id="z").update(
+        wake_at=timezone.now() - timedelta(seconds=1)
+    )
+    worker.run_until_idle()
+    child_execution.refresh_from_db()
+    assert child_execution.status == "success"
+    assert child_execution.context["Child Step"] == {"got": 4}
+    assert Execution.objects.get(pk=execution_id).status == "success"
+
+
 def test_for_each_runs_a_child_per_item_and_collects_in_order(make_workflow, user, worker):
     child = make_workflow(
         chain(set_node("c", "Square", tag="item-{{Trigger.index}}:{{Trigger.item.name}}")), name="child"

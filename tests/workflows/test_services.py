@@ -4,7 +4,8 @@ refuses bad calls with clear errors."""
 import threading
 
 import pytest
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.utils import load_backend
 
 from tests.conftest import chain
 from workflows import wakeup
@@ -139,3 +140,106 @@ def test_invalid_definition_writes_nothing(tenant):
     with pytest.raises(InvalidDefinition):
         create_workflow(tenant=tenant, name="bad", definition={"nodes": [], "edges": []})
     assert Workflow.objects.count() == 0
+
+
+# --- `using`: the connection whose transaction the start joins ---------------------------------
+
+
+@pytest.fixture
+def second_alias(transactional_db):
+    """A second alias to the test database: its own connection, so its own transaction (as a
+    project's second alias for the same database has), beside `default` the workers use.
+    Made in this thread only, as Django's tests allow dynamically created connections."""
+    alias = "second"
+    settings_dict = dict(connections[DEFAULT_DB_ALIAS].settings_dict)
+    # Django's pool is per alias and opened at start-up; a plain connection is enough here.
+    settings_dict["OPTIONS"] = {k: v for k, v in settings_dict.get("OPTIONS", {}).items() if k != "pool"}
+    connections[alias] = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
+    yield alias
+    connections[alias].close()
+    del connections[alias]
+
+
+def visible_to_the_workers(execution_id) -> bool:
+    return Execution.objects.using(DEFAULT_DB_ALIAS).filter(pk=execution_id).exists()
+
+
+def test_a_trigger_on_another_alias_rolled_back_leaves_no_execution(make_workflow, user, worker, second_alias):
+    wf = make_workflow(SIMPLE)
+    with pytest.raises(Boom):
+        with transaction.atomic(using=second_alias):
+            result = trigger_workflow(workflow_id=wf.pk, user_name="alice", using=second_alias)
+            # Written in that alias's transaction: there, and not yet on the workers' connection.
+            assert Execution.objects.using(second_alias).filter(pk=result.execution_id).exists()
+            assert not visible_to_the_workers(result.execution_id)
+            raise Boom()
+    assert not visible_to_the_workers(result.execution_id)
+    assert NodeRun.objects.count() == 0
+    assert worker.run_until_idle() == 0
+
+
+def test_a_trigger_on_another_alias_runs_once_that_transaction_commits(make_workflow, user, worker, second_alias):
+    wf = make_workflow(SIMPLE)
+    woken = threading.Event()
+    wakeup.subscribe(woken)
+    try:
+        with transaction.atomic(using=second_alias):
+            # The connection object works as its alias does (the reference's `client`).
+            result = trigger_workflow(
+                workflow_id=wf.pk, user_name="alice", input={"n": 1}, using=connections[second_alias]
+            )
+            assert not visible_to_the_workers(result.execution_id)
+            assert not woken.is_set()
+        assert woken.is_set()  # woken by that alias's commit
+    finally:
+        wakeup.unsubscribe(woken)
+    worker.run_until_idle()
+    execution = Execution.objects.get(pk=result.execution_id)
+    assert execution.status == "success" and execution.context["A"] == {"x": 1}
+
+
+@pytest.mark.postgres  # SQLite lets one transaction write at a time: two would wait on each other
+def test_a_trigger_on_another_alias_does_not_join_the_default_transaction(make_workflow, user, second_alias):
+    """Rolling back `default` does not undo a start made on another alias (on its own, it
+    commits at once)."""
+    wf = make_workflow(SIMPLE)
+    with pytest.raises(Boom):
+        with transaction.atomic():
+            result = trigger_workflow(workflow_id=wf.pk, user_name="alice", using=second_alias)
+            raise Boom()
+    assert visible_to_the_workers(result.execution_id)
+
+
+@pytest.mark.parametrize("using", [DEFAULT_DB_ALIAS, "connection"])
+def test_using_default_joins_the_default_transaction_as_without_it(make_workflow, user, worker, using):
+    wf = make_workflow(SIMPLE)
+    using = connections[DEFAULT_DB_ALIAS] if using == "connection" else using
+    with pytest.raises(Boom):
+        with transaction.atomic():
+            trigger_workflow(workflow_id=wf.pk, user_name="alice", using=using)
+            raise Boom()
+    assert Execution.objects.count() == 0
+    with transaction.atomic():
+        result = trigger_workflow(workflow_id=wf.pk, user_name="alice", using=using)
+    worker.run_until_idle()
+    assert Execution.objects.get(pk=result.execution_id).status == "success"
+
+
+def test_using_refuses_what_is_not_a_connection_of_the_workers_database(make_workflow, user):
+    wf = make_workflow(SIMPLE)
+    stray = connections.create_connection(DEFAULT_DB_ALIAS)  # not this thread's connection
+    try:
+        for using in ("nope", 42, stray):
+            with pytest.raises(InvalidInput) as exc:
+                trigger_workflow(workflow_id=wf.pk, user_name="alice", using=using)
+            assert exc.value.field == "using"
+    finally:
+        stray.close()
+    elsewhere = {**connections[DEFAULT_DB_ALIAS].settings_dict, "NAME": "another_db"}
+    connections["elsewhere"] = load_backend(elsewhere["ENGINE"]).DatabaseWrapper(elsewhere, "elsewhere")
+    try:
+        with pytest.raises(InvalidInput, match="not the database the workflow workers use"):
+            trigger_workflow(workflow_id=wf.pk, user_name="alice", using="elsewhere")
+    finally:
+        del connections["elsewhere"]
+    assert Execution.objects.count() == 0

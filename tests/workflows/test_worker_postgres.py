@@ -319,3 +319,133 @@ def test_a_session_lost_inside_the_recording_transaction_is_retried_on_a_new_one
     Worker(concurrency=1, name="reconnect-inside").run_until_idle()
     assert killed and Execution.objects.get(pk=execution_id).status == "success"
     assert sorted(attempt for _, attempt, _ in recording_nodes.RECORDED) == [1, 1, 1]
+
+
+class SlowReceiver:
+    """A local HTTP service that holds each request `hold` seconds before answering 200, and
+    keeps when each arrived: each arrival is one run of the step's effect."""
+
+    def __init__(self, hold: float):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.arrivals: list[dict] = []
+        self.answered = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.arrivals.append({"at": time.monotonic(), "key": self.headers.get("Idempotency-Key")})
+                time.sleep(hold)
+                data = json.dumps({"ok": True}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                receiver.answered.set()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/effect"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _start_worker_process(name: str, env: dict):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "runworkflows", "--concurrency", "1", "--name", name],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_step_longer_than_the_lease_runs_once_while_another_worker_polls(make_workflow, user):
+    """Two worker processes with a 1.5 s lease; a step (an HTTP call held 6 s by the receiver)
+    outlasts the lease four times over. The worker running it renews the lease, so the other
+    one, polling every 0.2 s, never claims it: the effect happens once, on attempt 1."""
+    import os
+    import signal
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.conftest import _test_database_url
+    from workflows.models import WorkerProcess
+
+    lease, hold = 1.5, 6.0
+    receiver = SlowReceiver(hold)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "WORKFLOW_LEASE_SECONDS": str(lease),
+        "WORKFLOW_POLL_SECONDS": "0.2",
+        "WORKFLOW_HEARTBEAT_SECONDS": "0.5",
+        # The receiver listens on loopback, which the HTTP Request node refuses by default.
+        "WORKFLOW_HTTP_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+    names = ["lease-a", "lease-b"]
+    processes = [_start_worker_process(name, env) for name in names]
+    try:
+        deadline = time.monotonic() + 60
+        while WorkerProcess.objects.filter(name__in=names, stopped_at__isnull=True).count() < 2:
+            assert time.monotonic() < deadline, "the worker processes did not start"
+            assert all(p.poll() is None for p in processes), "a worker process exited"
+            time.sleep(0.1)
+        wf = make_workflow(
+            chain(
+                {
+                    "id": "h",
+                    "type": "http-request",
+                    "label": "Effect",
+                    "config": {"method": "POST", "url": receiver.url},
+                }
+            )
+        )
+        execution_id = trigger_workflow(workflow_id=wf.pk, user_name="alice").execution_id
+
+        # While the receiver holds the request, watch the node run's lease.
+        samples = []
+        deadline = time.monotonic() + 60
+        while not receiver.answered.is_set():
+            assert time.monotonic() < deadline, "the step did not finish"
+            assert len(receiver.arrivals) <= 1, "another worker ran the step again while it was running"
+            run = NodeRun.objects.get(execution_id=execution_id, node_id="h")
+            if run.lease_owner is not None:
+                samples.append((timezone.now(), run.lease_owner, run.attempt, run.lease_expires_at))
+            time.sleep(0.2)
+        while Execution.objects.get(pk=execution_id).status != "success":
+            assert time.monotonic() < deadline, "the execution did not finish"
+            assert len(receiver.arrivals) <= 1, "another worker ran the step again"
+            time.sleep(0.1)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        outputs = [process.communicate(timeout=30)[0] for process in processes]
+        receiver.close()
+
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert len(receiver.arrivals) == 1, "the step ran more than once"
+    run = NodeRun.objects.get(execution_id=execution_id, node_id="h")
+    assert (run.status, run.attempt) == ("success", 1)
+    # The same worker held the lease throughout, and it never lapsed: renewed, it ran ahead.
+    assert len(samples) >= 10
+    owners = {owner for _, owner, _, _ in samples}
+    assert len(owners) == 1 and owners <= set(names)
+    assert {attempt for _, _, attempt, _ in samples} == {1}
+    assert all(expires > at for at, _, _, expires in samples)
+    first_expiry = samples[0][3]
+    assert max(expires for *_, expires in samples) > first_expiry + timedelta(seconds=hold - 2 * lease)
+    steps = dict(WorkerProcess.objects.filter(name__in=names).values_list("name", "steps_done"))
+    assert sorted(steps.values()) == [0, 1], steps
