@@ -109,10 +109,11 @@ def create_request(*, node_run: NodeRun, spec: RequestSpec, request_id: uuid.UUI
 def _locked(request_id) -> Iterator[ApprovalRequest]:
     """The request, locked after its execution and node run (the engine's lock order),
     which it keeps as `request.held` for resuming the node without locking them again."""
-    node_run_id = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", flat=True).first()
-    if node_run_id is None:
+    ids = ApprovalRequest.objects.filter(pk=request_id).values_list("node_run_id", "execution_id").first()
+    if ids is None:
         raise ApprovalNotFound(request_id)
-    with engine.locked_run(node_run_id) as held:
+    node_run_id, execution_id = ids  # the execution too: locking it needs no lookup
+    with engine.locked_run(node_run_id, execution_id=execution_id) as held:
         request = ApprovalRequest.objects.select_for_update().get(pk=request_id)
         request.held = held
         yield request
@@ -128,11 +129,12 @@ def ensure_open(request: ApprovalRequest, *, now: datetime | None = None) -> Non
         raise RequestNotPending("This request has expired; no more decisions are taken", field="status")
 
 
-def ensure_can_decide(request: ApprovalRequest, user) -> None:
-    """Refuse a user who is not an eligible approver or who already decided."""
+def ensure_can_decide(request: ApprovalRequest, user, *, eligible: set[str] | None = None) -> None:
+    """Refuse a user who is not an eligible approver or who already decided (`eligible`:
+    the request's eligible usernames, when the caller has them already)."""
     if ApprovalDecision.objects.filter(request=request, user_id=user.pk).exists():
         raise AlreadyDecided("You have already decided on this request", field="decision")
-    if not is_eligible(request, user):
+    if not (user.get_username() in eligible if eligible is not None else is_eligible(request, user)):
         if user.get_username() in (request.excluded or []):
             raise NotEligible("You delegated this request; it is no longer yours to decide", field="user")
         if not request.allow_self_approval and request.requested_by_id == user.pk:
@@ -212,7 +214,8 @@ def decide(
 def _decide(request_id, *, user, decision: str, comment: str, form_values, channel: str) -> ApprovalRequest:
     with _locked(request_id) as request:
         ensure_open(request)
-        ensure_can_decide(request, user)
+        eligible = eligible_usernames(request)
+        ensure_can_decide(request, user, eligible=eligible)
         values = clean_form_values(request.form_fields, form_values, decision=decision)
         ApprovalDecision.objects.create(
             request=request,
@@ -224,9 +227,9 @@ def _decide(request_id, *, user, decision: str, comment: str, form_values, chann
         )
         votes = list(request.decisions.order_by("created_at", "id").values_list("user__username", "decision"))
         outcome = policies.evaluate(
-            request.approval_type, votes, eligible=eligible_usernames(request), required=request.required_approvals
+            request.approval_type, votes, eligible=eligible, required=request.required_approvals
         )
-        label = request.node_run.label
+        label = request.held.node_run.label
         message = f"{user.get_username()} {decision} via {channel}"
         if outcome == policies.PENDING:
             engine.append_logs(request.node_run_id, [log_entry("info", label, message)])

@@ -111,3 +111,16 @@ def test_malformed_json_decision_is_a_400_naming_the_body(start_approval, approv
     )
     assert answer.status_code == 400
     assert answer.json()["code"] == "parse_error" and answer.json()["field"] == "body"
+
+
+def test_a_deciding_decision_runs_a_bounded_number_of_statements(
+    start_approval, approvers, django_assert_max_num_queries
+):
+    """Scope, lock execution, node run and request (the request names its execution, so no
+    lookup), check and record the decision, settle and resume, answer: at most 25 statements
+    with the test's savepoint (the benchmark's decision latency is mostly these round trips)."""
+    execution, request = start_approval({"title": "T", "approvers": "bob"})
+    client = api_for(approvers["bob"])
+    with django_assert_max_num_queries(25):
+        answer = client.post(f"/api/approvals/{request.pk}/decide/", {"decision": "approved"}, format="json")
+    assert answer.status_code == 200 and answer.json()["status"] == "approved"
