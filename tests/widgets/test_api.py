@@ -157,20 +157,26 @@ def test_stats_are_for_staff_and_scoped_to_their_tenants(
     assert client.get("/api/widgets/stats/").json()["totalWidgets"] == 3
 
 
+def _executions_in_two_tenants(make_workflow, other_tenant) -> tuple[Execution, Execution]:
+    """An execution of the caller's tenant (alice's) and one of another tenant (mallory's)."""
+    from workflows.services import trigger_workflow
+
+    def start(workflow, user_name):
+        return Execution.objects.get(
+            pk=trigger_workflow(workflow_id=workflow.pk, user_name=user_name, input={}).execution_id
+        )
+
+    return (
+        start(make_workflow(three_steps()), "alice"),
+        start(make_workflow(three_steps(), on_tenant=other_tenant), "mallory"),
+    )
+
+
 @pytest.mark.django_db
 def test_registry_answers_a_widgets_connection_and_an_instances_widgets_within_the_tenants(
     make_workflow, tenant, other_tenant, user, other_user
 ):
-    from workflows.services import trigger_workflow
-
-    mine = Execution.objects.get(
-        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
-    )
-    theirs = Execution.objects.get(
-        pk=trigger_workflow(
-            workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={}
-        ).execution_id
-    )
+    mine, theirs = _executions_in_two_tenants(make_workflow, other_tenant)
     _connection(mine, widget_id="chart", channel="specific.x!1")
     _connection(mine, widget_id="chart", channel="specific.x!2")  # the same widget in a second tab
     _connection(mine, widget_id="table")
@@ -188,16 +194,7 @@ def test_registry_answers_a_widgets_connection_and_an_instances_widgets_within_t
 def test_operators_read_a_widgets_connection_and_an_instances_widgets_of_their_tenants(
     make_user, make_workflow, tenant, other_tenant, user, other_user, api
 ):
-    from workflows.services import trigger_workflow
-
-    mine = Execution.objects.get(
-        pk=trigger_workflow(workflow_id=make_workflow(three_steps()).pk, user_name="alice", input={}).execution_id
-    )
-    theirs = Execution.objects.get(
-        pk=trigger_workflow(
-            workflow_id=make_workflow(three_steps(), on_tenant=other_tenant).pk, user_name="mallory", input={}
-        ).execution_id
-    )
+    mine, theirs = _executions_in_two_tenants(make_workflow, other_tenant)
     _connection(mine, widget_id="chart")
     _connection(theirs, widget_id="spy")
     assert api.get("/api/widgets/connections/chart/").status_code == 403  # members are not operators

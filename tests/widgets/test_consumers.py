@@ -171,35 +171,27 @@ def test_execute_never_misses_the_first_node_when_a_worker_races(user, make_work
 # --- Protocol versions -------------------------------------------------------------------------
 
 
-def test_a_socket_that_names_no_protocol_speaks_the_references_statuses(user, make_workflow, worker):
-    """A client written against the reference sends no version: it gets version 2."""
+@pytest.mark.parametrize(
+    "query, version, running, finished",
+    [
+        # A client written against the reference names no version: it gets version 2.
+        ("", 2, "PENDING", "COMPLETED"),
+        ("?protocol=2", 2, "PENDING", "COMPLETED"),
+        # A client written to the frames before version 2 asks for version 1.
+        ("?protocol=1", 1, "running", "success"),
+    ],
+)
+def test_the_protocol_version_decides_the_statuses(user, make_workflow, worker, query, version, running, finished):
     wf = make_workflow(three_steps())
 
     async def scenario():
-        sock = await open_socket(user, path="/ws/widgets/")
+        sock = await open_socket(user, path=f"/ws/widgets/{query}")
         await sock.send("widget_workflow_connect", connect_frame(wf))
         connected = await sock.next("widget_workflow_connected", widgetID="w1")
-        assert connected["protocol"] == 2 and connected["status"] == "PENDING"
+        assert connected["protocol"] == version and connected["status"] == running
         await db(worker.run_until_idle)()
         final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "COMPLETED" and final["executionStatus"] == "success"
-        await sock.close()
-
-    run(scenario)
-
-
-def test_protocol_1_keeps_the_engines_statuses(user, make_workflow, worker):
-    """A client written to the frames before version 2 asks for version 1 and gets them."""
-    wf = make_workflow(three_steps())
-
-    async def scenario():
-        sock = await open_socket(user, path="/ws/widgets/?protocol=1")
-        await sock.send("widget_workflow_connect", connect_frame(wf))
-        connected = await sock.next("widget_workflow_connected", widgetID="w1")
-        assert connected["protocol"] == 1 and connected["status"] == "running"
-        await db(worker.run_until_idle)()
-        final = await sock.next("widget_workflow_status", widgetID="w1")
-        assert final["status"] == "success" and final["executionStatus"] == "success"
+        assert final["status"] == finished and final["executionStatus"] == "success"
         await sock.close()
 
     run(scenario)
