@@ -109,12 +109,7 @@ class WidgetDataView(APIView):
             execution = services.start_execution(spec, user=request.user, tenant_id=data.get("tenantID"))
         except Forbidden as exc:  # over HTTP another tenant's object does not exist
             raise exc.hidden() from None
-        answer = {
-            "widgetID": widget_id,
-            "instanceID": execution.pk,
-            "status": execution.status,
-            "workflowStatus": protocol.widget_status(execution.status),
-        }
+        answer = {"widgetID": widget_id, "instanceID": execution.pk, **_statuses(execution)}
         if data["executionMode"] == "ASYNC":
             answer["workflowID"] = execution.workflow_id
             return Response(WidgetAsyncDataSerializer(answer).data, status=status.HTTP_202_ACCEPTED)
@@ -125,8 +120,7 @@ class WidgetDataView(APIView):
             WidgetSyncDataSerializer(
                 {
                     **answer,
-                    "status": execution.status,
-                    "workflowStatus": protocol.widget_status(execution.status),
+                    **_statuses(execution),  # as it ended
                     "processedData": processed.data,
                     "processingError": processed.error,
                     "context": execution.context,
@@ -134,6 +128,11 @@ class WidgetDataView(APIView):
                 }
             ).data
         )
+
+
+def _statuses(execution) -> dict:
+    """The execution's status, and the same in the socket's terms (`workflowStatus`)."""
+    return {"status": execution.status, "workflowStatus": protocol.widget_status(execution.status)}
 
 
 def registry_scope(user) -> list | None:
