@@ -33,6 +33,9 @@ def test_filter_by_order_id_open_and_cancel_with_a_reason(
 
     page.click(f'a[href="/workflows/executions/{wanted}/"]')
     page.wait_for_selector('.wf-viewer[data-status="paused"], .wf-viewer[data-status="running"]', timeout=WAIT)
+    # The status is in the page's HTML: wait for its module scripts to bind the dialogs too
+    # (on a busy machine a click could come first and open nothing).
+    page.wait_for_load_state("domcontentloaded")
     page.click('[data-role="cancel"]')
     dialog = page.locator(f"dialog#cancel-{wanted}")
     dialog.wait_for(state="visible", timeout=WAIT)
