@@ -21,6 +21,21 @@ def pytest_configure(config):
     settings.WORKFLOW_EMBEDDED_WORKER = False
 
 
+@pytest.fixture(autouse=True)
+def no_widget_socket_outlives_its_test():
+    """A socket's consumer unwatches its executions and stops its loop's heartbeat when it
+    closes. One a test leaves open fails that test, and its state is dropped here so it
+    cannot change what the next test on this process sees."""
+    yield
+    from widgets import fanout
+    from widgets.consumers import HEARTBEAT
+
+    left = {"sockets": HEARTBEAT.sockets(), "watched executions": fanout.watched_count()}
+    HEARTBEAT.loops.clear()
+    fanout._watched.clear()
+    assert not any(left.values()), f"widget sockets left open by this test: {left}"
+
+
 def pytest_collection_modifyitems(config, items):
     if settings.USES_POSTGRES:
         return

@@ -462,23 +462,41 @@ class Heartbeat:
     as seen, all at once (one UPDATE per beat, whatever the number of sockets): a widget
     quietly watching a pause of hours is not stale. A socket's rows go when it closes, so
     only rows of a server that is gone (closed or crashed) stop being touched, and the
-    stale cleanup removes them after WIDGET_STALE_SECONDS."""
+    stale cleanup removes them after WIDGET_STALE_SECONDS.
+
+    A server has one event loop; the count and the task are kept per loop all the same, so
+    a socket's close only ever cancels a task of its own loop (a task belongs to one loop
+    and must not be cancelled from another thread), and a loop that ends takes its entry."""
 
     def __init__(self) -> None:
-        self.sockets = 0
-        self.task: asyncio.Task | None = None
+        self.loops: dict[asyncio.AbstractEventLoop, tuple[int, asyncio.Task]] = {}
 
     def opened(self) -> None:
-        self.sockets += 1
         loop = asyncio.get_running_loop()
-        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
-            self.task = loop.create_task(self._beat())
+        sockets, task = self.loops.get(loop, (0, None))
+        if task is None or task.done():
+            task = loop.create_task(self._beat())
+            task.add_done_callback(lambda done: self._forget(loop, done))
+        self.loops[loop] = (sockets + 1, task)
 
     def closed(self) -> None:
-        self.sockets = max(0, self.sockets - 1)
-        if not self.sockets and self.task is not None:
-            self.task.cancel()
-            self.task = None
+        loop = asyncio.get_running_loop()
+        entry = self.loops.pop(loop, None)
+        if entry is None:
+            return
+        sockets, task = entry
+        if sockets > 1:
+            self.loops[loop] = (sockets - 1, task)
+        else:
+            task.cancel()
+
+    def sockets(self) -> int:
+        return sum(sockets for sockets, _ in self.loops.values())
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+        entry = self.loops.get(loop)
+        if entry is not None and entry[1] is task:
+            del self.loops[loop]
 
     async def _beat(self) -> None:
         while True:

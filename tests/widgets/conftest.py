@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
@@ -81,7 +83,29 @@ class Socket:
         return [f["data"] for f in self.frames if f["event"] == name]
 
     async def close(self) -> None:
+        if self.communicator in _open:
+            _open.remove(self.communicator)
         await self.communicator.disconnect()
+
+
+# The sockets of the running scenario that it has not closed: `run` closes them on the
+# scenario's own loop, so their consumers' disconnect runs however the scenario ended, and
+# nothing of theirs is left for the loop's shutdown to cancel.
+_open: list[WebsocketCommunicator] = []
+
+
+def run(scenario):
+    """Run an async scenario on its own event loop; its result, once its sockets are closed."""
+
+    async def scenario_then_close():
+        try:
+            return await scenario()
+        finally:
+            while _open:
+                with contextlib.suppress(Exception):
+                    await _open.pop().disconnect()
+
+    return async_to_sync(scenario_then_close)()
 
 
 async def open_socket(user, *, path: str = "/ws/widgets/?protocol=2") -> Socket:
@@ -91,6 +115,7 @@ async def open_socket(user, *, path: str = "/ws/widgets/?protocol=2") -> Socket:
     if user is not None:
         headers.append((b"cookie", await database_sync_to_async(session_cookie)(user)))
     communicator = WebsocketCommunicator(asgi_application(), path, headers=headers)
+    _open.append(communicator)
     connected, _ = await communicator.connect()
     assert connected, "the socket was refused"
     return Socket(communicator)

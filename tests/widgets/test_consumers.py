@@ -10,7 +10,15 @@ from channels.db import database_sync_to_async
 from rest_framework.authtoken.models import Token
 
 from tests.conftest import chain
-from tests.widgets.conftest import CHART, asgi_application, open_socket, session_cookie, three_steps, waits_for_input
+from tests.widgets.conftest import (
+    CHART,
+    asgi_application,
+    open_socket,
+    run,
+    session_cookie,
+    three_steps,
+    waits_for_input,
+)
 from widgets.models import WidgetConnection
 from workflows import engine
 from workflows.models import Execution, NodeRun
@@ -19,10 +27,6 @@ from workflows.services import trigger_workflow
 pytestmark = pytest.mark.django_db(transaction=True)
 
 db = database_sync_to_async
-
-
-def run(scenario):
-    async_to_sync(scenario)()
 
 
 def connect_frame(workflow, **extra) -> dict:
@@ -47,8 +51,7 @@ async def handshake(path: str = "/ws/widgets/", headers=()) -> tuple[bool, objec
 
     communicator = WebsocketCommunicator(asgi_application(), path, headers=[(b"host", b"testserver"), *headers])
     connected, code = await communicator.connect()
-    if connected:
-        await communicator.disconnect()
+    await communicator.disconnect()  # a refused socket's application ends too, not left to the loop's end
     return connected, code
 
 
@@ -720,6 +723,47 @@ def test_a_quiet_socket_keeps_its_registration_through_a_long_pause(user, make_w
 
     run(scenario)
     assert not WidgetConnection.objects.exists()
+
+
+def test_each_event_loop_keeps_its_own_heartbeat():
+    """A socket that closes on one loop cancels that loop's heartbeat only, never a task of
+    another loop (another thread); a loop that ends takes its count with it."""
+    import asyncio
+    import threading
+
+    from widgets.consumers import HEARTBEAT
+
+    a_ready, b_done = threading.Event(), threading.Event()
+    seen = {}
+
+    async def loop_a():
+        HEARTBEAT.opened()
+        HEARTBEAT.opened()
+        task = HEARTBEAT.loops[asyncio.get_running_loop()][1]
+        a_ready.set()
+        while not b_done.is_set():
+            await asyncio.sleep(0.01)
+        seen["a after b closed"] = (HEARTBEAT.sockets(), task.done())
+        # ends with both sockets open, as a server that stops
+
+    thread = threading.Thread(target=asyncio.run, args=(loop_a(),))
+    thread.start()
+    assert a_ready.wait(5)
+
+    async def loop_b():
+        HEARTBEAT.opened()
+        task = HEARTBEAT.loops[asyncio.get_running_loop()][1]
+        seen["both open"] = HEARTBEAT.sockets()
+        HEARTBEAT.closed()
+        await asyncio.sleep(0)
+        return task
+
+    b_task = asyncio.run(loop_b())
+    b_done.set()
+    thread.join(5)
+    assert seen == {"both open": 3, "a after b closed": (2, False)}
+    assert b_task.cancelled()
+    assert HEARTBEAT.sockets() == 0 and not HEARTBEAT.loops
 
 
 def test_only_the_awaited_input_type_resumes_the_node(user, make_workflow, worker):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
-from tests.widgets.conftest import open_socket, three_steps
+from tests.widgets.conftest import open_socket, run, three_steps
 from widgets import fanout, processing
 from widgets.processing import Processed
 from widgets.services import WidgetSpec
@@ -140,6 +139,6 @@ def test_many_sockets_get_one_frame_per_step_and_the_process_works_once(user, ma
         assert fanout.watched_count() == 0
 
     try:
-        async_to_sync(scenario)()
+        run(scenario)
     finally:
         processing.processors.cache_clear()

@@ -97,9 +97,7 @@ def by_widget(workflow, user, payload):
 
 
 def by_widget_socket(workflow, user, payload):
-    from asgiref.sync import async_to_sync
-
-    from tests.widgets.conftest import open_socket
+    from tests.widgets.conftest import open_socket, run
 
     async def scenario():
         sock = await open_socket(user)
@@ -111,7 +109,7 @@ def by_widget_socket(workflow, user, payload):
         await sock.close()
         return frames
 
-    frames = async_to_sync(scenario)()
+    frames = run(scenario)
     errors = [f["data"]["error"] for f in frames if f["event"] == "widget_workflow_error"]
     if not errors:
         return None

@@ -22,7 +22,7 @@ from approvals.models import ApprovalRequest
 from events.models import WaitEvent
 from events.services import create_api_key
 from tests.approvals.conftest import approval_definition
-from tests.widgets.conftest import open_socket
+from tests.widgets.conftest import open_socket, run
 from widgets.consumers import CLIENT_FRAMES
 from widgets.models import Widget
 from workflows import integrations
@@ -301,7 +301,7 @@ def test_every_socket_event_refuses_another_tenants_objects(tenant_a, other_user
         return answers
 
     problems = []
-    for event, data, frame in async_to_sync(scenario)():
+    for event, data, frame in run(scenario):
         body = frame.get("data") or {}
         refused = frame["event"] in ("widget_workflow_error", "widget_workflow_disconnected") or (
             frame["event"] == "widget_input_received" and body.get("success") is False
