@@ -19,8 +19,8 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, update_wrapper
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -58,7 +58,25 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=512)
+R = TypeVar("R")
+
+
+class per_version(Generic[R]):  # a decorator, named like lru_cache
+    """A read of an immutable version done once per process for each (version, database
+    alias): a caller that names `default` and one that leaves it out share one entry."""
+
+    def __init__(self, read: Callable[[Any, str], R]) -> None:
+        self._cached = lru_cache(maxsize=512)(read)
+        update_wrapper(self, read)
+
+    def __call__(self, version_id, using: str = DEFAULT_DB_ALIAS) -> R:
+        return self._cached(version_id, using)
+
+    def cache_clear(self) -> None:
+        self._cached.cache_clear()
+
+
+@per_version
 def graph_for_version(version_id, using: str = DEFAULT_DB_ALIAS) -> Graph:
     """The graph of an immutable version, built once per process."""
     version = WorkflowVersion.objects.using(using).only("definition").get(pk=version_id)
@@ -98,7 +116,7 @@ def backoff_delay(policy: dict, attempt: int, *, uniform: Callable[[float, float
 # --- Starting ------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=512)
+@per_version
 def version_owner(version_id, using: str = DEFAULT_DB_ALIAS) -> tuple[Any, Any]:
     """(workflow id, tenant id) of an immutable version, read once per process."""
     versions = WorkflowVersion.objects.using(using)
@@ -125,12 +143,10 @@ def start_execution(
     `execution_id` lets a caller that listens to the execution's live updates choose its id,
     and listen, before it exists. `using` is the database alias whose connection (and
     transaction, if one is open) the execution is written on."""
-    # The cached reads keyed as every other caller keys them, unless on another alias.
-    on = () if using == DEFAULT_DB_ALIAS else (using,)
-    graph = graph_for_version(version_id, *on)
+    graph = graph_for_version(version_id, using)
     if graph.input_validator is not None:
         graph.input_validator.check(input)
-    workflow_id, tenant_id = version_owner(version_id, *on)
+    workflow_id, tenant_id = version_owner(version_id, using)
     now = timezone.now()
     assert graph.trigger_id is not None  # a saved version has passed validation
     trigger = graph.nodes[graph.trigger_id]

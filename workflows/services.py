@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -182,10 +181,8 @@ def trigger_workflow(
         workflow = Workflow(pk=facts.workflow_id)
         workflow._state.db = alias  # its versions are read on the same connection
         version_id = resolve_version(workflow, version).pk
-    # The cached reads keyed as every other caller keys them, unless on another alias.
-    on = () if alias == DEFAULT_DB_ALIAS else (alias,)
     run_trigger_checks(
-        version=cached_version(version_id, *on),
+        version=cached_version(version_id, alias),
         user=SimpleLazyObject(lambda: get_user_model().objects.using(alias).get(pk=facts.run_as_id)),
     )
     try:
@@ -265,7 +262,7 @@ def _start_facts(workflow_id: Any, user_name: str, tenant_ids: list | None, *, u
     return _StartFacts(workflow_id=pk, latest_version_id=latest_version_id, run_as_id=run_as_id)
 
 
-@lru_cache(maxsize=512)
+@engine.per_version
 def cached_version(version_id, using: str = DEFAULT_DB_ALIAS) -> WorkflowVersion:
     """An immutable version, read once per process (trigger checks read its definition)."""
     return WorkflowVersion.objects.using(using).select_related("workflow").get(pk=version_id)

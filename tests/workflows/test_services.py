@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.utils import load_backend
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import chain
 from workflows import wakeup
@@ -158,6 +159,18 @@ def second_alias(transactional_db):
     yield alias
     connections[alias].close()
     del connections[alias]
+
+
+def test_a_versions_cached_reads_are_shared_whether_or_not_default_is_named(make_workflow):
+    from workflows import engine
+
+    version = make_workflow(SIMPLE).versions.get()
+    engine.graph_for_version.cache_clear()
+    graph = engine.graph_for_version(version.pk)
+    with CaptureQueriesContext(connections[DEFAULT_DB_ALIAS]) as queries:
+        assert engine.graph_for_version(version.pk, DEFAULT_DB_ALIAS) is graph
+        assert engine.graph_for_version(version.pk, using=DEFAULT_DB_ALIAS) is graph
+    assert not queries.captured_queries
 
 
 def visible_to_the_workers(execution_id) -> bool:
