@@ -1,4 +1,5 @@
-"""The Redis channel layer, with sends to groups nobody has joined made cheap.
+"""The Redis channel layer, with sends to groups nobody has joined made cheap, and
+receives that end when they are cancelled.
 
 Every step publishes to its execution's group, and most executions have nobody watching:
 channels-redis would trim and read the group (two round trips) before finding it empty.
@@ -8,10 +9,36 @@ batches ask about all their groups in one pipelined round trip (`group_send_many
 
 from __future__ import annotations
 
+import asyncio
+
 from channels_redis.core import RedisChannelLayer as BaseRedisChannelLayer
+
+# How long a cancelled receive is given to end before it is cancelled again.
+RECANCEL_SECONDS = 0.1
 
 
 class RedisChannelLayer(BaseRedisChannelLayer):
+    async def receive(self, channel):
+        """channels-redis's receive, ended for sure when it is cancelled.
+
+        On Python 3.11 redis-py writes a command through asyncio.wait_for, which drops a
+        cancellation that arrives as the write completes (fixed in 3.12). channels-redis's
+        receive, cancelled then, goes on popping the channel every 5 s forever: the
+        consumer of a closed socket never ends, keeps a Redis connection, and an event
+        loop that shuts down waits for it. So the receive runs as a task of its own, and a
+        cancelled one is cancelled again until it has ended."""
+        receiving = asyncio.ensure_future(super().receive(channel))
+        try:
+            return await asyncio.shield(receiving)
+        except asyncio.CancelledError:
+            while not receiving.done():
+                receiving.cancel()
+                try:
+                    await asyncio.wait([receiving], timeout=RECANCEL_SECONDS)
+                except asyncio.CancelledError:
+                    pass  # cancelled again while ending: it ends all the same, below
+            raise
+
     async def group_send(self, group, message):
         connection = self.connection(self.consistent_hash(group))
         if not await connection.exists(self._group_key(group)):
