@@ -150,6 +150,8 @@ def _enqueue(messages) -> None:
 
 
 async def _drain(queue: asyncio.Queue) -> None:
+    task = asyncio.current_task()
+    assert task is not None
     layer_down = False
     while True:
         # Everything queued meanwhile goes in one batch: a layer that can sends it together.
@@ -174,6 +176,11 @@ async def _drain(queue: asyncio.Queue) -> None:
         finally:
             for _ in batches:
                 queue.task_done()
+        if task.cancelling():
+            # Cancelled during a send, and the send went on: redis-py on Python 3.11 drops a
+            # cancellation that lands as a write completes (workflows.layers). End as asked,
+            # or the loop that cancelled this task to close waits for it for ever.
+            raise asyncio.CancelledError
 
 
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
