@@ -26,14 +26,23 @@ def sms_workflow(make_workflow, integration, **config):
     return make_workflow(chain(node("sms", "sms/send", "Send SMS", **config)))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_send_posts_to_the_provider_with_the_api_key(settings, provider, make_workflow, user, sms_key, worker):
+@pytest.fixture
+def send_sms(settings, provider, make_workflow, user, sms_key, worker):
+    """Run the one-node SMS workflow on an input against the local provider; its execution."""
     settings.SMS_PROVIDER_URL = provider.url
-    wf = sms_workflow(make_workflow, sms_key)
-    result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"phone": "+15550100", "order": "A-7"})
-    worker.run_until_idle()
+    workflow = sms_workflow(make_workflow, sms_key)
 
-    execution = Execution.objects.get(pk=result.execution_id)
+    def send(input: dict) -> Execution:
+        result = trigger_workflow(workflow_id=workflow.pk, user_name=user.username, input=input)
+        worker.run_until_idle()
+        return Execution.objects.get(pk=result.execution_id)
+
+    return send
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_posts_to_the_provider_with_the_api_key(provider, send_sms):
+    execution = send_sms({"phone": "+15550100", "order": "A-7"})
     assert execution.status == "success"
     assert execution.context["Send SMS"] == {"success": True, "messageId": "msg-1"}
     (request,) = provider.received
@@ -45,13 +54,9 @@ def test_send_posts_to_the_provider_with_the_api_key(settings, provider, make_wo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refused_message_is_a_failure_output_not_an_error(settings, provider, make_workflow, user, sms_key, worker):
-    settings.SMS_PROVIDER_URL = provider.url
+def test_a_refused_message_is_a_failure_output_not_an_error(provider, send_sms):
     provider.answer = (400, {"error": "bad number"})
-    wf = sms_workflow(make_workflow, sms_key)
-    result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"phone": "nope", "order": "1"})
-    worker.run_until_idle()
-    execution = Execution.objects.get(pk=result.execution_id)
+    execution = send_sms({"phone": "nope", "order": "1"})
     assert execution.status == "success"
     run = NodeRun.objects.get(execution=execution, node_id="sms")
     assert (run.status, run.attempt) == ("success", 1)
@@ -90,14 +95,8 @@ def test_the_workflow_branches_on_a_failed_send(settings, provider, make_workflo
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_empty_phone_number_is_a_failure_output_without_a_request(
-    settings, provider, make_workflow, user, sms_key, worker
-):
-    settings.SMS_PROVIDER_URL = provider.url
-    wf = sms_workflow(make_workflow, sms_key)
-    result = trigger_workflow(workflow_id=wf.pk, user_name=user.username, input={"phone": "", "order": "1"})
-    worker.run_until_idle()
-    execution = Execution.objects.get(pk=result.execution_id)
+def test_an_empty_phone_number_is_a_failure_output_without_a_request(provider, send_sms):
+    execution = send_sms({"phone": "", "order": "1"})
     assert execution.status == "success"
     assert execution.context["Send SMS"] == {"success": False, "error": "phoneNumber resolved to nothing"}
     assert provider.received == []
